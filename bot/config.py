@@ -1,0 +1,590 @@
+"""The config file: TOML in, validated frozen dataclasses out.
+
+Every problem becomes a `ConfigError` whose message is one line naming the file, the key and
+what was expected, so a program coordinator can fix it without reading code. Secret values
+(the bot token, the master key) never appear in error messages or in repr().
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+__all__ = [
+    "MASTER_KEY_ENV",
+    "TOKEN_ENV",
+    "TOKEN_PLACEHOLDER",
+    "Config",
+    "ConfigError",
+    "CrisisConfig",
+    "CrisisLine",
+    "CryptoConfig",
+    "LoggingConfig",
+    "ProgramConfig",
+    "RoutingConfig",
+    "StorageConfig",
+    "TelegramConfig",
+    "load_config",
+    "parse_duration",
+]
+
+# Names of where secrets come from, and the example's placeholder; none of them is a secret.
+TOKEN_ENV = "PEERLINE_TELEGRAM_TOKEN"  # noqa: S105
+MASTER_KEY_ENV = "PEERLINE_MASTER_KEY"
+TOKEN_PLACEHOLDER = "PUT-YOUR-TOKEN-HERE"  # noqa: S105
+
+DEFAULT_CONFIDENTIALITY = (
+    "Peer support conversations are confidential and, under state law, usually privileged. "
+    "The limits: imminent danger to yourself or others, child or elder abuse, and a crime "
+    "being planned may have to be reported. Nothing you write is stored by this service."
+)
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or invalid; str() is one line for the operator."""
+
+
+# --------------------------------------------------------------------------------------------
+# Durations
+
+
+_DURATION_RE = re.compile(r"(?:[0-9]+[dhms]\s*)+")
+_DURATION_PART_RE = re.compile(r"([0-9]+)([dhms])")
+_UNIT_SECONDS = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+_UNIT_ORDER = "dhms"
+_DURATION_HINT = 'use a number and a unit, like "45s", "3m", "2h", "7d" or "1h30m"'
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse "45s", "3m", "2h", "7d" or combinations such as "1h30m" into a timedelta.
+
+    Units (d, h, m, s) go from largest to smallest, each at most once. A bare number is
+    refused because its unit would be a guess. Raises ValueError on anything else.
+    """
+    stripped = text.strip()
+    if not stripped:
+        raise ValueError(f"empty duration; {_DURATION_HINT}")
+    if not _DURATION_RE.fullmatch(stripped):
+        raise ValueError(f"not a duration: {_show(text)}; {_DURATION_HINT}")
+    total = 0
+    last_rank = -1
+    for number, unit in _DURATION_PART_RE.findall(stripped):
+        rank = _UNIT_ORDER.index(unit)
+        if rank <= last_rank:
+            raise ValueError(
+                f"not a duration: {_show(text)}; units go from largest to smallest "
+                "(d, h, m, s), each at most once"
+            )
+        last_rank = rank
+        total += int(number) * _UNIT_SECONDS[unit]
+    try:
+        return timedelta(seconds=total)
+    except OverflowError:
+        raise ValueError(f"duration too long: {_show(text)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# The dataclasses
+
+
+@dataclass(frozen=True, slots=True)
+class ProgramConfig:
+    name: str = "Peer Support"
+    timezone: str = "America/Chicago"
+    confidentiality: str = DEFAULT_CONFIDENTIALITY
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    enabled: bool = True
+    # "" only when disabled; load_config refuses an enabled bot without one.
+    token: str = field(default="", repr=False)
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    bot_username: str = ""
+    poll_timeout: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    path: Path = Path("peerline.db")
+
+
+@dataclass(frozen=True, slots=True)
+class CryptoConfig:
+    key_file: Path | None = Path("master.key")
+    # Base64 master key text from PEERLINE_MASTER_KEY, when set; never read from the file.
+    key_text: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    offer_batch: int = 3
+    offer_timeout: timedelta = timedelta(minutes=3)
+    max_threads_per_helper: int = 2
+    contact_goal: timedelta = timedelta(minutes=30)
+    cooldown_after_urgent: timedelta = timedelta(hours=2)
+    ignored_offers_before_away: int = 3
+    escalate_to_chaplains_after: timedelta = timedelta(minutes=10)
+    page_coordinators_after: timedelta = timedelta(minutes=15)
+    give_up_after: timedelta = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisLine:
+    name: str
+    contact: str
+    hours: str = "24/7"
+
+
+DEFAULT_CRISIS_LINES = (
+    CrisisLine("988 Suicide & Crisis Lifeline", "Call or text 988", "24/7"),
+    CrisisLine("COPLINE (officers' line, answered by retired officers)", "1-800-267-5463", "24/7"),
+    CrisisLine("Safe Call Now", "1-206-459-3020", "24/7"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CrisisConfig:
+    lines: tuple[CrisisLine, ...] = DEFAULT_CRISIS_LINES
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = "INFO"
+    file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    program: ProgramConfig = field(default_factory=ProgramConfig)
+    telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    crypto: CryptoConfig = field(default_factory=CryptoConfig)
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    crisis: CrisisConfig = field(default_factory=CrisisConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    source: Path = Path("config.toml")
+
+
+# --------------------------------------------------------------------------------------------
+# Reading values
+
+
+_KNOWN_KEYS: dict[str, frozenset[str]] = {
+    "program": frozenset({"name", "timezone", "confidentiality"}),
+    "telegram": frozenset(
+        {
+            "enabled",
+            "token",
+            "token_file",
+            "base_url",
+            "base_file_url",
+            "bot_username",
+            "poll_timeout",
+        }
+    ),
+    "storage": frozenset({"path"}),
+    "crypto": frozenset({"key_file"}),
+    "routing": frozenset(
+        {
+            "offer_batch",
+            "offer_timeout",
+            "max_threads_per_helper",
+            "contact_goal",
+            "cooldown_after_urgent",
+            "ignored_offers_before_away",
+            "escalate_to_chaplains_after",
+            "page_coordinators_after",
+            "give_up_after",
+        }
+    ),
+    "crisis": frozenset({"lines"}),
+    "logging": frozenset({"level", "file"}),
+}
+_CRISIS_LINE_KEYS = frozenset({"name", "contact", "hours"})
+# Keys people reach for that must not live in this file; each gets its own hint.
+_REFUSED_KEYS = {
+    ("crypto", "key_text"): f"the master key is never read from this file; set {MASTER_KEY_ENV} "
+    "in the environment or point key_file at the key file",
+    ("crypto", "master_key"): f"the master key is never read from this file; set "
+    f"{MASTER_KEY_ENV} in the environment or point key_file at the key file",
+}
+_MAX_SHOWN = 60
+
+
+def _show(value: object) -> str:
+    """A short one-line rendering of a (non-secret) value for an error message."""
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    if len(text) > _MAX_SHOWN:
+        text = text[: _MAX_SHOWN - 1] + "…"
+    return text
+
+
+def _kind(value: object) -> str:
+    """How TOML would describe a value's type, with an article: "a string", "an integer"."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return "a date or time"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+class _Reader:
+    """Reads and checks the keys of one table; every error names the file and the key."""
+
+    def __init__(
+        self, label: str, where: str, table: Mapping[str, object], base_dir: Path
+    ) -> None:
+        self.label = label  # the file, as the operator named it
+        self.where = where  # "[routing]" or "[[crisis.lines]] entry 2"
+        self.table = table
+        self.base_dir = base_dir
+
+    def error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(_one_line(f"{self.label}: {self.where} {key}: {message}"))
+
+    def check_keys(self, known: frozenset[str], section: str) -> None:
+        for key in self.table:
+            if key in known:
+                continue
+            refused = _REFUSED_KEYS.get((section, key))
+            if refused is not None:
+                raise self.error(key, refused)
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = (
+                f"did you mean {close[0]}?"
+                if close
+                else "expected one of: " + ", ".join(sorted(known))
+            )
+            raise ConfigError(_one_line(f"{self.label}: unknown key {self.where} {key}; {hint}"))
+
+    def has(self, key: str) -> bool:
+        return key in self.table
+
+    def string(self, key: str, default: str, *, allow_empty: bool = False) -> str:
+        value = self.table.get(key, default)
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_kind(value)}")
+        if not allow_empty and not value.strip():
+            raise self.error(key, "must not be empty")
+        return value
+
+    def secret(self, key: str) -> str | None:
+        """A secret string, or None when absent or blank; the value never enters a message."""
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {_kind(value)}")
+        return value.strip() or None
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.table.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_kind(value)}")
+        return value
+
+    def integer(self, key: str, default: int, low: int, high: int | None = None) -> int:
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer, got {_kind(value)}")
+        if value < low or (high is not None and value > high):
+            wanted = f"from {low} to {high}" if high is not None else f"at least {low}"
+            raise self.error(key, f"expected an integer {wanted}, got {value}")
+        return value
+
+    def number(self, key: str, default: float, low: float) -> float:
+        value = self.table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, f"expected a number, got {_kind(value)}")
+        number = float(value)
+        if not math.isfinite(number) or number < low:
+            raise self.error(key, f"expected a number of at least {low:g}, got {_show(value)}")
+        return number
+
+    def duration(self, key: str, default: timedelta) -> timedelta:
+        if key not in self.table:
+            return default
+        value = self.table[key]
+        expected = 'expected a duration like "90s", "3m" or "2h"'
+        if not isinstance(value, str):
+            raise self.error(key, f"{expected}, got {_kind(value)}")
+        try:
+            parsed = parse_duration(value)
+        except ValueError:
+            raise self.error(key, f"{expected}, got {_show(value)}") from None
+        if parsed <= timedelta(0):
+            raise self.error(key, f"must be longer than zero, got {_show(value)}")
+        return parsed
+
+    def path(self, key: str, default: Path | None) -> Path | None:
+        """A path resolved against the config file's directory; "" means none."""
+        value = self.table.get(key, default)
+        if value is None:
+            return None
+        if not isinstance(value, str | Path):
+            raise self.error(key, f"expected a file path (a string), got {_kind(value)}")
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            if "\0" in value:
+                raise self.error(key, "expected a file path, got a string with a NUL character")
+        return self.base_dir / Path(value).expanduser()
+
+    def url(self, key: str, default: str) -> str:
+        value = self.string(key, default).strip()
+        if not value.startswith(("http://", "https://")):
+            raise self.error(
+                key, f'expected a URL starting with "http://" or "https://", got {_show(value)}'
+            )
+        return value
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+
+
+def _program(r: _Reader) -> ProgramConfig:
+    defaults = ProgramConfig()
+    timezone = r.string("timezone", defaults.timezone).strip()
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise r.error(
+            "timezone",
+            f'expected an IANA time zone like "America/Chicago", got {_show(timezone)} '
+            "(if every zone fails, install the tzdata package)",
+        ) from None
+    return ProgramConfig(
+        name=r.string("name", defaults.name).strip(),
+        timezone=timezone,
+        confidentiality=r.string("confidentiality", defaults.confidentiality).strip(),
+    )
+
+
+def _telegram(r: _Reader, env: Mapping[str, str]) -> TelegramConfig:
+    defaults = TelegramConfig()
+    enabled = r.boolean("enabled", defaults.enabled)
+    base_url = r.url("base_url", defaults.base_url)
+    if r.has("base_file_url"):
+        base_file_url = r.url("base_file_url", defaults.base_file_url)
+    elif base_url.endswith("/bot"):
+        base_file_url = base_url.removesuffix("/bot") + "/file/bot"
+    else:
+        raise r.error(
+            "base_file_url",
+            'missing — it can only be derived when base_url ends in "/bot"; set it explicitly',
+        )
+    token = _token(r, env) if enabled else ""
+    return TelegramConfig(
+        enabled=enabled,
+        token=token,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        bot_username=r.string("bot_username", defaults.bot_username, allow_empty=True)
+        .strip()
+        .removeprefix("@"),
+        poll_timeout=r.number("poll_timeout", defaults.poll_timeout, 0.0),
+    )
+
+
+def _token(r: _Reader, env: Mapping[str, str]) -> str:
+    in_file = r.secret("token")
+    if in_file is not None and r.has("token_file"):
+        raise r.error("token", "set either token or token_file, not both")
+    if in_file is not None:
+        token, key, source = in_file, "token", "this file"
+    elif env.get(TOKEN_ENV, "").strip():
+        token, key, source = env[TOKEN_ENV].strip(), "token", TOKEN_ENV
+    elif r.has("token_file"):
+        token_path = r.path("token_file", None)
+        if token_path is None:
+            raise r.error("token_file", "expected a file path, got an empty string")
+        try:
+            token = token_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            raise r.error("token_file", f"file {token_path} does not exist") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise r.error("token_file", f"cannot read {token_path} ({reason})") from None
+        key, source = "token_file", str(token_path)
+        if not token:
+            raise r.error("token_file", f"file {token_path} is empty")
+    else:
+        raise r.error("token", f"missing — set it here, in {TOKEN_ENV}, or with token_file")
+    if token == TOKEN_PLACEHOLDER:
+        raise r.error(
+            key,
+            f"still the placeholder {TOKEN_PLACEHOLDER} (from {source}); "
+            "put the token @BotFather gave you there",
+        )
+    if any(ch.isspace() for ch in token) or not token.isprintable():
+        # Never echo the token itself, even a broken one.
+        raise r.error(key, f"the token from {source} contains spaces or control characters")
+    return token
+
+
+def _storage(r: _Reader) -> StorageConfig:
+    path = r.path("path", StorageConfig().path)
+    if path is None:
+        raise r.error("path", "must not be empty — name the database file")
+    return StorageConfig(path=path)
+
+
+def _crypto(r: _Reader, env: Mapping[str, str]) -> CryptoConfig:
+    key_text = env.get(MASTER_KEY_ENV, "").strip() or None
+    return CryptoConfig(key_file=r.path("key_file", CryptoConfig().key_file), key_text=key_text)
+
+
+def _routing(r: _Reader) -> RoutingConfig:
+    d = RoutingConfig()
+    routing = RoutingConfig(
+        offer_batch=r.integer("offer_batch", d.offer_batch, 1, 50),
+        offer_timeout=r.duration("offer_timeout", d.offer_timeout),
+        max_threads_per_helper=r.integer("max_threads_per_helper", d.max_threads_per_helper, 1),
+        contact_goal=r.duration("contact_goal", d.contact_goal),
+        cooldown_after_urgent=r.duration("cooldown_after_urgent", d.cooldown_after_urgent),
+        ignored_offers_before_away=r.integer(
+            "ignored_offers_before_away", d.ignored_offers_before_away, 1
+        ),
+        escalate_to_chaplains_after=r.duration(
+            "escalate_to_chaplains_after", d.escalate_to_chaplains_after
+        ),
+        page_coordinators_after=r.duration("page_coordinators_after", d.page_coordinators_after),
+        give_up_after=r.duration("give_up_after", d.give_up_after),
+    )
+    for earlier in ("escalate_to_chaplains_after", "page_coordinators_after"):
+        if getattr(routing, earlier) > routing.give_up_after:
+            raise r.error(
+                "give_up_after",
+                f"must not be shorter than {earlier}, or that step would never happen",
+            )
+    return routing
+
+
+def _crisis(r: _Reader) -> CrisisConfig:
+    if not r.has("lines"):
+        return CrisisConfig()
+    entries = r.table["lines"]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise r.error("lines", "expected [[crisis.lines]] tables with name, contact and hours")
+    if not entries:
+        raise r.error(
+            "lines", "must list at least one crisis line — leave it out to use the US defaults"
+        )
+    lines: list[CrisisLine] = []
+    for number, entry in enumerate(entries, start=1):
+        er = _Reader(r.label, f"[[crisis.lines]] entry {number}", entry, r.base_dir)
+        er.check_keys(_CRISIS_LINE_KEYS, "crisis.lines")
+        for key in ("name", "contact"):
+            if key not in entry:
+                raise er.error(key, "missing — each crisis line needs a name and a contact")
+        lines.append(
+            CrisisLine(
+                name=er.string("name", "").strip(),
+                contact=er.string("contact", "").strip(),
+                hours=er.string("hours", "24/7").strip(),
+            )
+        )
+    return CrisisConfig(lines=tuple(lines))
+
+
+def _logging(r: _Reader) -> LoggingConfig:
+    level = r.string("level", LoggingConfig().level).strip().upper()
+    if level not in LOG_LEVELS:
+        raise r.error("level", f"expected one of {', '.join(LOG_LEVELS)}, got {_show(level)}")
+    return LoggingConfig(level=level, file=r.path("file", None))
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+def _read_toml(path: Path, label: str) -> dict[str, object]:
+    try:
+        with path.open("rb") as src:
+            return tomllib.load(src)
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{label}: file not found — copy config.example.toml there and edit it"
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError(f"{label}: is a directory, expected a TOML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{label}: not valid UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_one_line(f"{label}: invalid TOML: {exc}")) from None
+
+
+def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and check the config file at `path`; `env` defaults to os.environ.
+
+    Relative paths inside the file resolve against the file's own directory. Raises
+    ConfigError (one line, naming the file and key) on any problem.
+    """
+    if env is None:
+        env = os.environ
+    label = str(path)
+    document = _read_toml(path, label)
+    base_dir = path.absolute().parent
+
+    sections: dict[str, _Reader] = {}
+    for name, table in document.items():
+        if name not in _KNOWN_KEYS:
+            close = difflib.get_close_matches(name, sorted(_KNOWN_KEYS), n=1)
+            if not isinstance(table, dict):
+                hint = "settings belong inside a section such as [program]"
+                raise ConfigError(_one_line(f"{label}: unknown top-level key {name}; {hint}"))
+            hint = (
+                f"did you mean [{close[0]}]?"
+                if close
+                else "expected one of: " + ", ".join(f"[{s}]" for s in _KNOWN_KEYS)
+            )
+            raise ConfigError(_one_line(f"{label}: unknown section [{name}]; {hint}"))
+        if not isinstance(table, dict):
+            raise ConfigError(f"{label}: {name}: expected a [{name}] section, got {_kind(table)}")
+        reader = _Reader(label, f"[{name}]", table, base_dir)
+        reader.check_keys(_KNOWN_KEYS[name], name)
+        sections[name] = reader
+
+    def section(name: str) -> _Reader:
+        return sections.get(name) or _Reader(label, f"[{name}]", {}, base_dir)
+
+    # Keyword arguments run in order: the token (which may read another file) comes last, so
+    # a typo elsewhere is reported before "token: missing".
+    return Config(
+        program=_program(section("program")),
+        storage=_storage(section("storage")),
+        crypto=_crypto(section("crypto"), env),
+        routing=_routing(section("routing")),
+        crisis=_crisis(section("crisis")),
+        logging=_logging(section("logging")),
+        telegram=_telegram(section("telegram"), env),
+        source=path.absolute(),
+    )

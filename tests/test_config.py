@@ -1,0 +1,377 @@
+"""The config loader: the example file, token sources, and one-line errors naming the key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.config import (
+    DEFAULT_CRISIS_LINES,
+    MASTER_KEY_ENV,
+    TOKEN_ENV,
+    Config,
+    ConfigError,
+    CrisisConfig,
+    LoggingConfig,
+    ProgramConfig,
+    RoutingConfig,
+    TelegramConfig,
+    load_config,
+    parse_duration,
+)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+TOKEN = "123456:ABC-def_ghi"
+ENV = {TOKEN_ENV: TOKEN}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def load_error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, ENV if env is None else env)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert TOKEN not in message
+    return message
+
+
+# --- the example file ------------------------------------------------------------------------
+
+
+def test_example_loads_with_env_token_and_gives_the_defaults() -> None:
+    config = load_config(EXAMPLE, ENV)
+    defaults = Config()
+    assert config.program == ProgramConfig() == defaults.program
+    assert config.routing == RoutingConfig()
+    assert config.crisis == CrisisConfig()
+    assert config.crisis.lines == DEFAULT_CRISIS_LINES
+    assert config.logging == LoggingConfig(level="INFO", file=None)
+    assert config.telegram == TelegramConfig(token=TOKEN)
+    assert config.storage.path == EXAMPLE.parent / "peerline.db"
+    assert config.crypto.key_file == EXAMPLE.parent / "master.key"
+    assert config.crypto.key_text is None
+    assert config.source == EXAMPLE
+    assert config.routing.offer_timeout == timedelta(minutes=3)
+    assert config.routing.cooldown_after_urgent == timedelta(hours=2)
+
+
+def test_example_needs_a_token_from_somewhere() -> None:
+    with pytest.raises(ConfigError, match=r"\[telegram\] token: missing"):
+        load_config(EXAMPLE, {})
+
+
+def test_example_keeps_secrets_commented_out() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "\ntoken =" not in text
+    assert "# token =" in text
+    assert TOKEN_ENV in text
+    assert MASTER_KEY_ENV in text
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), ENV)
+    assert config.routing == RoutingConfig()
+    assert config.crisis.lines == DEFAULT_CRISIS_LINES
+    assert config.program.timezone == "America/Chicago"
+
+
+# --- the token -------------------------------------------------------------------------------
+
+
+def test_token_from_env(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[telegram]\n"), {TOKEN_ENV: f"  {TOKEN}\n"})
+    assert config.telegram.token == TOKEN
+
+
+def test_token_in_file_wins_over_env(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[telegram]\ntoken = "1:file"\n'), ENV)
+    assert config.telegram.token == "1:file"
+
+
+def test_token_from_token_file(tmp_path: Path) -> None:
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "bot.token").write_text(f"\n{TOKEN}\n", encoding="utf-8")
+    config = load_config(write(tmp_path, '[telegram]\ntoken_file = "secrets/bot.token"\n'), {})
+    assert config.telegram.token == TOKEN
+
+
+def test_env_token_wins_over_token_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[telegram]\ntoken_file = "absent.token"\n'), ENV)
+    assert config.telegram.token == TOKEN
+
+
+def test_missing_token_file_names_the_key(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[telegram]\ntoken_file = "absent.token"\n', env={})
+    assert "[telegram] token_file:" in message
+    assert "does not exist" in message
+
+
+def test_missing_token_names_the_key_and_the_sources(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "", env={})
+    assert message == (
+        f"{tmp_path / 'config.toml'}: [telegram] token: missing — set it here, "
+        f"in {TOKEN_ENV}, or with token_file"
+    )
+
+
+def test_disabled_telegram_needs_no_token(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[telegram]\nenabled = false\n"), {})
+    assert config.telegram.enabled is False
+    assert config.telegram.token == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "env"),
+    [
+        ('[telegram]\ntoken = "PUT-YOUR-TOKEN-HERE"\n', {}),
+        ("[telegram]\n", {TOKEN_ENV: "PUT-YOUR-TOKEN-HERE"}),
+    ],
+)
+def test_placeholder_token_refused(tmp_path: Path, text: str, env: dict[str, str]) -> None:
+    message = load_error(tmp_path, text, env=env)
+    assert "[telegram] token:" in message
+    assert "placeholder" in message
+
+
+def test_token_and_token_file_together_refused(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[telegram]\ntoken = "1:a"\ntoken_file = "t"\n')
+    assert "not both" in message
+
+
+def test_token_not_in_repr(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, ""), ENV)
+    assert TOKEN not in repr(config)
+    assert TOKEN not in repr(config.telegram)
+    assert TOKEN not in str(config)
+
+
+def test_master_key_from_env_not_in_repr(tmp_path: Path) -> None:
+    key = "c2VjcmV0LW1hc3Rlci1rZXktdGV4dC0zMi1ieXRlcyE="
+    config = load_config(write(tmp_path, ""), {**ENV, MASTER_KEY_ENV: key})
+    assert config.crypto.key_text == key
+    assert key not in repr(config)
+
+
+def test_master_key_text_in_file_refused(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[crypto]\nkey_text = "abc"\n')
+    assert MASTER_KEY_ENV in message
+    assert "abc" not in message
+
+
+def test_base_file_url_derived_from_base_url(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[telegram]\nbase_url = "http://127.0.0.1:8081/bot"\n'), ENV
+    )
+    assert config.telegram.base_file_url == "http://127.0.0.1:8081/file/bot"
+
+
+def test_base_url_must_be_http(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[telegram]\nbase_url = "api.telegram.org/bot"\n')
+    assert "[telegram] base_url:" in message
+
+
+# --- unknown keys and wrong types ------------------------------------------------------------
+
+
+def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[routing]\nofer_timeout = "3m"\n')
+    assert message.endswith("unknown key [routing] ofer_timeout; did you mean offer_timeout?")
+
+
+def test_unknown_section_suggests_the_close_one(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "[rooting]\noffer_batch = 3\n")
+    assert message.endswith("unknown section [rooting]; did you mean [routing]?")
+
+
+def test_unknown_key_in_a_crisis_line(tmp_path: Path) -> None:
+    text = '[[crisis.lines]]\nname = "Local EAP"\ncontact = "555-0100"\nhour = "9-5"\n'
+    message = load_error(tmp_path, text)
+    assert "unknown key [[crisis.lines]] entry 1 hour; did you mean hours?" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            '[routing]\noffer_batch = "3"\n',
+            "offer_batch: expected an integer, got a string",
+        ),
+        (
+            "[routing]\noffer_batch = true\n",
+            "offer_batch: expected an integer, got a boolean",
+        ),
+        (
+            "[routing]\noffer_batch = 3.0\n",
+            "offer_batch: expected an integer, got a number",
+        ),
+        (
+            '[telegram]\nenabled = "no"\n',
+            "enabled: expected true or false, got a string",
+        ),
+        ("[program]\nname = 7\n", "[program] name: expected a string, got an integer"),
+        ("[telegram]\npoll_timeout = true\n", "[telegram] poll_timeout: expected a number"),
+        ("[routing]\noffer_timeout = 90\n", "[routing] offer_timeout: expected a duration"),
+        ("[storage]\npath = []\n", "[storage] path: expected a file path"),
+        ("program = 3\n", "program: expected a [program] section, got an integer"),
+    ],
+)
+def test_wrong_type_names_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in load_error(tmp_path, text)
+
+
+def test_token_of_wrong_type_is_not_echoed(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "[telegram]\ntoken = 987654321\n", env={})
+    assert message.endswith("[telegram] token: expected a string, got an integer")
+    assert "987654321" not in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[routing]\noffer_batch = 0\n", "expected an integer from 1 to 50, got 0"),
+        ("[routing]\noffer_batch = 51\n", "expected an integer from 1 to 50, got 51"),
+        ("[routing]\nmax_threads_per_helper = 0\n", "expected an integer at least 1, got 0"),
+        ('[routing]\ncontact_goal = "0m"\n', "[routing] contact_goal: must be longer than zero"),
+        ('[logging]\nlevel = "LOUD"\n', "[logging] level: expected one of DEBUG, INFO"),
+        ("[crisis]\nlines = []\n", "[crisis] lines: must list at least one crisis line"),
+        ('[[crisis.lines]]\nname = "EAP"\n', "[[crisis.lines]] entry 1 contact: missing"),
+        ('[routing]\ngive_up_after = "5m"\n', "[routing] give_up_after: must not be shorter"),
+    ],
+)
+def test_out_of_range_values(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in load_error(tmp_path, text)
+
+
+def test_bad_duration(tmp_path: Path) -> None:
+    # No token anywhere either: the duration is still the error reported.
+    message = load_error(tmp_path, '[routing]\noffer_timeout = "soon"\n', env={})
+    assert message == (
+        f"{tmp_path / 'config.toml'}: [routing] offer_timeout: "
+        'expected a duration like "90s", "3m" or "2h", got "soon"'
+    )
+
+
+def test_bad_timezone(tmp_path: Path) -> None:
+    message = load_error(tmp_path, '[program]\ntimezone = "America/Gotham"\n')
+    assert '[program] timezone: expected an IANA time zone like "America/Chicago"' in message
+    assert '"America/Gotham"' in message
+
+
+def test_invalid_toml_gives_the_parser_message(tmp_path: Path) -> None:
+    message = load_error(tmp_path, "[routing\noffer_batch = 3\n")
+    assert "invalid TOML" in message
+    assert "line 1" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(ConfigError, match="file not found") as caught:
+        load_config(path, ENV)
+    assert str(caught.value).startswith(str(path))
+
+
+def test_custom_crisis_lines_replace_the_defaults(tmp_path: Path) -> None:
+    text = '[[crisis.lines]]\nname = "State EAP"\ncontact = "555-0100"\n'
+    config = load_config(write(tmp_path, text), ENV)
+    assert [(line.name, line.contact, line.hours) for line in config.crisis.lines] == [
+        ("State EAP", "555-0100", "24/7")
+    ]
+
+
+# --- paths -----------------------------------------------------------------------------------
+
+
+def test_relative_paths_resolve_against_the_config_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conf_dir = tmp_path / "etc"
+    conf_dir.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    text = (
+        '[storage]\npath = "data/peerline.db"\n'
+        '[crypto]\nkey_file = "../keys/master.key"\n'
+        '[logging]\nfile = "peerline.log"\n'
+    )
+    write(conf_dir, text)
+    config = load_config(Path("../etc/config.toml"), ENV)
+    assert config.storage.path == elsewhere / "../etc/data/peerline.db"
+    assert config.storage.path.resolve() == conf_dir / "data" / "peerline.db"
+    assert config.crypto.key_file is not None
+    assert config.crypto.key_file.resolve() == tmp_path / "keys" / "master.key"
+    assert config.logging.file is not None
+    assert config.logging.file.resolve() == conf_dir / "peerline.log"
+    assert config.source.resolve() == conf_dir / "config.toml"
+
+
+def test_absolute_paths_kept(tmp_path: Path) -> None:
+    db = tmp_path / "abs" / "x.db"
+    config = load_config(write(tmp_path, f'[storage]\npath = "{db}"\n'), ENV)
+    assert config.storage.path == db
+
+
+def test_empty_key_file_means_none(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[crypto]\nkey_file = ""\n'), ENV)
+    assert config.crypto.key_file is None
+
+
+# --- durations -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("45s", timedelta(seconds=45)),
+        ("3m", timedelta(minutes=3)),
+        ("2h", timedelta(hours=2)),
+        ("7d", timedelta(days=7)),
+        ("1h30m", timedelta(hours=1, minutes=30)),
+        ("1d2h3m4s", timedelta(days=1, hours=2, minutes=3, seconds=4)),
+        ("1h 30m", timedelta(hours=1, minutes=30)),
+        (" 90s ", timedelta(seconds=90)),
+        ("0s", timedelta(0)),
+        ("120m", timedelta(hours=2)),
+    ],
+)
+def test_parse_duration_accepts(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "soon", "90", "m", "3", "-3m", "1.5h", "3M", "2w", "30m1h", "1h1h", "3 m", "１m"],
+)
+def test_parse_duration_rejects(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_parse_duration_rejects_overflow() -> None:
+    with pytest.raises(ValueError, match="too long"):
+        parse_duration("9" * 30 + "d")
+
+
+@given(st.integers(min_value=0, max_value=10**8))
+def test_minutes_round_trip(n: int) -> None:
+    assert parse_duration(f"{n}m") == timedelta(minutes=n)
+    assert parse_duration(f"{n}m").total_seconds() == n * 60
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['"line\\nbreak" = 1\n', '["sec\\ntion"]\nx = 1\n', '[routing]\n"of\\nfer" = 1\n'],
+)
+def test_odd_key_names_still_give_one_line(tmp_path: Path, text: str) -> None:
+    assert "unknown" in load_error(tmp_path, text)
