@@ -1,0 +1,150 @@
+"""The composition root: the one place that builds and runs everything."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from bot.catalog import EN, Catalog
+from bot.config import Config
+from bot.events import Address, Platform, Reply, Sent, Transport
+from bot.logs import cap_noisy_loggers
+from bot.relay import RelayEngine
+from bot.storage.repository import Repository
+from crypto import MasterKey, Vault, load_master_key, master_key_from_text
+from handlers.base import ChoiceCodec, Services
+from handlers.dispatch import Dispatcher
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_key(config: Config) -> MasterKey:
+    """The master key: from PEERLINE_MASTER_KEY if set, else from the key file."""
+    if config.crypto.key_text:
+        return master_key_from_text(config.crypto.key_text, source="PEERLINE_MASTER_KEY")
+    if config.crypto.key_file is None:
+        raise ValueError("no master key: set [crypto] key_file or PEERLINE_MASTER_KEY")
+    return load_master_key(config.crypto.key_file)
+
+
+class PlatformMessenger:
+    """Sends through whichever transport serves the recipient's platform."""
+
+    def __init__(self, transports: Sequence[Transport]) -> None:
+        self._by_platform: dict[Platform, Transport] = {t.platform: t for t in transports}
+
+    def _for(self, address: Address) -> Transport:
+        transport = self._by_platform.get(address.platform)
+        if transport is None:
+            raise LookupError(f"no transport for {address.platform.value}")
+        return transport
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        return await self._for(to).send(to, reply)
+
+    async def edit(self, sent: Sent, reply: Reply) -> None:
+        await self._for(sent.address).edit(sent, reply)
+
+
+def telegram_transport(config: Config) -> Transport:
+    from bot.transports.telegram import TelegramTransport  # noqa: PLC0415 - platform at the edge
+
+    return TelegramTransport(
+        config.telegram.token,
+        base_url=config.telegram.base_url,
+        base_file_url=config.telegram.base_file_url,
+        poll_timeout=config.telegram.poll_timeout,
+    )
+
+
+class App:
+    """Peerline, assembled. `start()` then `stop()`; or `run()` until a signal arrives."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transports: Sequence[Transport] | None = None,
+        key: MasterKey | None = None,
+        clock: Callable[[], datetime] = utc_now,
+        text: Catalog = EN,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.text = text
+        self._key = key
+        self._transports = list(transports) if transports is not None else None
+        self._started: list[Transport] = []
+        self.repo: Repository | None = None
+        self.services: Services | None = None
+        self.dispatcher: Dispatcher | None = None
+
+    @property
+    def transports(self) -> list[Transport]:
+        if self._transports is None:
+            self._transports = (
+                [telegram_transport(self.config)] if self.config.telegram.enabled else []
+            )
+        return self._transports
+
+    async def start(self) -> None:
+        cap_noisy_loggers()
+        key = self._key or load_key(self.config)
+        vault = Vault(key)
+        self.repo = await Repository.open(self.config.storage.path, vault)
+        relay = RelayEngine()
+        for thread in await self.repo.live_threads():
+            relay.open(thread)
+        self.services = Services(
+            config=self.config,
+            repo=self.repo,
+            messenger=PlatformMessenger(self.transports),
+            vault=vault,
+            relay=relay,
+            text=self.text,
+            clock=self.clock,
+            codec=ChoiceCodec(vault),
+        )
+        self.dispatcher = Dispatcher(self.services)
+        log.info("restored %d live thread(s)", len(relay.threads))
+        for transport in self.transports:
+            await transport.start(self.dispatcher.handle)
+            self._started.append(transport)
+            log.info("%s transport started", transport.platform.value)
+
+    async def stop(self) -> None:
+        while self._started:
+            transport = self._started.pop()
+            try:
+                await transport.stop()
+            except Exception:
+                log.exception("%s transport did not stop cleanly", transport.platform.value)
+        if self.repo is not None:
+            await self.repo.close()
+            self.repo = None
+        log.info("stopped")
+
+    async def run(self) -> None:
+        """Run until SIGINT or SIGTERM, then shut down cleanly."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        try:
+            await self.start()
+            log.info("Peerline is running; press Ctrl-C to stop")
+            await stop.wait()
+        finally:
+            await self.stop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                with contextlib.suppress(NotImplementedError):
+                    loop.remove_signal_handler(sig)

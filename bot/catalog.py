@@ -1,0 +1,177 @@
+"""Every line the bot says to a person, in one place, so it can be reviewed and translated.
+
+Rules for anything added here: short, plain and warm; never pretend to be a counsellor; say what
+happens next and how long it may take; keep a crisis line one tap away. Placeholders use
+str.format names. Read each line as a tired sergeant would, at 3 a.m., on a phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True)
+class Catalog:
+    # -- strangers and joining -------------------------------------------------------------
+    not_member: str = (
+        "This is a private service. If you were given an invite code, send /start and the code."
+    )
+    invite_bad: str = (
+        "That code didn't work. Check it and send /start with the code again, or ask your "
+        "coordinator for a new one."
+    )
+    invite_used: str = "That code has already been used. Ask your coordinator for a new one."
+    invite_expired: str = "That code has expired. Ask your coordinator for a new one."
+    already_member: str = "You're already signed up. Send /help to see what you can do."
+    welcome_officer: str = (
+        "Welcome. Here you can reach a trained peer or a chaplain, day or night.\n\n"
+        "Your name, number and account stay hidden. What you write is passed on, never "
+        "stored.\n\n"
+        "Send /talk whenever you want to talk. Send /crisis any time for 24/7 crisis lines."
+    )
+    welcome_helper: str = (
+        "Welcome to the team. Requests from officers will come to you here.\n\n"
+        "Send /available when you can take a conversation and /away when you can't. "
+        "You're away until you say otherwise.\n\n"
+        "Officers will see you as \u201c{name}\u201d. Send /name to change it."
+    )
+    welcome_staff: str = "Welcome. You're signed up as {role}. Send /help to see what you can do."
+
+    # -- help ------------------------------------------------------------------------------
+    help_officer: str = (
+        "/talk \u2013 reach a peer or chaplain\n"
+        "/cancel \u2013 stop a request you made\n"
+        "/end \u2013 finish a conversation\n"
+        "/crisis \u2013 24/7 crisis lines\n\n"
+        "Nothing you write here is stored."
+    )
+    help_helper: str = (
+        "/available \u2013 receive requests\n"
+        "/away \u2013 stop receiving requests\n"
+        "/name \u2013 change the name officers see\n"
+        "/end \u2013 finish a conversation\n"
+        "/crisis \u2013 24/7 crisis lines"
+    )
+    help_staff: str = "/crisis \u2013 24/7 crisis lines\n\nMore tools for your role are coming."
+
+    # -- crisis lines ----------------------------------------------------------------------
+    crisis: str = (
+        "If you or someone else is in danger right now, call 911.\n\n"
+        "{lines}\n\n"
+        "These lines are free and confidential."
+    )
+    crisis_line: str = "\u2022 {name}: {contact} ({hours})"
+    crisis_button: str = "Crisis lines"
+
+    # -- asking for help -------------------------------------------------------------------
+    intake_category: str = (
+        "Okay. What's it mostly about? Pick the closest one. You can say more to the person "
+        "you talk to."
+    )
+    category_critical_incident: str = "A critical incident"
+    category_line_of_duty_death: str = "A line-of-duty death"
+    category_relationships: str = "Family or relationship"
+    category_alcohol: str = "Drinking or substances"
+    category_stress: str = "Stress or burnout"
+    category_other: str = "Something else"
+    intake_who: str = "Who would you like to talk to?"
+    who_peer: str = "A peer"
+    who_chaplain: str = "A chaplain"
+    who_either: str = "Whoever is free first"
+    intake_outside: str = "Should it be someone from outside your own agency?"
+    outside_yes: str = "Yes, outside my agency"
+    outside_no: str = "Doesn't matter"
+    intake_stale: str = "Let's start that again. Send /talk when you're ready."
+    request_open: str = (
+        "Got it. We're finding {who} for you now. Most people are contacted within "
+        "{goal_minutes} minutes, often sooner.\n\n"
+        "You'll get a message here the moment someone picks up. Send /cancel to stop."
+    )
+    request_already_open: str = (
+        "We're still finding someone for you. You'll get a message here the moment someone "
+        "picks up. Send /cancel to stop."
+    )
+    request_none_free: str = (
+        "I'm sorry: nobody is free to take this right now. Please try /talk again in a "
+        "little while.\n\n"
+        "If you need someone now, these lines answer 24/7:\n{lines}"
+    )
+    request_cancelled: str = "Okay, I've stopped looking. Send /talk whenever you want."
+    nothing_to_cancel: str = "There's nothing to cancel right now."
+    who_phrase_peer: str = "a peer"
+    who_phrase_chaplain: str = "a chaplain"
+    who_phrase_either: str = "a peer or chaplain"
+
+    # -- offers to helpers -----------------------------------------------------------------
+    offer: str = (
+        "New request: {category}.\n"
+        "An officer is asking for {who}.\n\n"
+        "If you accept, you'll talk through this chat. They see only your display name; "
+        "you see only a nickname.\n\n"
+        "Accepting confirms you weren't a responder, witness or party to this incident."
+    )
+    offer_accept: str = "Accept"
+    offer_decline: str = "Decline"
+    offer_taken: str = "Someone else has taken this request. Thank you for being there."
+    offer_closed: str = "This request is no longer open. Thank you for checking."
+    offer_declined: str = "Declined. Thanks for letting us know quickly."
+    offer_busy: str = (
+        "You already have as many conversations as you can take. Finish one with /end first."
+    )
+
+    # -- threads ---------------------------------------------------------------------------
+    thread_open_helper: str = (
+        "You're connected with {alias} (#{tag}). What you type here goes to them. "
+        "Send /end when you're finished."
+    )
+    thread_open_officer: str = (
+        "{name}, {role_phrase}, is here for you. What you type here goes straight to them.\n\n"
+        "{confidentiality}\n\n"
+        "Send /end when you're done."
+    )
+    role_phrase_peer: str = "a trained peer"
+    role_phrase_chaplain: str = "a chaplain"
+    header_to_helper: str = "{alias} #{tag}:"
+    header_to_officer: str = "{name}:"
+    thread_ended_by_you: str = "This conversation is closed. Nothing from it was kept."
+    thread_ended_by_other_officer: str = (
+        "{name} has closed the conversation. Send /talk any time you want to talk again."
+    )
+    thread_ended_by_other_helper: str = "{alias} (#{tag}) has closed the conversation."
+    thread_closed_hint_officer: str = "Send /talk any time you want to talk again."
+    not_in_thread_officer: str = (
+        "You're not in a conversation right now. Send /talk to reach a peer or chaplain."
+    )
+    not_in_thread_helper: str = (
+        "You're not in a conversation right now. New requests will come to you here."
+    )
+    not_delivered: str = "Your last message could not be delivered. Please try again in a minute."
+    media_not_relayed: str = (
+        "Only text can be passed on for now. Please type it out; your file was not sent."
+    )
+
+    # -- helper status ---------------------------------------------------------------------
+    now_available: str = "You're available. Requests will come to you here."
+    now_away: str = "You're away. You won't get new requests until you send /available."
+    not_certified: str = (
+        "Your certification isn't on record as current, so requests can't come to you yet. "
+        "Please contact your coordinator."
+    )
+    name_prompt: str = "Send /name followed by the name officers should see, e.g. /name Sam."
+    name_set: str = "Done. Officers will see you as \u201c{name}\u201d."
+    name_bad: str = "Please use 1 to 32 letters, numbers or spaces."
+
+    # -- general ---------------------------------------------------------------------------
+    choice_expired: str = "That button is no longer active. Send /help to see your options."
+    unknown_command: str = "I don't know that command. Send /help to see your options."
+    not_for_role: str = "That command isn't for your role. Send /help to see your options."
+    something_went_wrong: str = (
+        "Sorry, something went wrong on our side and nothing was sent. Please try again. "
+        "Send /crisis any time for 24/7 crisis lines."
+    )
+
+    def keys(self) -> list[str]:
+        return [f.name for f in fields(self)]
+
+
+EN = Catalog()

@@ -1,0 +1,145 @@
+"""The `peerline` command: check, keygen, run, invite create, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load_config, parse_duration
+from bot.invites import InviteError, create_invites, deep_link
+from bot.logs import setup_logging
+from bot.model import Role
+from crypto import KeyFileError, generate_key_file
+
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="peerline", description="Peerline: a confidential peer-support front door."
+    )
+    parser.add_argument(
+        "--config", type=Path, default=Path("config.toml"), help="config file (TOML)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("check", help="validate the config file and say what is wrong")
+    commands.add_parser("keygen", help="write a new master key file (never overwrites)")
+    commands.add_parser("run", help="run the bot until Ctrl-C or SIGTERM")
+    commands.add_parser("demo", help="play a scripted scenario on a local stand-in; no accounts")
+    invite = commands.add_parser("invite", help="manage invite codes")
+    invite_commands = invite.add_subparsers(dest="invite_command", required=True)
+    create = invite_commands.add_parser("create", help="print new single-use invite codes")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role])
+    create.add_argument("--agency", default=None, help="the member's agency")
+    create.add_argument("--count", type=int, default=1)
+    create.add_argument("--expires", default="7d", help="how long codes stay valid, e.g. 7d")
+    create.add_argument(
+        "--certified-until",
+        type=date.fromisoformat,
+        default=None,
+        help="YYYY-MM-DD; required for peer and chaplain invites",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from bot.demo import main as demo_main  # noqa: PLC0415 - only the demo needs it
+
+        return demo_main()
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.command == "check":
+        return _check(config)
+    if args.command == "keygen":
+        return _keygen(config)
+    if args.command == "run":
+        setup_logging(config.logging.level, config.logging.file)
+        from bot.app import App  # noqa: PLC0415 - keeps `check` fast and free of platform imports
+
+        try:
+            asyncio.run(App(config).run())
+        except (KeyFileError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        return 0
+    return asyncio.run(_invite_create(config, args))
+
+
+def _check(config: Config) -> int:
+    from bot.app import load_key  # noqa: PLC0415
+
+    try:
+        load_key(config)
+    except (KeyFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"{config.source}: OK")
+    return 0
+
+
+def _keygen(config: Config) -> int:
+    if config.crypto.key_file is None:
+        print("error: [crypto] key_file is not set", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        generate_key_file(config.crypto.key_file)
+    except KeyFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {config.crypto.key_file} (mode 0600). Back it up somewhere safe.")
+    return 0
+
+
+async def _invite_create(config: Config, args: argparse.Namespace) -> int:
+    from bot.app import load_key, utc_now  # noqa: PLC0415
+    from bot.storage.repository import Repository  # noqa: PLC0415
+    from crypto import Vault  # noqa: PLC0415
+
+    try:
+        valid_for = parse_duration(args.expires)
+    except ValueError:
+        print(
+            f"error: --expires: expected a duration like 7d or 12h, got {args.expires!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    try:
+        key = load_key(config)
+    except (KeyFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    repo = await Repository.open(config.storage.path, Vault(key))
+    try:
+        codes = await create_invites(
+            repo,
+            role=Role(args.role),
+            agency=args.agency,
+            count=args.count,
+            valid_for=valid_for,
+            certified_until=args.certified_until,
+            now=utc_now(),
+        )
+    except InviteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        await repo.close()
+    for code in codes:
+        if config.telegram.bot_username:
+            print(f"{code}  {deep_link(config.telegram.bot_username, code)}")
+        else:
+            print(code)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""`peerline demo`: a scripted scenario on this machine, showing what each person's phone shows.
+
+It runs the real bot and the real python-telegram-bot against the local Bot API stand-in on
+127.0.0.1. No token, no account, no internet. Everything is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+from bot.catalog import EN
+from bot.logs import setup_logging
+from bot.model import Role
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.telegram_api import SimUser
+
+WIDTH = 72
+
+
+class Phones:
+    """Prints what arrived on each person's phone since the last look."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[int, int], str] = {}
+
+    def show(self, user: SimUser, label: str) -> None:
+        for message in user.inbox:
+            key = (user.user_id, message.message_id)
+            shown = self._render(message.text, message.labels())
+            if self._seen.get(key) == shown:
+                continue
+            edited = " (edited)" if key in self._seen else ""
+            self._seen[key] = shown
+            print(f"  [{label}'s phone]{edited}")
+            print(textwrap.indent(shown, "    │ ", predicate=lambda _line: True))
+
+    @staticmethod
+    def _render(text: str, labels: list[str]) -> str:
+        lines = [
+            wrapped
+            for line in text.splitlines() or [""]
+            for wrapped in (textwrap.wrap(line, WIDTH - 8) or [""])
+        ]
+        if labels:
+            lines.append("  ".join(f"[ {label} ]" for label in labels))
+        return "\n".join(lines)
+
+
+def step(title: str) -> None:
+    print()
+    print(f"── {title} " + "─" * max(0, WIDTH - len(title) - 4))
+
+
+def typed(label: str, text: str) -> None:
+    print(f"  {label} types: {text}")
+
+
+async def scenario(directory: Path) -> list[str]:
+    """Play the story; return the sentences people typed (checked against the disk later)."""
+    box = Sandbox(directory)
+    phones = Phones()
+    said: list[str] = []
+    await box.start()
+    try:
+        step("A coordinator creates single-use invite codes")
+        (officer_code,) = await box.invite(Role.OFFICER, agency="Springfield PD")
+        (alex_code,) = await box.invite(Role.PEER, agency="Shelbyville SO")
+        (blake_code,) = await box.invite(Role.PEER, agency="Capital City PD")
+        print(f"  officer (Springfield PD): {officer_code}")
+        print(f"  peer (Shelbyville SO):    {alex_code}")
+        print(f"  peer (Capital City PD):   {blake_code}")
+
+        step("Officer Dana opens the invite link; two peers join and go on duty")
+        dana = box.person("Dana")
+        await dana.send(f"/start {officer_code}")
+        await dana.wait_for("Welcome")
+        phones.show(dana, "Dana")
+        alex, blake = box.person("Alex"), box.person("Blake")
+        for person, code in ((alex, alex_code), (blake, blake_code)):
+            await person.send(f"/start {code}")
+            await person.wait_for("Welcome")
+            await person.send("/name " + ("Alex" if person is alex else "Blake"))
+            await person.wait_for("Done.")
+            await person.send("/available")
+            await person.wait_for("You're available")
+        phones.show(alex, "Alex (peer)")
+        phones.show(blake, "Blake (peer)")
+
+        step("3 a.m.: Dana asks for someone to talk to")
+        await dana.send("/talk")
+        for prompt, answer in (
+            (EN.intake_category, EN.category_critical_incident),
+            (EN.intake_who, EN.who_peer),
+            (EN.intake_outside, EN.outside_yes),
+        ):
+            message = await dana.wait_for(prompt)
+            phones.show(dana, "Dana")
+            print(f"  Dana taps: {answer}")
+            await dana.press(message, answer)
+        await dana.wait_for("We're finding")
+        phones.show(dana, "Dana")
+
+        step("Both peers get the offer; Alex accepts first")
+        offer = await alex.wait_for("New request")
+        await blake.wait_for("New request")
+        phones.show(alex, "Alex (peer)")
+        print("  Alex taps: Accept")
+        await alex.press(offer, EN.offer_accept)
+        await blake.wait_for(EN.offer_taken)
+        await alex.wait_for("You're connected")
+        await dana.wait_for("is here for you")
+        phones.show(blake, "Blake (peer)")
+        phones.show(alex, "Alex (peer)")
+        phones.show(dana, "Dana")
+
+        step("They talk through the bot; neither sees the other's account")
+        conversation = (
+            (dana, "Dana", "Rough night. We lost a kid on a call and I can't stop seeing it."),
+            (alex, "Alex", "I'm so sorry. I'm here. Tell me as much or as little as you want."),
+            (dana, "Dana", "I don't want anyone at work to know I'm doing this."),
+            (alex, "Alex", "They won't hear it from me. I'm not from your agency."),
+        )
+        for sender, name, text in conversation:
+            typed(name, text)
+            said.append(text)
+            await sender.send(text)
+            receiver, receiver_label = (alex, "Alex (peer)") if sender is dana else (dana, "Dana")
+            await receiver.wait_for(text)
+            phones.show(receiver, receiver_label)
+
+        step("Dana ends the conversation; its key is destroyed")
+        await dana.send("/end")
+        await dana.wait_for(EN.thread_ended_by_you)
+        await alex.wait_for("has closed the conversation")
+        phones.show(dana, "Dana")
+        phones.show(alex, "Alex (peer)")
+    finally:
+        await box.stop()
+    return said
+
+
+def leaks(directory: Path, sentences: list[str]) -> list[str]:
+    found = []
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        found += [f"{path.name}: {s[:20]}..." for s in sentences if s.encode() in data]
+    return found
+
+
+def main() -> int:
+    print("Peerline demo: the real bot on a local stand-in of Telegram. Nothing leaves this")
+    print("machine; every file it writes is deleted at the end.")
+    with tempfile.TemporaryDirectory(prefix="peerline-demo-") as tmp:
+        directory = Path(tmp)
+        setup_logging("INFO", directory / "peerline.log")
+        # The log goes to the file only: the screen shows the phones.
+        logging.getLogger().handlers = [
+            h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)
+        ]
+        said = asyncio.run(asyncio.wait_for(scenario(directory / "sandbox"), timeout=25))
+        step("What is left on disk")
+        files = sorted(p.name for p in directory.rglob("*") if p.is_file())
+        print("  files: " + ", ".join(files))
+        found = leaks(directory, said)
+        if found:
+            print("  PRIVACY FAILURE: message text found on disk: " + "; ".join(found))
+            return 1
+        print(f"  none of the {len(said)} messages above is in the database, its WAL or the log.")
+    print("\nDemo finished.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""Normalized events and replies: the seam between platform adapters and conversation logic.
+
+Adapters turn platform updates into `Incoming` and render `Reply` objects; nothing on the far side
+of this module knows which platform a person is on.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+
+class Platform(enum.StrEnum):
+    TELEGRAM = "telegram"
+    SIGNAL = "signal"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where a person is reached: a platform and that platform's private-chat id.
+
+    Lives in memory only; at rest it is encrypted (see crypto/). Its repr is redacted so an
+    address never lands in a log line or a traceback by accident.
+    """
+
+    platform: Platform
+    chat_id: str
+
+    def __repr__(self) -> str:
+        return f"Address({self.platform.value}, <redacted>)"
+
+    __str__ = __repr__
+
+
+class Kind(enum.StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    CHOICE = "choice"
+    MEDIA = "media"
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a person did: typed text, a command, pressed a button, or sent media.
+
+    `text` is message content: it is relayed, never stored or logged.
+    """
+
+    address: Address
+    kind: Kind
+    text: str = ""
+    command: str = ""  # lower-case, without the slash or a @botname suffix
+    args: str = ""  # the rest of a command line
+    choice: str = ""  # opaque choice data for Kind.CHOICE
+    media_kind: str = ""  # "photo", "voice", ... for Kind.MEDIA
+    message_id: str = ""  # platform message id, for replies and edits
+    reply_to_id: str = ""  # id of the bot message this one replies to, if any
+
+    def __repr__(self) -> str:
+        return (
+            f"Incoming({self.address!r}, {self.kind.value}, command={self.command!r}, "
+            f"media={self.media_kind!r})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """An abstract option. Telegram renders a button; Signal a numbered line.
+
+    `data` is what comes back in `Incoming.choice`; it is signed by the handler layer.
+    """
+
+    label: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    text: str
+    choices: tuple[Choice, ...] = ()
+    columns: int = 1  # buttons per row, where the platform draws buttons
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A handle on a message the bot sent, so it can be edited later."""
+
+    address: Address
+    message_id: str
+
+
+class DeliveryError(Exception):
+    """A message could not be delivered.
+
+    `permanent` is True when retrying cannot help (the person blocked the bot, the account is
+    gone); False for a transient failure that survived the transport's own retries.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class Messenger(Protocol):
+    """How handlers speak. Implemented by each transport and by the multi-platform router."""
+
+    async def send(self, to: Address, reply: Reply) -> Sent: ...
+
+    async def edit(self, sent: Sent, reply: Reply) -> None: ...
+
+
+EventSink = Callable[[Incoming], Awaitable[None]]
+
+
+class Transport(Messenger, Protocol):
+    """A platform adapter: receives updates into a sink and sends replies."""
+
+    @property
+    def platform(self) -> Platform: ...
+
+    async def start(self, sink: EventSink) -> None:
+        """Connect and begin delivering events to `sink`; return once receiving has started."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving and close connections. Safe to call twice."""
+        ...

@@ -1,0 +1,55 @@
+"""Creating invite codes (used by the CLI and the demo)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from bot.model import HELPER_ROLES, Role
+from bot.storage.repository import InviteSpec, Repository
+from crypto import new_invite_code, normalize_invite_code
+
+
+class InviteError(ValueError):
+    """An invite request that cannot be honoured; str() is one line for the operator."""
+
+
+async def create_invites(
+    repo: Repository,
+    *,
+    role: Role,
+    agency: str | None,
+    count: int,
+    valid_for: timedelta,
+    certified_until: date | None,
+    now: datetime,
+) -> list[str]:
+    """Create `count` single-use codes and return them; only their keyed hashes are stored."""
+    if not 1 <= count <= 500:
+        raise InviteError("--count must be between 1 and 500")
+    if valid_for <= timedelta(0):
+        raise InviteError("--expires must be a positive duration, e.g. 7d")
+    if role in HELPER_ROLES and certified_until is None:
+        raise InviteError(
+            f"a {role.value} invite needs --certified-until YYYY-MM-DD "
+            "(the date their peer-support certification runs out)"
+        )
+    if certified_until is not None and certified_until < now.date():
+        raise InviteError("--certified-until is in the past")
+    spec = InviteSpec(
+        role=role,
+        agency=agency.strip() if agency and agency.strip() else None,
+        expires_at=now + valid_for,
+        certified_until=certified_until,
+    )
+    codes = []
+    for _ in range(count):
+        code = new_invite_code()
+        normalized = normalize_invite_code(code)
+        assert normalized is not None  # noqa: S101 - a fresh code always normalizes
+        await repo.create_invite(normalized, spec, now)
+        codes.append(code)
+    return codes
+
+
+def deep_link(bot_username: str, code: str) -> str:
+    return f"https://t.me/{bot_username}?start={code}"

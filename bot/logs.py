@@ -1,0 +1,36 @@
+"""Logging set-up. Third-party loggers that would print tokens or message bodies are capped."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+# httpx logs every request URL at INFO, and a Bot API URL carries the bot token; PTB and
+# signalbot log whole updates (message text included) at DEBUG or INFO. None of that may reach
+# a log, whatever level the operator picks.
+_CAPPED = {
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "telegram": logging.WARNING,
+    "signalbot": logging.WARNING,
+    "apscheduler": logging.WARNING,
+    "aiohttp.access": logging.WARNING,
+    "websockets": logging.WARNING,
+    "aiosqlite": logging.WARNING,
+}
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(file, encoding="utf-8"))
+    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+    cap_noisy_loggers()
+
+
+def cap_noisy_loggers() -> None:
+    for name, floor in _CAPPED.items():
+        logging.getLogger(name).setLevel(floor)

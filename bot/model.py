@@ -1,0 +1,82 @@
+"""Domain vocabulary: roles, categories, members. No I/O here."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import NewType
+
+from bot.events import Address
+
+MemberId = NewType("MemberId", int)
+RequestId = NewType("RequestId", str)
+ThreadId = NewType("ThreadId", str)
+
+
+class Role(enum.StrEnum):
+    OFFICER = "officer"
+    PEER = "peer"
+    CHAPLAIN = "chaplain"
+    CLINICIAN = "clinician"
+    COORDINATOR = "coordinator"
+
+
+HELPER_ROLES = frozenset({Role.PEER, Role.CHAPLAIN})
+
+
+class Category(enum.StrEnum):
+    CRITICAL_INCIDENT = "critical_incident"
+    LINE_OF_DUTY_DEATH = "line_of_duty_death"
+    RELATIONSHIPS = "relationships"
+    ALCOHOL = "alcohol"
+    STRESS = "stress"
+    OTHER = "other"
+
+
+class Wanted(enum.StrEnum):
+    """Who the officer asked for."""
+
+    PEER = "peer"
+    CHAPLAIN = "chaplain"
+    EITHER = "either"
+
+    def admits(self, role: Role) -> bool:
+        if self is Wanted.EITHER:
+            return role in HELPER_ROLES
+        return role.value == self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    id: MemberId
+    role: Role
+    address: Address
+    agency_hash: bytes | None  # keyed hash: equality only, for "outside my agency"
+    display_name: str  # helpers' chosen name; officers never show theirs
+    available: bool
+    certified_until: date | None
+    active: bool
+    joined_at: datetime
+    last_assigned_at: datetime | None = None
+
+    @property
+    def is_helper(self) -> bool:
+        return self.role in HELPER_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Thread:
+    """A live conversation between one officer and one helper."""
+
+    id: ThreadId
+    tag: str  # short, shown to the helper to tell threads apart
+    officer_id: MemberId
+    helper_id: MemberId
+    officer_alias: str  # the pseudonym the helper sees
+    category: Category
+    urgent: bool
+    opened_at: datetime
+
+    def other(self, member_id: MemberId) -> MemberId:
+        return self.helper_id if member_id == self.officer_id else self.officer_id

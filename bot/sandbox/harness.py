@@ -1,0 +1,141 @@
+"""A whole Peerline on this machine: the real app and the real PTB against the local Bot API.
+
+Used by `peerline demo` and by the end-to-end tests. Nothing leaves 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot.app import App, utc_now
+from bot.config import (
+    Config,
+    CryptoConfig,
+    LoggingConfig,
+    ProgramConfig,
+    RoutingConfig,
+    StorageConfig,
+    TelegramConfig,
+)
+from bot.invites import create_invites
+from bot.model import Role
+from bot.sandbox.telegram_api import LocalBotApi, SimUser
+from bot.transports.telegram import TelegramTransport
+from crypto import generate_key_file, load_master_key
+
+
+def sandbox_config(directory: Path, api: LocalBotApi, **routing: object) -> Config:
+    return Config(
+        program=ProgramConfig(name="Sandbox Peer Support"),
+        telegram=TelegramConfig(
+            token=api.token,
+            base_url=api.base_url,
+            base_file_url=api.base_file_url,
+            bot_username=api.bot_username,
+            poll_timeout=1.0,
+        ),
+        storage=StorageConfig(path=directory / "peerline.db"),
+        crypto=CryptoConfig(key_file=directory / "master.key"),
+        routing=replace(RoutingConfig(), **routing),  # type: ignore[arg-type]
+        logging=LoggingConfig(level="INFO", file=directory / "peerline.log"),
+        source=directory / "config.toml",
+    )
+
+
+class Sandbox:
+    """Starts a local Bot API and Peerline against it; creates people who have joined."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        api: LocalBotApi | None = None,
+        **routing: object,
+    ) -> None:
+        self.directory = directory
+        self.clock = clock
+        self.api = api or LocalBotApi()
+        self._routing = routing
+        self._user_ids = itertools.count(1_000_001)
+        self.app: App | None = None
+        self.config: Config | None = None
+
+    async def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        await self.api.start()
+        self.config = sandbox_config(self.directory, self.api, **self._routing)
+        if not self.key_file.exists():
+            generate_key_file(self.key_file)
+        await self.start_app()
+
+    @property
+    def key_file(self) -> Path:
+        return self.directory / "master.key"
+
+    def _config(self) -> Config:
+        if self.config is None:
+            raise RuntimeError("the sandbox is not started")
+        return self.config
+
+    async def start_app(self) -> None:
+        """Start (or, after `stop_app`, restart) Peerline against the same database."""
+        config = self._config()
+        telegram = TelegramTransport(
+            config.telegram.token,
+            base_url=config.telegram.base_url,
+            base_file_url=config.telegram.base_file_url,
+            poll_timeout=config.telegram.poll_timeout,
+            retry_base_delay=0.05,
+        )
+        self.app = App(
+            config,
+            transports=[telegram],
+            key=load_master_key(self.key_file),
+            clock=self.clock,
+        )
+        await self.app.start()
+
+    async def stop_app(self) -> None:
+        if self.app is not None:
+            await self.app.stop()
+            self.app = None
+
+    async def stop(self) -> None:
+        await self.stop_app()
+        await self.api.stop()
+
+    async def invite(self, role: Role, *, agency: str | None = None, count: int = 1) -> list[str]:
+        if self.app is None or self.app.repo is None:
+            raise RuntimeError("the sandbox is not running")
+        helper = role in (Role.PEER, Role.CHAPLAIN)
+        certified = self.clock().date() + timedelta(days=365) if helper else None
+        return await create_invites(
+            self.app.repo,
+            role=role,
+            agency=agency,
+            count=count,
+            valid_for=timedelta(days=7),
+            certified_until=certified,
+            now=self.clock(),
+        )
+
+    def person(self, first_name: str) -> SimUser:
+        return self.api.user(next(self._user_ids), first_name)
+
+    async def join(
+        self, first_name: str, role: Role, *, agency: str | None = None, available: bool = True
+    ) -> SimUser:
+        """A person who has redeemed an invite (and, for helpers, said /available)."""
+        user = self.person(first_name)
+        (code,) = await self.invite(role, agency=agency)
+        await user.send(f"/start {code}")
+        await user.wait_for("Welcome")
+        if available and role in (Role.PEER, Role.CHAPLAIN):
+            await user.send("/available")
+            await user.wait_for("You're available")
+        return user

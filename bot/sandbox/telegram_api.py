@@ -1,0 +1,773 @@
+"""A local stand-in for the Telegram Bot API, speaking the real wire over HTTP on 127.0.0.1.
+
+Used by the test-suite and by `peerline demo`: the real python-telegram-bot talks to it exactly
+as it would to api.telegram.org (set `ApplicationBuilder.base_url(api.base_url)`), while
+simulated people (`api.user(...)`) type, press buttons and read what the bot sent them.
+
+    api = LocalBotApi()
+    await api.start()
+    alice = api.user(1001, "Alice")
+    await alice.send("/start")
+    menu = await alice.wait_for("Welcome")
+    await alice.press(menu, "Talk to a peer")
+    ...
+    await api.stop()
+
+Message content is kept in memory for assertions only; the server logs method names at DEBUG
+and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["BotMessage", "LocalBotApi", "SimUser"]
+
+_log = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+
+# Form fields that PTB JSON-encodes (non-string values); every other field is a plain string.
+_JSON_FIELDS = frozenset(
+    {
+        "chat_id",
+        "from_chat_id",
+        "message_id",
+        "message_ids",
+        "reply_to_message_id",
+        "reply_parameters",
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "commands",
+        "scope",
+        "offset",
+        "limit",
+        "timeout",
+        "allowed_updates",
+        "drop_pending_updates",
+        "show_alert",
+        "cache_time",
+        "disable_notification",
+        "protect_content",
+        "link_preview_options",
+        "disable_web_page_preview",
+        "allow_sending_without_reply",
+    }
+)
+
+_MAX_TEXT = 4096
+_MAX_CALLBACK_DATA = 64
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
+_BLOCKED = "Forbidden: bot was blocked by the user"
+# Methods whose target chat is `chat_id` (a blocked person makes them fail with 403).
+_CHAT_METHODS = frozenset(
+    {
+        "sendmessage",
+        "copymessage",
+        "editmessagetext",
+        "editmessagereplymarkup",
+        "deletemessage",
+        "sendchataction",
+    }
+)
+_MEDIA_FIELDS = (
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "video_note",
+    "animation",
+)
+
+Buttons = list[list[tuple[str, str]]]
+
+
+class ApiError(Exception):
+    """Raised inside a method handler to answer with the Bot API error shape."""
+
+    def __init__(self, status: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.status = status
+        self.description = description
+        self.retry_after = retry_after
+
+
+@dataclass
+class BotMessage:
+    """A message the bot sent (or copied) into a simulated person's chat, as their phone shows it.
+
+    Kept current: an edit changes `text`/`buttons` in place and sets `edited`.
+    """
+
+    message_id: int
+    text: str
+    buttons: Buttons = field(default_factory=list)
+    reply_to_message_id: int | None = None
+    copied_from: tuple[int, int] | None = None  # (chat_id, message_id) of the original
+    edited: bool = False
+    media_kind: str = ""  # set when a copied message carries media (photo, voice, ...)
+
+    def labels(self) -> list[str]:
+        return [label for row in self.buttons for label, _ in row]
+
+
+@dataclass
+class _Fault:
+    status: int
+    description: str
+    retry_after: int | None
+    times: int
+
+
+def _parse_buttons(markup: object) -> Buttons:
+    if not isinstance(markup, Mapping):
+        return []
+    rows = markup.get("inline_keyboard") or []
+    return [
+        [(str(b.get("text", "")), str(b.get("callback_data") or b.get("url") or "")) for b in row]
+        for row in rows
+    ]
+
+
+def _decode_field(name: str, value: str) -> object:
+    if name not in _JSON_FIELDS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+class SimUser:
+    """A simulated person in a private chat with the bot (private chat id == user id)."""
+
+    def __init__(
+        self, api: LocalBotApi, user_id: int, first_name: str, username: str | None
+    ) -> None:
+        self._api = api
+        self.user_id = user_id
+        self.first_name = first_name
+        self.username = username
+        self.inbox: list[BotMessage] = []
+        self._changed = asyncio.Condition()
+
+    # -- what the person does ------------------------------------------------------------------
+
+    @property
+    def user_json(self) -> JsonDict:
+        data: JsonDict = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+    @property
+    def chat_json(self) -> JsonDict:
+        data: JsonDict = {"id": self.user_id, "type": "private", "first_name": self.first_name}
+        if self.username:
+            data["username"] = self.username
+        return data
+
+    async def send(self, text: str, *, reply_to: BotMessage | None = None) -> int:
+        """Type a message to the bot; returns its message_id. "/cmd ..." is sent as a command."""
+        extra: JsonDict = {"text": text}
+        if text.startswith("/"):
+            command = text.split(maxsplit=1)[0]
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+        return await self._send(extra, reply_to)
+
+    async def send_media(
+        self,
+        kind: str = "photo",
+        *,
+        caption: str | None = None,
+        reply_to: BotMessage | None = None,
+    ) -> int:
+        """Send a piece of media (photo, voice, audio, video, document, sticker, location,
+        contact, video_note, animation); returns its message_id."""
+        extra: JsonDict = _media_json(kind, self._api.next_file_id())
+        if caption is not None:
+            extra["caption"] = caption
+        return await self._send(extra, reply_to)
+
+    async def _send(self, extra: JsonDict, reply_to: BotMessage | None) -> int:
+        message: JsonDict = {
+            "message_id": self._api.next_message_id(self.user_id),
+            "date": int(time.time()),
+            "chat": self.chat_json,
+            "from": self.user_json,
+            **extra,
+        }
+        if reply_to is not None:
+            message["reply_to_message"] = self._api.raw_message(self.user_id, reply_to.message_id)
+        self._api.store_message(self.user_id, message)
+        await self._api.push_update({"message": message})
+        return int(message["message_id"])
+
+    async def press(self, message: BotMessage, label: str) -> None:
+        """Press the inline button labelled `label` on `message` (as it currently looks)."""
+        for row in message.buttons:
+            for text, data in row:
+                if text == label:
+                    await self.press_data(data, message)
+                    return
+        raise AssertionError(
+            f"no button {label!r} on message {message.message_id} ({message.text[:60]!r}); "
+            f"buttons are {message.labels()}"
+        )
+
+    async def press_data(self, data: str, message: BotMessage | None = None) -> None:
+        """Send a callback query with arbitrary (possibly forged) data. Without `message`, the
+        last message in the inbox carries it (or none at all if the inbox is empty)."""
+        carrier = message if message is not None else (self.inbox[-1] if self.inbox else None)
+        query: JsonDict = {
+            "id": self._api.new_callback_id(),
+            "from": self.user_json,
+            "chat_instance": f"ci-{self.user_id}",
+            "data": data,
+        }
+        if carrier is not None:
+            query["message"] = self._api.raw_message(self.user_id, carrier.message_id)
+        else:
+            query["inline_message_id"] = "sandbox-inline"
+        await self._api.push_update({"callback_query": query})
+
+    # -- what the person sees ------------------------------------------------------------------
+
+    @property
+    def last(self) -> BotMessage:
+        if not self.inbox:
+            raise AssertionError(f"user {self.user_id} has received nothing")
+        return self.inbox[-1]
+
+    def texts(self) -> list[str]:
+        return [m.text for m in self.inbox]
+
+    async def wait_for(self, contains: str, *, timeout: float = 5.0) -> BotMessage:  # noqa: ASYNC109
+        """The first inbox message whose text contains `contains`, waiting for it to arrive
+        (or for an edit to make it so) up to `timeout` seconds."""
+        found: list[BotMessage] = []
+
+        def check() -> bool:
+            found[:] = [m for m in self.inbox if contains in m.text][:1]
+            return bool(found)
+
+        await self._wait(check, timeout, lambda: f"no message containing {contains!r}")
+        return found[0]
+
+    async def wait_for_count(
+        self,
+        n: int,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the sandbox's documented API
+    ) -> list[BotMessage]:
+        """Wait until the inbox holds at least `n` messages; returns the inbox."""
+        await self._wait(lambda: len(self.inbox) >= n, timeout, lambda: f"fewer than {n} messages")
+        return list(self.inbox)
+
+    async def _wait(
+        self, check: Callable[[], bool], seconds: float, what: Callable[[], str]
+    ) -> None:
+        try:
+            async with asyncio.timeout(seconds), self._changed:
+                await self._changed.wait_for(check)
+        except TimeoutError:
+            raise AssertionError(
+                f"user {self.user_id}: {what()} after {seconds}s; inbox holds {self.texts()!r}"
+            ) from None
+
+    async def notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+
+def _media_json(kind: str, file_id: str) -> JsonDict:
+    file: JsonDict = {"file_id": file_id, "file_unique_id": f"u{file_id}"}
+    match kind:
+        case "photo":
+            return {"photo": [{**file, "width": 90, "height": 90}]}
+        case "voice" | "audio" | "video_note":
+            return {
+                kind: {**file, "duration": 3, **({"length": 90} if kind == "video_note" else {})}
+            }
+        case "video" | "animation":
+            media = {**file, "width": 90, "height": 90, "duration": 3}
+            # Telegram also fills `document` for animations.
+            return {kind: media, **({"document": file} if kind == "animation" else {})}
+        case "document":
+            return {"document": {**file, "file_name": "file.pdf"}}
+        case "sticker":
+            sticker = {"type": "regular", "is_animated": False, "is_video": False}
+            return {"sticker": {**file, "width": 90, "height": 90, **sticker}}
+        case "location":
+            return {"location": {"latitude": 51.5, "longitude": -0.12}}
+        case "contact":
+            return {"contact": {"phone_number": "+15555550100", "first_name": "Contact"}}
+    raise ValueError(f"unsupported media kind {kind!r}")
+
+
+class LocalBotApi:
+    """An aiohttp server answering `POST /bot{token}/{method}` like api.telegram.org."""
+
+    def __init__(
+        self,
+        token: str = "123456:sandbox-token",  # noqa: S107 - a fixed fake token
+        bot_username: str = "peerline_sandbox_bot",
+    ) -> None:
+        self.token = token
+        self.bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 123456
+        self.bot_username = bot_username
+        self.calls: list[tuple[str, dict[str, object]]] = []
+        self.callback_answers: list[dict[str, object]] = []
+        self.commands: list[object] = []
+        self._users: dict[int, SimUser] = {}
+        self._messages: dict[tuple[int, int], JsonDict] = {}
+        self._message_ids: dict[int, itertools.count[int]] = {}
+        self._updates: list[JsonDict] = []
+        self._update_ids = itertools.count(1)
+        self._updates_changed = asyncio.Condition()
+        self._callback_ids = itertools.count(1)
+        self._open_callbacks: set[str] = set()
+        self._file_ids = itertools.count(1)
+        self._faults: dict[str, list[_Fault]] = {}
+        self._delays: dict[str, float] = {}
+        self._blocked: set[int] = set()
+        self._runner: web.AppRunner | None = None
+        self._port = 0
+        self._closing = False
+        self._methods: dict[str, Callable[[JsonDict], Any]] = {
+            "getme": self._get_me,
+            "deletewebhook": lambda _p: True,
+            "getupdates": self._get_updates,
+            "sendmessage": self._send_message,
+            "editmessagetext": self._edit_message_text,
+            "editmessagereplymarkup": self._edit_message_reply_markup,
+            "answercallbackquery": self._answer_callback_query,
+            "setmycommands": self._set_my_commands,
+            "deletemessage": self._delete_message,
+            "sendchataction": lambda _p: True,
+            "copymessage": self._copy_message,
+            "getfile": self._get_file,
+        }
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
+        # access_log=None: an access line would carry the token in the URL.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        self._closing = False
+
+    async def stop(self) -> None:
+        self._closing = True
+        async with self._updates_changed:
+            self._updates_changed.notify_all()  # release pending long polls at once
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+
+    async def __aenter__(self) -> LocalBotApi:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
+
+    @property
+    def root_url(self) -> str:
+        if not self._port:
+            raise RuntimeError("LocalBotApi is not started")
+        return f"http://127.0.0.1:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.root_url}/file/bot"
+
+    # -- people and updates --------------------------------------------------------------------
+
+    def user(self, user_id: int, first_name: str = "User", username: str | None = None) -> SimUser:
+        """The simulated person with this id (created on first use)."""
+        if user_id not in self._users:
+            self._users[user_id] = SimUser(self, user_id, first_name, username)
+        return self._users[user_id]
+
+    async def push_update(self, update: JsonDict) -> int:
+        """Queue a raw update (an `update_id` is assigned); returns the update_id."""
+        update_id = next(self._update_ids)
+        self._updates.append({"update_id": update_id, **update})
+        async with self._updates_changed:
+            self._updates_changed.notify_all()
+        return update_id
+
+    @property
+    def pending_updates(self) -> int:
+        """Updates not yet confirmed by a getUpdates offset."""
+        return len(self._updates)
+
+    def next_message_id(self, chat_id: int) -> int:
+        return next(self._message_ids.setdefault(chat_id, itertools.count(1)))
+
+    def next_file_id(self) -> str:
+        return f"file-{next(self._file_ids)}"
+
+    def new_callback_id(self) -> str:
+        callback_id = f"cb-{next(self._callback_ids)}"
+        self._open_callbacks.add(callback_id)
+        return callback_id
+
+    def store_message(self, chat_id: int, message: JsonDict) -> None:
+        self._messages[(chat_id, int(message["message_id"]))] = message
+
+    def raw_message(self, chat_id: int, message_id: int) -> JsonDict:
+        try:
+            return self._messages[(chat_id, message_id)]
+        except KeyError:
+            raise AssertionError(f"no message {message_id} in chat {chat_id}") from None
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int,
+        description: str,
+        retry_after: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Make the next `times` calls of `method` fail with the Bot API error shape."""
+        fault = _Fault(status, description, retry_after, times)
+        self._faults.setdefault(method.lower(), []).append(fault)
+
+    def block(self, user_id: int) -> None:
+        """The person blocks the bot: anything aimed at their chat gets 403."""
+        self._blocked.add(user_id)
+
+    def unblock(self, user_id: int) -> None:
+        self._blocked.discard(user_id)
+
+    def delay(self, method: str, seconds: float) -> None:
+        """Answer every call of `method` only after `seconds` (0 removes the delay)."""
+        self._delays[method.lower()] = seconds
+
+    def calls_of(self, method: str) -> list[dict[str, object]]:
+        return [params for name, params in self.calls if name.lower() == method.lower()]
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        handler = self._methods.get(method.lower())
+        if handler is None:
+            return _error(404, "Not Found")
+        _log.debug("bot api call %s", method)
+        params = await _read_params(request)
+        self.calls.append((method, params))
+        key = method.lower()
+        if delay := self._delays.get(key):
+            await asyncio.sleep(delay)
+        try:
+            self._apply_faults(key, params)
+            result = handler(params)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except ApiError as exc:
+            return _error(exc.status, exc.description, exc.retry_after)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _handle_file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        return web.Response(body=b"sandbox file " + request.match_info["path"].encode())
+
+    def _apply_faults(self, key: str, params: JsonDict) -> None:
+        queue = self._faults.get(key)
+        if queue:
+            fault = queue[0]
+            fault.times -= 1
+            if fault.times <= 0:
+                queue.pop(0)
+            raise ApiError(fault.status, fault.description, fault.retry_after)
+        if key in _CHAT_METHODS and _int(params.get("chat_id")) in self._blocked:
+            raise ApiError(403, _BLOCKED)
+
+    # -- methods -------------------------------------------------------------------------------
+
+    def _get_me(self, _params: JsonDict) -> JsonDict:
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": "Peerline",
+            "username": self.bot_username,
+            "can_join_groups": False,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _get_updates(self, params: JsonDict) -> list[JsonDict]:
+        offset = _int(params.get("offset")) or 0
+        timeout = float(params.get("timeout") or 0)
+        limit = _int(params.get("limit")) or 100
+        if offset > 0:  # confirms (drops) every update before `offset`
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+        elif offset < 0:
+            self._updates = self._updates[offset:]
+        if not self._updates and timeout > 0 and not self._closing:
+            try:
+                async with asyncio.timeout(timeout), self._updates_changed:
+                    await self._updates_changed.wait_for(
+                        lambda: bool(self._updates) or self._closing
+                    )
+            except TimeoutError:
+                return []
+        return self._updates[:limit]
+
+    def _target(self, params: JsonDict, key: str = "chat_id") -> SimUser:
+        chat_id = _int(params.get(key))
+        user = self._users.get(chat_id) if chat_id is not None else None
+        if user is None:
+            raise ApiError(400, "Bad Request: chat not found")
+        return user
+
+    def _bot_message(self, user: SimUser, params: JsonDict, content: JsonDict) -> JsonDict:
+        message: JsonDict = {
+            "message_id": self.next_message_id(user.user_id),
+            "date": int(time.time()),
+            "chat": user.chat_json,
+            "from": {
+                "id": self.bot_id,
+                "is_bot": True,
+                "first_name": "Peerline",
+                "username": self.bot_username,
+            },
+            **content,
+        }
+        reply_to = _reply_to_id(params)
+        if reply_to is not None:
+            original = self._messages.get((user.user_id, reply_to))
+            if original is None:
+                raise ApiError(400, "Bad Request: message to be replied not found")
+            message["reply_to_message"] = original
+        markup = _checked_markup(params.get("reply_markup"))
+        if markup:
+            message["reply_markup"] = markup
+        return message
+
+    async def _deliver(self, user: SimUser, message: JsonDict, view: BotMessage) -> None:
+        self.store_message(user.user_id, message)
+        user.inbox.append(view)
+        await user.notify()
+
+    async def _send_message(self, params: JsonDict) -> JsonDict:
+        user = self._target(params)
+        text = _text(params.get("text"))
+        message = self._bot_message(user, params, {"text": text})
+        view = BotMessage(
+            message_id=message["message_id"],
+            text=text,
+            buttons=_parse_buttons(message.get("reply_markup")),
+            reply_to_message_id=_reply_to_id(params),
+        )
+        await self._deliver(user, message, view)
+        return message
+
+    async def _copy_message(self, params: JsonDict) -> JsonDict:
+        user = self._target(params)
+        source_chat = _int(params.get("from_chat_id"))
+        source_id = _int(params.get("message_id"))
+        original = self._messages.get((source_chat or 0, source_id or 0))
+        if original is None or source_chat is None or source_id is None:
+            raise ApiError(400, "Bad Request: message to copy not found")
+        content = {k: original[k] for k in ("text", "entities", *_MEDIA_FIELDS) if k in original}
+        caption = params.get("caption", original.get("caption"))
+        if caption is not None:
+            content["caption"] = caption
+        message = self._bot_message(user, params, content)
+        media = next((k for k in _MEDIA_FIELDS if k in original), "")
+        if media == "document" and "animation" in original:
+            media = "animation"
+        view = BotMessage(
+            message_id=message["message_id"],
+            text=str(message.get("text") or message.get("caption") or ""),
+            buttons=_parse_buttons(message.get("reply_markup")),
+            reply_to_message_id=_reply_to_id(params),
+            copied_from=(source_chat, source_id),
+            media_kind=media,
+        )
+        await self._deliver(user, message, view)
+        return {"message_id": message["message_id"]}
+
+    def _find_view(self, user: SimUser, message_id: int | None) -> tuple[JsonDict, BotMessage]:
+        message = self._messages.get((user.user_id, message_id or 0))
+        view = next((m for m in user.inbox if m.message_id == message_id), None)
+        if message is None or view is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message, view
+
+    async def _edit_message_text(self, params: JsonDict) -> JsonDict:
+        user = self._target(params)
+        message, view = self._find_view(user, _int(params.get("message_id")))
+        text = _text(params.get("text"))
+        # As on Telegram, an edit without reply_markup removes the inline keyboard.
+        markup = _checked_markup(params.get("reply_markup"))
+        if "text" in message and text == message["text"] and markup == message.get("reply_markup"):
+            raise ApiError(400, _NOT_MODIFIED)
+        message["text"] = text
+        _set_markup(message, markup)
+        view.text = text
+        view.buttons = _parse_buttons(markup)
+        return await self._edited(user, message, view)
+
+    async def _edit_message_reply_markup(self, params: JsonDict) -> JsonDict:
+        user = self._target(params)
+        message, view = self._find_view(user, _int(params.get("message_id")))
+        markup = _checked_markup(params.get("reply_markup"))
+        if markup == message.get("reply_markup"):
+            raise ApiError(400, _NOT_MODIFIED)
+        _set_markup(message, markup)
+        view.buttons = _parse_buttons(markup)
+        return await self._edited(user, message, view)
+
+    async def _edited(self, user: SimUser, message: JsonDict, view: BotMessage) -> JsonDict:
+        message["edit_date"] = int(time.time())
+        view.edited = True
+        await user.notify()
+        return message
+
+    async def _delete_message(self, params: JsonDict) -> bool:
+        user = self._target(params)
+        message_id = _int(params.get("message_id")) or 0
+        if self._messages.pop((user.user_id, message_id), None) is None:
+            raise ApiError(400, "Bad Request: message to delete not found")
+        user.inbox[:] = [m for m in user.inbox if m.message_id != message_id]
+        await user.notify()
+        return True
+
+    def _answer_callback_query(self, params: JsonDict) -> bool:
+        callback_id = str(params.get("callback_query_id", ""))
+        if callback_id not in self._open_callbacks:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is "
+                "invalid",
+            )
+        self._open_callbacks.discard(callback_id)
+        self.callback_answers.append(params)
+        return True
+
+    def _set_my_commands(self, params: JsonDict) -> bool:
+        commands = params.get("commands")
+        self.commands = list(commands) if isinstance(commands, list) else []
+        return True
+
+    def _get_file(self, params: JsonDict) -> JsonDict:
+        file_id = str(params.get("file_id", ""))
+        if not file_id:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": 16,
+            "file_path": f"files/{file_id}",
+        }
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: JsonDict = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=status)
+
+
+async def _read_params(request: web.Request) -> JsonDict:
+    if request.content_type == "application/json":
+        body = await request.json() if request.can_read_body else {}
+        return dict(body) if isinstance(body, Mapping) else {}
+    params: JsonDict = {}
+    for source in (request.query, await request.post()):
+        for name, value in source.items():
+            # Multipart file parts arrive as FileField objects and are kept as they are.
+            params[name] = _decode_field(name, value) if isinstance(value, str) else value
+    return params
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: object) -> str:
+    text = value if isinstance(value, str) else ""
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if len(text) > _MAX_TEXT:
+        raise ApiError(400, "Bad Request: message is too long")
+    return text
+
+
+def _reply_to_id(params: JsonDict) -> int | None:
+    reply = params.get("reply_parameters")
+    if isinstance(reply, Mapping):
+        return _int(reply.get("message_id"))
+    return _int(params.get("reply_to_message_id"))
+
+
+def _checked_markup(markup: object) -> JsonDict | None:
+    """The inline keyboard to store, or None; rejects what Telegram rejects."""
+    if not isinstance(markup, Mapping) or not markup.get("inline_keyboard"):
+        return None
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            data = button.get("callback_data")
+            if data is not None and not 1 <= len(str(data).encode()) <= _MAX_CALLBACK_DATA:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if not button.get("text"):
+                raise ApiError(
+                    400, "Bad Request: text buttons are unallowed in the inline keyboard"
+                )
+    return dict(markup)
+
+
+def _set_markup(message: JsonDict, markup: JsonDict | None) -> None:
+    if markup:
+        message["reply_markup"] = markup
+    else:
+        message.pop("reply_markup", None)

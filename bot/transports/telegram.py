@@ -1,0 +1,491 @@
+"""The Telegram adapter: PTB updates in, normalized `Incoming` out; `Reply` in, messages out.
+
+Only private chats are served. Updates from one chat reach the sink strictly in order (one
+worker per chat), while different chats proceed concurrently, so one slow conversation never
+holds up the others.
+
+Nothing here logs message content or chat ids: failures are logged by error class and method.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import logging
+import os
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatType
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    ExtBot,
+    MessageHandler,
+    filters,
+)
+
+from bot.events import (
+    Address,
+    DeliveryError,
+    EventSink,
+    Incoming,
+    Kind,
+    Platform,
+    Reply,
+    Sent,
+)
+
+__all__ = ["TelegramStartError", "TelegramTransport"]
+
+# Opt in to PTB's future `datetime.timedelta` time periods. Without it PTB emits a deprecation
+# warning whenever it builds a RetryAfter (which the test-suite turns into an error).
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+_log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_MAX_ATTEMPTS = 3  # tries per delivery, retries included
+_MAX_RETRY_AFTER = 30.0  # seconds; a longer flood wait fails fast instead of stalling the chat
+_MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
+_DRAIN_TIMEOUT = 5.0  # seconds stop() waits for queued events to reach the sink
+# BadRequest descriptions meaning the person is unreachable for good.
+_GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
+
+_MEDIA_FILTER = (
+    filters.PHOTO
+    | filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO
+    | filters.Document.ALL
+    | filters.Sticker.ALL
+    | filters.LOCATION
+    | filters.CONTACT
+    | filters.VIDEO_NOTE
+    | filters.ANIMATION
+)
+# Checked in this order: an animation also carries `document`.
+_MEDIA_KINDS = (
+    "animation",
+    "photo",
+    "voice",
+    "audio",
+    "video_note",
+    "video",
+    "sticker",
+    "document",
+    "location",
+    "contact",
+)
+
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+class _HandledRateLimit(logging.Filter):
+    """Drops AIORateLimiter's ERROR+traceback for a 429: with max_retries=0 every flood wait
+    "exhausts" its retries there, while `_deliver` handles and logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Rate limit hit after maximum of 0 retries")
+
+
+_RATE_LIMIT_FILTER = _HandledRateLimit()
+
+
+class TelegramStartError(RuntimeError):
+    """The transport could not start (bad token, unreachable Bot API). Carries no token."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    incoming: Incoming
+    callback_query_id: str = ""  # answered before the sink sees the choice
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame, for a log line that must not quote the exception."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{os.path.basename(last.filename)}:{last.lineno}"  # noqa: PTH119
+
+
+def _seconds(value: float | dtm.timedelta) -> float:
+    return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
+
+
+class TelegramTransport:
+    """A `Transport` over the Telegram Bot API (long polling) using python-telegram-bot."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        base_url: str | None = None,
+        base_file_url: str | None = None,
+        poll_timeout: float = 10.0,
+        retry_base_delay: float = 0.5,
+    ) -> None:
+        self._token = token
+        self._base_url = base_url
+        self._base_file_url = base_file_url
+        self._poll_timeout = poll_timeout
+        self._retry_base_delay = retry_base_delay
+        self._app: AnyApplication | None = None
+        self._sink: EventSink | None = None
+        self._lifecycle = asyncio.Lock()
+        self._pending: dict[str, deque[_Job]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
+        self._paused_until = 0.0  # loop time before which nothing is sent (flood control)
+
+    def __repr__(self) -> str:
+        return f"TelegramTransport(running={self._app is not None})"
+
+    @property
+    def platform(self) -> Platform:
+        return Platform.TELEGRAM
+
+    @property
+    def bot_username(self) -> str:
+        return self._bot.username
+
+    @property
+    def _bot(self) -> ExtBot[Any]:
+        if self._app is None:
+            raise RuntimeError("TelegramTransport is not started")
+        bot: ExtBot[Any] = self._app.bot
+        return bot
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self, sink: EventSink) -> None:
+        async with self._lifecycle:
+            if self._app is not None:
+                raise RuntimeError("TelegramTransport is already started")
+            # httpx logs every request URL at INFO, and the URL carries the bot token.
+            httpx_log = logging.getLogger("httpx")
+            if httpx_log.level == logging.NOTSET:
+                httpx_log.setLevel(logging.WARNING)
+
+            logging.getLogger("telegram.ext.AIORateLimiter").addFilter(_RATE_LIMIT_FILTER)
+
+            builder = (
+                ApplicationBuilder()
+                .token(self._token)
+                .rate_limiter(AIORateLimiter(max_retries=0))  # retries are ours, see _deliver
+                .concurrent_updates(False)  # handlers only enqueue; per-chat workers run the sink
+                .job_queue(None)
+                .get_updates_read_timeout(self._poll_timeout + 5.0)
+            )
+            if self._base_url is not None:
+                builder = builder.base_url(self._base_url)
+            if self._base_file_url is not None:
+                builder = builder.base_file_url(self._base_file_url)
+            app: AnyApplication = builder.build()
+            app.add_handler(
+                MessageHandler(
+                    filters.UpdateType.MESSAGE
+                    & filters.ChatType.PRIVATE
+                    & (filters.TEXT | filters.COMMAND | _MEDIA_FILTER),
+                    self._on_message,
+                )
+            )
+            app.add_handler(CallbackQueryHandler(self._on_callback))
+            app.add_error_handler(self._on_error)
+
+            self._sink = sink
+            try:
+                await app.initialize()
+            except InvalidToken:
+                await app.bot.shutdown()
+                raise TelegramStartError("Telegram rejected the bot token") from None
+            except TelegramError as exc:
+                await app.bot.shutdown()
+                raise TelegramStartError(
+                    f"could not reach the Telegram Bot API ({type(exc).__name__})"
+                ) from None
+            try:
+                await app.start()
+                assert app.updater is not None  # noqa: S101 - built with the default updater
+                await app.updater.start_polling(
+                    timeout=dtm.timedelta(seconds=self._poll_timeout),
+                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    drop_pending_updates=False,
+                    error_callback=self._on_polling_error,
+                )
+            except BaseException:
+                await self._shutdown(app)
+                raise
+            self._app = app
+            _log.info("telegram transport started")
+
+    async def stop(self) -> None:
+        async with self._lifecycle:
+            app = self._app
+            if app is None:
+                return
+            try:
+                # Still "started" while draining: the sink may reply to what it is handed.
+                await self._shutdown(app)
+            finally:
+                self._app = None
+            _log.info("telegram transport stopped")
+
+    async def _shutdown(self, app: AnyApplication) -> None:
+        try:
+            if app.updater is not None and app.updater.running:
+                await app.updater.stop()  # confirms the offset of everything fetched so far
+            if app.running:
+                await app.stop()  # hands queued updates to the handlers, i.e. to the workers
+            await self._drain_workers()
+        finally:
+            await app.shutdown()
+
+    async def _drain_workers(self) -> None:
+        workers = list(self._workers.values())
+        if not workers:
+            return
+        _, late = await asyncio.wait(workers, timeout=_DRAIN_TIMEOUT)
+        if late:
+            _log.warning("stopping with %d chats still in the sink; cancelling", len(late))
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    # -- receiving -----------------------------------------------------------------------------
+
+    async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.message
+        if message is None or message.chat.type != ChatType.PRIVATE:
+            return
+        incoming = self._convert(message)
+        if incoming is not None:
+            self._enqueue(_Job(incoming))
+
+    async def _on_callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        carrier = query.message
+        if carrier is None or carrier.chat.type != ChatType.PRIVATE:
+            # Inline-mode or group buttons are not ours; still stop the client's spinner.
+            await self._answer(query.id)
+            return
+        address = Address(Platform.TELEGRAM, str(carrier.chat.id))
+        incoming = Incoming(
+            address=address,
+            kind=Kind.CHOICE,
+            choice=query.data or "",
+            message_id=str(carrier.message_id),
+        )
+        self._enqueue(_Job(incoming, callback_query_id=query.id))
+
+    def _convert(self, message: Message) -> Incoming | None:
+        address = Address(Platform.TELEGRAM, str(message.chat.id))
+        ids = {
+            "message_id": str(message.message_id),
+            "reply_to_id": (
+                str(message.reply_to_message.message_id) if message.reply_to_message else ""
+            ),
+        }
+        text = message.text
+        if text is not None:
+            entities = message.entities
+            if (
+                entities
+                and entities[0].type == MessageEntity.BOT_COMMAND
+                and entities[0].offset == 0
+            ):
+                head = text[: entities[0].length]
+                rest = text[entities[0].length :]
+                command = head[1:].split("@", 1)[0].lower()
+                return Incoming(address, Kind.COMMAND, command=command, args=rest.strip(), **ids)
+            return Incoming(address, Kind.TEXT, text=text, **ids)
+        for kind in _MEDIA_KINDS:
+            if getattr(message, kind, None):
+                return Incoming(
+                    address, Kind.MEDIA, text=message.caption or "", media_kind=kind, **ids
+                )
+        return None
+
+    def _enqueue(self, job: _Job) -> None:
+        key = job.incoming.address.chat_id
+        self._pending.setdefault(key, deque()).append(job)
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(key), name="telegram-chat-worker")
+
+    async def _work(self, key: str) -> None:
+        """Feed one chat's events to the sink, one at a time, in arrival order."""
+        try:
+            while queue := self._pending.get(key):
+                job = queue.popleft()
+                async with self._slots:
+                    await self._run(job)
+        finally:
+            self._pending.pop(key, None)
+            self._workers.pop(key, None)
+
+    async def _run(self, job: _Job) -> None:
+        if job.callback_query_id:
+            await self._answer(job.callback_query_id)
+        sink = self._sink
+        if sink is None:
+            return
+        try:
+            await sink(job.incoming)
+        except Exception as exc:  # a failing handler must not stop the others or polling
+            # No traceback: it would quote the exception, and exceptions can carry content.
+            _log.error(
+                "sink failed on a %s event: %s at %s",
+                job.incoming.kind.value,
+                type(exc).__name__,
+                _where(exc),
+            )
+
+    async def _answer(self, callback_query_id: str) -> None:
+        try:
+            await self._bot.answer_callback_query(callback_query_id)
+        except TelegramError as exc:
+            _log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+
+    def _on_polling_error(self, exc: TelegramError) -> None:
+        _log.warning("getUpdates failed: %s", type(exc).__name__)
+
+    async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        where = _where(error) if error is not None else "?"
+        _log.error("update handling failed: %s at %s", type(error).__name__, where)
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        chat_id = _chat_id(to)
+        markup = _keyboard(reply)
+        message = await self._deliver(
+            "sendMessage",
+            lambda: self._bot.send_message(
+                chat_id=chat_id, text=reply.text, reply_markup=markup, parse_mode=None
+            ),
+        )
+        assert message is not None  # noqa: S101 - only edits may come back empty
+        return Sent(to, str(message.message_id))
+
+    async def edit(self, sent: Sent, reply: Reply) -> None:
+        chat_id = _chat_id(sent.address)
+        message_id = int(sent.message_id)
+        # Without reply_markup Telegram removes the inline keyboard, as empty choices should.
+        markup = _keyboard(reply)
+        await self._deliver(
+            "editMessageText",
+            lambda: self._bot.edit_message_text(
+                chat_id=chat_id,
+                message_id=message_id,
+                text=reply.text,
+                reply_markup=markup,
+                parse_mode=None,
+            ),
+            not_modified_ok=True,
+        )
+
+    async def copy(
+        self, to: Address, source: Address, message_id: str, header: str | None = None
+    ) -> Sent:
+        """Copy a message a person sent into another chat (no "forwarded from" header).
+
+        `header`, if given, is sent as a plain text line just before the copy.
+        """
+        if header:
+            await self.send(to, Reply(header))
+        chat_id = _chat_id(to)
+        from_chat_id = _chat_id(source)
+        copied = await self._deliver(
+            "copyMessage",
+            lambda: self._bot.copy_message(
+                chat_id=chat_id, from_chat_id=from_chat_id, message_id=int(message_id)
+            ),
+        )
+        assert copied is not None  # noqa: S101
+        return Sent(to, str(copied.message_id))
+
+    async def _deliver(
+        self,
+        method: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        not_modified_ok: bool = False,
+    ) -> T | None:
+        """Run one Bot API call with bounded retries, mapping failures to `DeliveryError`."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(1, _MAX_ATTEMPTS + 1):
+            if (pause := self._paused_until - loop.time()) > 0:
+                await asyncio.sleep(pause)
+            last_try = attempt == _MAX_ATTEMPTS
+            try:
+                return await call()
+            except RetryAfter as exc:
+                wait = _seconds(exc.retry_after)
+                _log.warning("%s rate limited (attempt %d)", method, attempt)
+                if last_try or wait > _MAX_RETRY_AFTER:
+                    raise DeliveryError("rate limited", permanent=False) from None
+                # Flood control is per bot: hold back every send, not just this one.
+                self._paused_until = max(self._paused_until, loop.time() + wait)
+            except Forbidden:
+                _log.warning("%s refused: Forbidden", method)
+                raise DeliveryError("blocked or deactivated", permanent=True) from None
+            except BadRequest as exc:
+                description = exc.message.lower()
+                if not_modified_ok and "message is not modified" in description:
+                    return None
+                gone = any(marker in description for marker in _GONE)
+                _log.warning("%s refused: BadRequest (%s)", method, "gone" if gone else "other")
+                reason = "chat not found" if gone else "rejected by Telegram"
+                raise DeliveryError(reason, permanent=gone) from None
+            except NetworkError as exc:  # includes TimedOut and 5xx answers
+                _log.warning("%s failed: %s (attempt %d)", method, type(exc).__name__, attempt)
+                if last_try:
+                    raise DeliveryError("network failure", permanent=False) from None
+                await asyncio.sleep(self._retry_base_delay * 2 ** (attempt - 1))
+            except TelegramError as exc:  # InvalidToken, Conflict, ChatMigrated, ...
+                _log.warning("%s failed: %s", method, type(exc).__name__)
+                raise DeliveryError("Telegram error", permanent=False) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _chat_id(address: Address) -> int:
+    if address.platform is not Platform.TELEGRAM:
+        raise ValueError(f"not a Telegram address: {address!r}")
+    return int(address.chat_id)
+
+
+def _keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.choices:
+        return None
+    columns = max(1, reply.columns)
+    buttons = [InlineKeyboardButton(c.label, callback_data=c.data) for c in reply.choices]
+    return InlineKeyboardMarkup(
+        [buttons[i : i + columns] for i in range(0, len(buttons), columns)]
+    )

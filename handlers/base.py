@@ -1,0 +1,126 @@
+"""What every handler gets: the services, the person, and a way to answer them.
+
+No platform library is imported here or anywhere in handlers/.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.catalog import Catalog
+from bot.config import Config
+from bot.events import Address, Choice, DeliveryError, Incoming, Messenger, Reply, Sent
+from bot.model import Category, Member, MemberId, Wanted
+from bot.relay import RelayEngine
+from bot.storage.repository import Repository
+from crypto import Vault
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class ChoiceCodec:
+    """Signs button data so that forged data, or data pressed by someone else, is refused.
+
+    Wire form: ``action:arg.tag`` where tag is a MAC over ``action:arg`` bound to the
+    recipient. Stateless, so buttons keep working across a restart.
+    """
+
+    def __init__(self, vault: Vault) -> None:
+        self._vault = vault
+
+    def encode(self, action: str, arg: str, audience: bytes) -> str:
+        payload = f"{action}:{arg}"
+        return f"{payload}.{self._vault.sign(payload, audience)}"
+
+    def decode(self, data: str, audience: bytes) -> tuple[str, str] | None:
+        payload, dot, tag = data.rpartition(".")
+        if not dot or not self._vault.verify(payload, audience, tag):
+            return None
+        action, colon, arg = payload.partition(":")
+        return (action, arg) if colon else None
+
+
+@dataclass(slots=True)
+class Intake:
+    """An officer's answers so far, while they fill in a request. Memory only."""
+
+    started_at: datetime
+    category: Category | None = None
+    wanted: Wanted | None = None
+
+
+@dataclass
+class Services:
+    config: Config
+    repo: Repository
+    messenger: Messenger
+    vault: Vault
+    relay: RelayEngine
+    text: Catalog
+    clock: Clock
+    codec: ChoiceCodec
+    # Last numbered options shown to each address (by lookup hash), so "2" can answer them.
+    numbered: dict[bytes, tuple[Choice, ...]] = field(default_factory=dict)
+    intakes: dict[MemberId, Intake] = field(default_factory=dict)
+
+    def audience(self, address: Address) -> bytes:
+        return self.repo.address_hash(address)
+
+    def choice(self, label: str, action: str, arg: str, to: Address) -> Choice:
+        return Choice(label=label, data=self.codec.encode(action, arg, self.audience(to)))
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        """Send to anyone. Remembers numbered options so they can be answered by number."""
+        sent = await self.messenger.send(to, reply)
+        key = self.audience(to)
+        if reply.choices:
+            self.numbered[key] = reply.choices
+        else:
+            self.numbered.pop(key, None)
+        return sent
+
+    async def try_send(self, to: Address, reply: Reply) -> Sent | None:
+        """Send where failure must not stop the caller (it is logged, without content)."""
+        try:
+            return await self.send(to, reply)
+        except DeliveryError as exc:
+            log.warning("notice not delivered (permanent=%s)", exc.permanent)
+            return None
+
+    async def try_edit(self, sent: Sent, reply: Reply) -> None:
+        try:
+            await self.messenger.edit(sent, reply)
+        except DeliveryError as exc:
+            log.warning("edit not delivered (permanent=%s)", exc.permanent)
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One incoming event from a known member."""
+
+    event: Incoming
+    member: Member
+    services: Services
+
+    @property
+    def text(self) -> Catalog:
+        return self.services.text
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    async def say(self, text: str, choices: tuple[Choice, ...] = (), columns: int = 1) -> Sent:
+        return await self.services.send(self.event.address, Reply(text, choices, columns))
+
+    def choice(self, label: str, action: str, arg: str = "") -> Choice:
+        return self.services.choice(label, action, arg, self.event.address)
+
+
+Handler = Callable[[Turn], Awaitable[None]]
+ChoiceHandler = Callable[[Turn, str], Awaitable[None]]

@@ -1,0 +1,43 @@
+"""Commands every member has: /help and /crisis."""
+
+from __future__ import annotations
+
+from bot.catalog import Catalog
+from bot.config import CrisisConfig
+from bot.model import HELPER_ROLES, Role
+from handlers.base import Turn
+from handlers.router import Router
+
+router = Router()
+
+
+def crisis_lines(text: Catalog, crisis: CrisisConfig) -> str:
+    return "\n".join(
+        text.crisis_line.format(name=line.name, contact=line.contact, hours=line.hours)
+        for line in crisis.lines
+    )
+
+
+def crisis_message(text: Catalog, crisis: CrisisConfig) -> str:
+    return text.crisis.format(lines=crisis_lines(text, crisis))
+
+
+@router.command("help")
+async def show_help(turn: Turn) -> None:
+    role = turn.member.role
+    if role is Role.OFFICER:
+        await turn.say(turn.text.help_officer)
+    elif role in HELPER_ROLES:
+        await turn.say(turn.text.help_helper)
+    else:
+        await turn.say(turn.text.help_staff)
+
+
+@router.command("crisis")
+async def show_crisis(turn: Turn) -> None:
+    await turn.say(crisis_message(turn.text, turn.services.config.crisis))
+
+
+@router.choice("crisis")
+async def crisis_button(turn: Turn, _arg: str) -> None:
+    await show_crisis(turn)

@@ -1,0 +1,108 @@
+"""The entry point for every normalized event: who is this, and which handler answers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from bot.events import Incoming, Kind, Reply
+from handlers import common, helper, intake, matching, onboarding, thread
+from handlers.base import Services, Turn
+from handlers.router import Router
+
+log = logging.getLogger(__name__)
+
+_MAX_LOCKS = 4096
+
+
+def build_router() -> Router:
+    router = Router()
+    for module_router in (
+        common.router,
+        helper.router,
+        intake.router,
+        matching.router,
+        thread.router,
+    ):
+        router.include(module_router)
+    return router
+
+
+class Dispatcher:
+    def __init__(self, services: Services, router: Router | None = None) -> None:
+        self.services = services
+        self.router = router or build_router()
+        # One lock per person keeps their events in order when transports run concurrently.
+        self._locks: OrderedDict[bytes, asyncio.Lock] = OrderedDict()
+
+    def _lock_for(self, key: bytes) -> asyncio.Lock:
+        lock = self._locks.pop(key, None) or asyncio.Lock()
+        self._locks[key] = lock
+        while len(self._locks) > _MAX_LOCKS:
+            oldest_key, oldest = next(iter(self._locks.items()))
+            if oldest.locked():
+                break
+            del self._locks[oldest_key]
+        return lock
+
+    async def handle(self, event: Incoming) -> None:
+        key = self.services.audience(event.address)
+        async with self._lock_for(key):
+            try:
+                await self._handle(event)
+            except Exception:
+                # Never the event's content: its repr carries only kind and command.
+                log.exception("handler failed for %r", event)
+                await self.services.try_send(
+                    event.address, Reply(self.services.text.something_went_wrong)
+                )
+
+    async def _handle(self, event: Incoming) -> None:
+        services = self.services
+        member = await services.repo.member_by_address(event.address)
+        if event.kind is Kind.COMMAND and event.command == "start":
+            await onboarding.start(services, event, member)
+            return
+        if member is None or not member.active:
+            await services.send(event.address, Reply(services.text.not_member))
+            return
+        turn = Turn(event=event, member=member, services=services)
+        if event.kind is Kind.CHOICE:
+            await self._choice(turn, event.choice)
+        elif event.kind is Kind.COMMAND:
+            await self._command(turn)
+        elif event.kind is Kind.MEDIA:
+            await thread.relay_media(turn)
+        elif (numbered := self._numbered_choice(turn)) is not None:
+            await self._choice(turn, numbered)
+        else:
+            await thread.relay_text(turn)
+
+    def _numbered_choice(self, turn: Turn) -> str | None:
+        """A bare number answers the options shown last, unless the person is in a thread:
+        there, every text is theirs to say and is relayed as is."""
+        answer = turn.event.text.strip()
+        if not answer.isdigit() or self.services.relay.current(turn.member.id) is not None:
+            return None
+        options = self.services.numbered.get(self.services.audience(turn.event.address), ())
+        index = int(answer) - 1
+        return options[index].data if 0 <= index < len(options) else None
+
+    async def _command(self, turn: Turn) -> None:
+        route = self.router.commands.get(turn.event.command)
+        if route is None:
+            await turn.say(turn.text.unknown_command)
+        elif turn.member.role not in route.roles:
+            await turn.say(turn.text.not_for_role)
+        else:
+            await route.handler(turn)
+
+    async def _choice(self, turn: Turn, data: str) -> None:
+        decoded = self.services.codec.decode(data, self.services.audience(turn.event.address))
+        route = self.router.choices.get(decoded[0]) if decoded else None
+        if decoded is None or route is None or turn.member.role not in route.roles:
+            log.info("refused choice data (forged, foreign or stale)")
+            await turn.say(turn.text.choice_expired)
+            return
+        await route.handler(turn, decoded[1])

@@ -1,0 +1,52 @@
+"""Joining with an invite code: /start CODE, also reached by a t.me deep link."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.catalog import Catalog
+from bot.events import Incoming, Reply
+from bot.model import HELPER_ROLES, Member, Role
+from bot.relay import new_alias
+from bot.storage.repository import InviteProblem
+from crypto import normalize_invite_code
+from handlers.base import Services
+
+log = logging.getLogger(__name__)
+
+
+def _problem_text(text: Catalog, problem: InviteProblem) -> str:
+    return {
+        InviteProblem.UNKNOWN: text.invite_bad,
+        InviteProblem.USED: text.invite_used,
+        InviteProblem.EXPIRED: text.invite_expired,
+        InviteProblem.ALREADY_MEMBER: text.already_member,
+    }[problem]
+
+
+async def start(services: Services, event: Incoming, member: Member | None) -> None:
+    text = services.text
+    if member is not None:
+        await services.send(event.address, Reply(text.already_member))
+        return
+    code = normalize_invite_code(event.args)
+    if code is None:
+        # Strangers learn nothing beyond how to use a code they were given.
+        await services.send(
+            event.address, Reply(text.not_member if not event.args else text.invite_bad)
+        )
+        return
+    result = await services.repo.redeem_invite(code, event.address, services.clock())
+    if isinstance(result, InviteProblem):
+        log.info("invite not redeemed: %s", result.value)
+        await services.send(event.address, Reply(_problem_text(text, result)))
+        return
+    log.info("new member joined as %s", result.role.value)
+    if result.role in HELPER_ROLES:
+        name = new_alias()
+        await services.repo.set_display_name(result.id, name)
+        await services.send(event.address, Reply(text.welcome_helper.format(name=name)))
+    elif result.role is Role.OFFICER:
+        await services.send(event.address, Reply(text.welcome_officer))
+    else:
+        await services.send(event.address, Reply(text.welcome_staff.format(role=result.role)))

@@ -1,0 +1,368 @@
+"""TelegramTransport driven through the real python-telegram-bot against LocalBotApi over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bot.events import Address, Choice, DeliveryError, Incoming, Kind, Platform, Reply
+from bot.sandbox.telegram_api import LocalBotApi, SimUser
+from bot.transports.telegram import TelegramStartError, TelegramTransport
+
+os.environ["NO_PROXY"] = "127.0.0.1,localhost"
+os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+SECRET = "my partner hits me"  # message content that must never reach a log line
+
+
+class Inbox:
+    """The sink: collects Incoming events; `get()` waits for the next one."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Incoming] = asyncio.Queue()
+        self.fail_on: str | None = None
+        self.slow_chat: str | None = None
+
+    async def __call__(self, incoming: Incoming) -> None:
+        if self.slow_chat == incoming.address.chat_id:
+            await asyncio.sleep(0.05)
+        self.queue.put_nowait(incoming)
+        if self.fail_on is not None and self.fail_on in incoming.text:
+            raise ValueError(incoming.text)
+
+    async def get(self) -> Incoming:
+        async with asyncio.timeout(5.0):
+            return await self.queue.get()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[LocalBotApi]:
+    async with LocalBotApi() as api:
+        yield api
+
+
+@pytest.fixture
+def sink() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+async def transport(api: LocalBotApi, sink: Inbox) -> AsyncIterator[TelegramTransport]:
+    transport = TelegramTransport(
+        api.token,
+        base_url=api.base_url,
+        base_file_url=api.base_file_url,
+        poll_timeout=2.0,
+        retry_base_delay=0.05,
+    )
+    await transport.start(sink)
+    yield transport
+    await transport.stop()
+
+
+def addr(user: SimUser) -> Address:
+    return Address(Platform.TELEGRAM, str(user.user_id))
+
+
+async def test_text_and_command_arrive_normalized(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    assert transport.platform is Platform.TELEGRAM
+    assert transport.bot_username == "peerline_sandbox_bot"
+    alice = api.user(1001, "Alice")
+
+    first = await alice.send("hello there")
+    event = await sink.get()
+    assert event.kind is Kind.TEXT
+    assert event.text == "hello there"
+    assert event.address == Address(Platform.TELEGRAM, "1001")
+    assert event.message_id == str(first)
+    assert event.reply_to_id == ""
+
+    await alice.send("/Start@peerline_sandbox_bot  code 42 ")
+    event = await sink.get()
+    assert (event.kind, event.command, event.args, event.text) == (
+        Kind.COMMAND,
+        "start",
+        "code 42",
+        "",
+    )
+
+    await alice.send("/help")
+    event = await sink.get()
+    assert (event.kind, event.command, event.args) == (Kind.COMMAND, "help", "")
+
+
+async def test_reply_to_a_bot_message_carries_its_id(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    sent = await transport.send(addr(alice), Reply("How are you?"))
+    question = await alice.wait_for("How are you")
+    await alice.send("fine", reply_to=question)
+    event = await sink.get()
+    assert event.reply_to_id == sent.message_id == str(question.message_id)
+
+
+async def test_buttons_render_and_press_arrives_as_choice(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    choices = (Choice("Yes", "c:yes"), Choice("No", "c:no"), Choice("Later", "c:later"))
+    sent = await transport.send(addr(alice), Reply("Talk now?", choices=choices, columns=2))
+
+    menu = await alice.wait_for("Talk now?")
+    assert menu.buttons == [[("Yes", "c:yes"), ("No", "c:no")], [("Later", "c:later")]]
+    assert str(menu.message_id) == sent.message_id
+    sent_markup = api.calls_of("sendMessage")[-1]
+    assert "parse_mode" not in sent_markup  # plain text: nothing is interpreted as markup
+
+    await alice.press(menu, "No")
+    event = await sink.get()
+    assert (event.kind, event.choice, event.message_id) == (Kind.CHOICE, "c:no", sent.message_id)
+    assert event.address == addr(alice)
+    assert len(api.callback_answers) == 1  # the spinner was stopped
+
+    with pytest.raises(AssertionError, match="no button 'Maybe'"):
+        await alice.press(menu, "Maybe")
+
+    await alice.press_data("forged")
+    event = await sink.get()
+    assert (event.kind, event.choice) == (Kind.CHOICE, "forged")
+
+
+async def test_edit_replaces_text_and_buttons(
+    api: LocalBotApi, transport: TelegramTransport
+) -> None:
+    alice = api.user(1001)
+    sent = await transport.send(addr(alice), Reply("Pick one", choices=(Choice("A", "a"),)))
+    await transport.edit(sent, Reply("Picked A"))
+    edited = await alice.wait_for("Picked A")
+    assert edited.edited
+    assert edited.buttons == []
+    assert alice.texts() == ["Picked A"]
+
+    # Same content again: Telegram says "message is not modified", which is success here.
+    await transport.edit(sent, Reply("Picked A"))
+    await transport.edit(sent, Reply("Again?", choices=(Choice("B", "b"), Choice("C", "c"))))
+    assert alice.last.buttons == [[("B", "b")], [("C", "c")]]
+
+
+async def test_rate_limit_is_waited_out_and_delivered_once(
+    api: LocalBotApi, transport: TelegramTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    alice = api.user(1001)
+    api.fail_next(
+        "sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    started = time.monotonic()
+    await transport.send(addr(alice), Reply("after the flood"))
+    assert time.monotonic() - started >= 1.0
+    assert len(api.calls_of("sendMessage")) == 2
+    assert alice.texts() == ["after the flood"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("rate limited" in r.getMessage() for r in caplog.records)
+
+
+async def test_server_errors_are_retried(api: LocalBotApi, transport: TelegramTransport) -> None:
+    alice = api.user(1001)
+    api.fail_next("sendMessage", status=500, description="Internal Server Error", times=2)
+    await transport.send(addr(alice), Reply("eventually"))
+    assert len(api.calls_of("sendMessage")) == 3
+    assert alice.texts() == ["eventually"]
+
+    api.fail_next("sendMessage", status=502, description="Bad Gateway", times=3)
+    with pytest.raises(DeliveryError) as info:
+        await transport.send(addr(alice), Reply("never"))
+    assert not info.value.permanent
+    assert alice.texts() == ["eventually"]
+
+
+async def test_blocked_and_unknown_chats_are_permanent_failures(
+    api: LocalBotApi, transport: TelegramTransport
+) -> None:
+    alice = api.user(1001)
+    api.block(alice.user_id)
+    with pytest.raises(DeliveryError) as info:
+        await transport.send(addr(alice), Reply("are you there?"))
+    assert info.value.permanent
+    assert len(api.calls_of("sendMessage")) == 1  # no pointless retries
+
+    with pytest.raises(DeliveryError) as info:
+        await transport.send(Address(Platform.TELEGRAM, "424242"), Reply("hello?"))
+    assert info.value.permanent
+
+
+async def test_copy_relays_media_without_forward_header(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send_media("photo", caption="look")
+    event = await sink.get()
+    assert (event.kind, event.media_kind, event.text) == (Kind.MEDIA, "photo", "look")
+
+    await alice.send_media("voice")
+    voice = await sink.get()
+    assert (voice.kind, voice.media_kind, voice.text) == (Kind.MEDIA, "voice", "")
+
+    sent = await transport.copy(addr(bob), event.address, event.message_id, header="From peer:")
+    await bob.wait_for_count(2)
+    assert bob.texts() == ["From peer:", "look"]
+    assert bob.last.copied_from == (alice.user_id, int(event.message_id))
+    assert bob.last.media_kind == "photo"
+    assert sent.message_id == str(bob.last.message_id)
+
+
+async def test_group_updates_are_ignored(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    group_message = {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": -100123, "type": "supergroup", "title": "Station"},
+        "from": alice.user_json,
+        "text": "hello group",
+    }
+    await api.push_update({"message": group_message})
+    await alice.send("private hello")
+    event = await sink.get()
+    assert event.text == "private hello"
+    assert sink.queue.empty()
+
+
+async def test_sink_errors_are_logged_without_content_and_polling_continues(
+    api: LocalBotApi,
+    transport: TelegramTransport,
+    sink: Inbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    alice = api.user(1001)
+    sink.fail_on = SECRET
+    await alice.send(SECRET)
+    assert (await sink.get()).text == SECRET
+    await alice.send("still listening")
+    assert (await sink.get()).text == "still listening"
+
+    await transport.send(addr(alice), Reply(SECRET))
+    api.block(alice.user_id)
+    with pytest.raises(DeliveryError):
+        await transport.send(addr(alice), Reply(SECRET))
+
+    ours = [r for r in caplog.records if r.name.startswith("bot.")]
+    assert any("ValueError" in r.getMessage() for r in ours)
+    visible = ours + [r for r in caplog.records if r.levelno >= logging.INFO]
+    for record in visible:
+        line = record.getMessage() + (record.exc_text or "")
+        assert SECRET not in line
+        assert "1001" not in line
+        assert api.token not in line
+
+
+async def test_one_chat_in_order_others_not_held_up(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    sink.slow_chat = "1001"
+    for i in range(5):
+        await alice.send(f"a{i}")
+    await bob.send("b0")
+    seen = [(await sink.get()).text for _ in range(6)]
+    assert [t for t in seen if t.startswith("a")] == ["a0", "a1", "a2", "a3", "a4"]
+    assert seen.index("b0") < seen.index("a4")  # Bob did not wait behind Alice
+
+
+async def test_wrong_token_fails_start_clearly(api: LocalBotApi, sink: Inbox) -> None:
+    transport = TelegramTransport("999:not-the-token", base_url=api.base_url, poll_timeout=1.0)
+    with pytest.raises(TelegramStartError, match="rejected the bot token") as info:
+        await transport.start(sink)
+    assert "not-the-token" not in str(info.value)
+    assert info.value.__cause__ is None
+    await transport.stop()  # nothing to stop, still fine
+
+
+async def test_stop_is_clean_and_idempotent(api: LocalBotApi, sink: Inbox) -> None:
+    transport = TelegramTransport(api.token, base_url=api.base_url, poll_timeout=5.0)
+    await transport.stop()  # before start
+    await transport.start(sink)
+    alice = api.user(1001)
+    await alice.send("before stop")
+    assert (await sink.get()).text == "before stop"
+
+    started = time.monotonic()
+    await transport.stop()
+    await transport.stop()
+    assert time.monotonic() - started < 3.0  # the long poll is not waited out
+    assert api.pending_updates == 0  # everything fetched was confirmed
+    assert api.calls_of("getUpdates")[-1].get("timeout") == 0
+    with pytest.raises(RuntimeError, match="not started"):
+        await transport.send(addr(alice), Reply("x"))
+
+    # A restarted transport picks up where the last one left off, with nothing replayed.
+    await alice.send("while down")
+    await transport.start(sink)
+    try:
+        assert (await sink.get()).text == "while down"
+        assert sink.queue.empty()
+    finally:
+        await transport.stop()
+
+
+async def test_sandbox_rejects_bad_requests_like_telegram(api: LocalBotApi) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{api.base_url}{api.token}/sendNothing") as resp:
+            assert resp.status == 404
+            assert await resp.json() == {
+                "ok": False,
+                "error_code": 404,
+                "description": "Not Found",
+            }
+        async with http.post(f"{api.base_url}wrong:token/getMe") as resp:
+            assert resp.status == 401
+        api.user(5)
+        async with http.post(
+            f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 5, "text": "json body"}
+        ) as resp:
+            body = await resp.json()
+            assert body["ok"]
+            assert body["result"]["chat"] == {
+                "id": 5,
+                "type": "private",
+                "first_name": "User",
+            }
+        started = time.monotonic()
+        async with http.post(
+            f"{api.base_url}{api.token}/getUpdates", data={"timeout": "0.3"}
+        ) as resp:
+            assert (await resp.json())["result"] == []
+        assert time.monotonic() - started >= 0.25
+    assert api.user(5).texts() == ["json body"]
+
+
+async def test_stop_drains_fetched_updates_and_lets_the_sink_reply(api: LocalBotApi) -> None:
+    alice = api.user(1001)
+    transport = TelegramTransport(api.token, base_url=api.base_url, poll_timeout=2.0)
+    arrived = asyncio.Event()
+
+    async def echo(incoming: Incoming) -> None:
+        arrived.set()
+        await asyncio.sleep(0.05)
+        await transport.send(incoming.address, Reply(f"echo {incoming.text}"))
+
+    await transport.start(echo)
+    for i in range(3):
+        await alice.send(f"m{i}")
+    async with asyncio.timeout(5.0):
+        await arrived.wait()
+    await transport.stop()
+    # Whatever was fetched (and so confirmed) was handled in full; the rest is still queued.
+    assert len(alice.inbox) == 3 - api.pending_updates
+    assert len(alice.inbox) >= 1
+    assert alice.texts() == [f"echo m{i}" for i in range(len(alice.inbox))]
