@@ -91,6 +91,7 @@ def _keygen(config: Config) -> int:
         print("error: [crypto] key_file is not set", file=sys.stderr)
         return EXIT_USAGE
     try:
+        config.crypto.key_file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         generate_key_file(config.crypto.key_file)
     except KeyFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

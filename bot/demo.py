@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import textwrap
@@ -154,7 +155,15 @@ def leaks(directory: Path, sentences: list[str]) -> list[str]:
     return found
 
 
+def _bypass_proxies_for_loopback() -> None:
+    """httpx honours *_PROXY variables; the stand-in on 127.0.0.1 must be reached directly."""
+    for name in ("NO_PROXY", "no_proxy"):
+        current = os.environ.get(name, "")
+        os.environ[name] = ",".join(filter(None, [current, "127.0.0.1", "localhost"]))
+
+
 def main() -> int:
+    _bypass_proxies_for_loopback()
     print("Peerline demo: the real bot on a local stand-in of Telegram. Nothing leaves this")
     print("machine; every file it writes is deleted at the end.")
     with tempfile.TemporaryDirectory(prefix="peerline-demo-") as tmp:

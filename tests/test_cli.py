@@ -1,0 +1,118 @@
+"""The `peerline` command line: check, keygen, invite create; one clear line on errors."""
+
+from __future__ import annotations
+
+import re
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+
+CODE = re.compile(r"^[2-9A-HJKMNP-TV-Z]{4}(-[2-9A-HJKMNP-TV-Z]{4}){4}$")
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:abc")
+    monkeypatch.delenv("PEERLINE_MASTER_KEY", raising=False)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        '[telegram]\nbot_username = "peerline_test_bot"\n'
+        '[storage]\npath = "data/peerline.db"\n'
+        '[crypto]\nkey_file = "secrets/master.key"\n',
+        encoding="utf-8",
+    )
+    return path
+
+
+def run(config: Path, *args: str) -> int:
+    return main(["--config", str(config), *args])
+
+
+def test_keygen_writes_a_private_key_once(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config_file, "keygen") == 0
+    key = config_file.parent / "secrets" / "master.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = key.read_bytes()
+    assert run(config_file, "keygen") == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert key.read_bytes() == before
+
+
+def test_check_reports_ok_and_missing_key(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(config_file, "check") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    run(config_file, "keygen")
+    capsys.readouterr()
+    assert run(config_file, "check") == 0
+    assert "OK" in capsys.readouterr().out
+
+
+def test_check_names_the_wrong_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[routing]\noffer_timeout = "soon"\n', encoding="utf-8")
+    assert main(["--config", str(path), "check"]) == 2
+    err = capsys.readouterr().err
+    assert "offer_timeout" in err and err.count("\n") == 1
+
+
+def test_invite_create_prints_codes_and_deep_links(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(config_file, "keygen")
+    capsys.readouterr()
+    assert (
+        run(
+            config_file,
+            "invite",
+            "create",
+            "--role",
+            "officer",
+            "--count",
+            "3",
+            "--agency",
+            "Springfield PD",
+            "--expires",
+            "2d",
+        )
+        == 0
+    )
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    for line in lines:
+        code, link = line.split()
+        assert CODE.match(code)
+        assert link == f"https://t.me/peerline_test_bot?start={code}"
+    database = (config_file.parent / "data" / "peerline.db").read_bytes()
+    assert all(line.split()[0].encode() not in database for line in lines)
+
+
+def test_helper_invites_need_a_certification_date(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(config_file, "keygen")
+    capsys.readouterr()
+    assert run(config_file, "invite", "create", "--role", "peer") == 2
+    assert "--certified-until" in capsys.readouterr().err
+    assert (
+        run(config_file, "invite", "create", "--role", "peer", "--certified-until", "2099-01-01")
+        == 0
+    )
+
+
+def test_bad_duration_is_one_clear_line(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(config_file, "keygen")
+    capsys.readouterr()
+    assert run(config_file, "invite", "create", "--role", "officer", "--expires", "soon") == 2
+    assert capsys.readouterr().err == (
+        "error: --expires: expected a duration like 7d or 12h, got 'soon'\n"
+    )

@@ -1,0 +1,73 @@
+"""Restarts: a live thread survives, and what was sent while the bot was down still arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from bot.app import App
+from bot.catalog import EN
+from bot.model import Role
+from bot.sandbox.harness import Sandbox
+from bot.transports.telegram import TelegramTransport
+from crypto import load_master_key
+from tests.test_e2e_walking_skeleton import ask_for_peer
+
+
+async def test_thread_survives_a_restart_and_nothing_sent_meanwhile_is_lost(
+    sandbox: Sandbox,
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+
+    await sandbox.stop_app()
+    # Sent while Peerline is down: the Bot API holds it until the next poll.
+    await officer.send("are you still there after the outage?")
+    await sandbox.start_app()
+
+    await peer.wait_for("are you still there after the outage?")
+    await peer.send("Yes, still here.")
+    await officer.wait_for("Yes, still here.")
+    await peer.send("/end")
+    await officer.wait_for("has closed the conversation")
+
+
+async def test_buttons_still_work_after_a_restart(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer)
+    offer = await peer.wait_for("New request")
+    await sandbox.stop_app()
+    await sandbox.start_app()
+    await peer.press(offer, EN.offer_accept)
+    await officer.wait_for("is here for you")
+
+
+async def test_sigterm_shuts_down_cleanly(sandbox: Sandbox) -> None:
+    await sandbox.stop_app()
+    assert sandbox.config is not None
+    config = sandbox.config
+    app = App(
+        config,
+        transports=[
+            TelegramTransport(
+                config.telegram.token,
+                base_url=config.telegram.base_url,
+                base_file_url=config.telegram.base_file_url,
+                poll_timeout=1.0,
+            )
+        ],
+        key=load_master_key(sandbox.key_file),
+    )
+    running = asyncio.create_task(app.run())
+    async with asyncio.timeout(10):
+        while app.dispatcher is None:  # noqa: ASYNC110 - App has no "started" event to await
+            await asyncio.sleep(0.01)
+    os.kill(os.getpid(), signal.SIGTERM)
+    async with asyncio.timeout(10):
+        await running
+    assert app.repo is None  # the database was checkpointed and closed
