@@ -9,6 +9,8 @@ import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from bot.catalog import EN, Catalog
 from bot.config import Config
 from bot.events import Address, Platform, Reply, Sent, Transport
@@ -76,6 +78,7 @@ class App:
         key: MasterKey | None = None,
         clock: Callable[[], datetime] = utc_now,
         text: Catalog = EN,
+        tick_every: float = 5.0,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -83,6 +86,8 @@ class App:
         self._key = key
         self._transports = list(transports) if transports is not None else None
         self._started: list[Transport] = []
+        self._tick_every = tick_every
+        self._scheduler: AsyncIOScheduler | None = None
         self.repo: Repository | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
@@ -119,8 +124,28 @@ class App:
             await transport.start(self.dispatcher.handle)
             self._started.append(transport)
             log.info("%s transport started", transport.platform.value)
+        # The contact clock: open requests (and their offers) live in the database, so after a
+        # restart the first tick picks up exactly where the last run stopped.
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self._tick_every,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self._scheduler.start()
+        await self.tick()
+
+    async def tick(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.tick()
 
     async def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
         while self._started:
             transport = self._started.pop()
             try:

@@ -48,11 +48,19 @@ class Catalog:
     help_helper: str = (
         "/available \u2013 receive requests\n"
         "/away \u2013 stop receiving requests\n"
+        "/hours \u2013 set weekly on-call hours\n"
+        "/topics \u2013 topics you'd like first\n"
         "/name \u2013 change the name officers see\n"
         "/end \u2013 finish a conversation\n"
         "/crisis \u2013 24/7 crisis lines"
     )
-    help_staff: str = "/crisis \u2013 24/7 crisis lines\n\nMore tools for your role are coming."
+    help_clinician: str = "Referrals to you will come here.\n/crisis \u2013 24/7 crisis lines"
+    help_staff: str = (
+        "/available \u2013 be paged when a request waits too long\n"
+        "/away \u2013 stop being paged\n"
+        "/hours \u2013 set weekly on-call hours\n"
+        "/crisis \u2013 24/7 crisis lines"
+    )
 
     # -- crisis lines ----------------------------------------------------------------------
     crisis: str = (
@@ -65,15 +73,26 @@ class Catalog:
 
     # -- asking for help -------------------------------------------------------------------
     intake_category: str = (
-        "Okay. What's it mostly about? Pick the closest one. You can say more to the person "
+        "Before we start: {confidentiality}\n\n"
+        "What's it mostly about? Pick the closest one. You can say more to the person "
         "you talk to."
+    )
+    urgent_button: str = "I'm not safe right now"
+    urgent_now: str = (
+        "Please call or text 988 now, or 911 if you're in danger. You can do that and keep "
+        "this chat open.\n\n"
+        "{lines}\n\n"
+        "We're asking every available peer and chaplain, and the on-call coordinator, right "
+        "now. You'll get a message here the moment someone picks up."
     )
     category_critical_incident: str = "A critical incident"
     category_line_of_duty_death: str = "A line-of-duty death"
     category_relationships: str = "Family or relationship"
     category_alcohol: str = "Drinking or substances"
     category_stress: str = "Stress or burnout"
+    category_suicidal_thoughts: str = "Thoughts of ending my life"
     category_other: str = "Something else"
+    category_not_safe: str = "Not safe right now"
     intake_who: str = "Who would you like to talk to?"
     who_peer: str = "A peer"
     who_chaplain: str = "A chaplain"
@@ -81,6 +100,17 @@ class Catalog:
     intake_outside: str = "Should it be someone from outside your own agency?"
     outside_yes: str = "Yes, outside my agency"
     outside_no: str = "Doesn't matter"
+    intake_again: str = (
+        "Last time you talked with {name}. Would you like {name} again, if they're free?"
+    )
+    again_yes: str = "Yes, {name} if free"
+    again_no: str = "Anyone is fine"
+    intake_note: str = (
+        "If you want, say in a few words what happened, e.g. \u201cshooting on my shift last "
+        "night\u201d. It helps us avoid anyone who was there. Only the people we ask see it, "
+        "and it is never stored. Or tap Skip."
+    )
+    note_skip: str = "Skip"
     intake_stale: str = "Let's start that again. Send /talk when you're ready."
     request_open: str = (
         "Got it. We're finding {who} for you now. Most people are contacted within "
@@ -91,11 +121,29 @@ class Catalog:
         "We're still finding someone for you. You'll get a message here the moment someone "
         "picks up. Send /cancel to stop."
     )
-    request_none_free: str = (
-        "I'm sorry: nobody is free to take this right now. Please try /talk again in a "
-        "little while.\n\n"
+    status_widened: str = (
+        "Still looking. Nobody has picked up yet, so we're now asking peers and chaplains "
+        "both. You're not forgotten. Send /cancel to stop."
+    )
+    status_paged: str = (
+        "Still looking. We've called the on-call coordinator to help find someone. You're not "
+        "forgotten. Send /cancel to stop."
+    )
+    status_none_free: str = (
+        "Everyone is busy right now, so we've called the on-call coordinator to find someone "
+        "for you. You'll get a message here the moment someone picks up. Send /cancel to stop."
+    )
+    status_gave_up: str = (
+        "I'm sorry this is taking so long. We'll keep looking and message you here the moment "
+        "someone is free.\n\n"
         "If you need someone now, these lines answer 24/7:\n{lines}"
     )
+    stop_looking: str = "Stop looking"
+    page_coordinator: str = (
+        "{urgent}A request has waited {minutes} min: {category}. Nobody has picked it up yet. "
+        "Please help find a peer or chaplain. You won't see who asked."
+    )
+    page_urgent: str = "URGENT (officer not safe). "
     request_cancelled: str = "Okay, I've stopped looking. Send /talk whenever you want."
     nothing_to_cancel: str = "There's nothing to cancel right now."
     who_phrase_peer: str = "a peer"
@@ -105,13 +153,24 @@ class Catalog:
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (
         "New request: {category}.\n"
-        "An officer is asking for {who}.\n\n"
+        "An officer is asking for {who}.{note}\n\n"
         "If you accept, you'll talk through this chat. They see only your display name; "
         "you see only a nickname.\n\n"
         "Accepting confirms you weren't a responder, witness or party to this incident."
     )
+    offer_note: str = "\nIn their words: \u201c{note}\u201d"
+    offer_urgent: str = "URGENT: they say they're not safe right now. "
     offer_accept: str = "Accept"
     offer_decline: str = "Decline"
+    offer_involved: str = "I was involved"
+    offer_involved_ack: str = (
+        "Thank you for saying so. We'll find someone else; this request won't come to you again."
+    )
+    offer_expired: str = "This offer timed out and has gone to someone else."
+    ignored_set_away: str = (
+        "You've missed {count} offers in a row, so I've set you to away. "
+        "Send /available when you're ready again."
+    )
     offer_taken: str = "Someone else has taken this request. Thank you for being there."
     offer_closed: str = "This request is no longer open. Thank you for checking."
     offer_declined: str = "Declined. Thanks for letting us know quickly."
@@ -134,6 +193,8 @@ class Catalog:
     header_to_helper: str = "{alias} #{tag}:"
     header_to_officer: str = "{name}:"
     thread_ended_by_you: str = "This conversation is closed. Nothing from it was kept."
+    block_button: str = "Not {name} again"
+    blocked: str = "Understood. You won't be matched with {name} again."
     thread_ended_by_other_officer: str = (
         "{name} has closed the conversation. Send /talk any time you want to talk again."
     )
@@ -153,6 +214,28 @@ class Catalog:
     # -- helper status ---------------------------------------------------------------------
     now_available: str = "You're available. Requests will come to you here."
     now_away: str = "You're away. You won't get new requests until you send /available."
+    now_away_until: str = (
+        "You're away until your on-call hours end ({until}). Send /available to come back sooner."
+    )
+    hours_prompt: str = (
+        "Send /hours followed by your on-call hours, e.g. /hours mon-fri 18:00-06:00, sat "
+        "08:00-20:00. Send /hours off to clear them. Your time zone is {zone}; change it "
+        "with /timezone, e.g. /timezone America/Denver."
+    )
+    hours_set: str = (
+        "Got it. Requests can come to you during: {hours} ({zone}), and whenever you send "
+        "/available."
+    )
+    hours_cleared: str = "Your on-call hours are cleared. Requests come only after /available."
+    hours_bad: str = "I couldn't read that: {reason}. Example: /hours mon-fri 18:00-06:00"
+    timezone_set: str = "Your time zone is now {zone}."
+    timezone_bad: str = "I don't know that time zone. Example: /timezone America/Chicago"
+    topics_prompt: str = (
+        "Which topics would you like to be offered first? Tap to switch each on or off. "
+        "You'll still get others when you're the best fit."
+    )
+    topic_on: str = "\u2713 {label}"
+    topics_saved: str = "Saved."
     not_certified: str = (
         "Your certification isn't on record as current, so requests can't come to you yet. "
         "Please contact your coordinator."

@@ -95,9 +95,10 @@ async def scenario(directory: Path) -> list[str]:
         step("3 a.m.: Dana asks for someone to talk to")
         await dana.send("/talk")
         for prompt, answer in (
-            (EN.intake_category, EN.category_critical_incident),
+            ("What's it mostly about?", EN.category_critical_incident),
             (EN.intake_who, EN.who_peer),
             (EN.intake_outside, EN.outside_yes),
+            (EN.intake_note, EN.note_skip),
         ):
             message = await dana.wait_for(prompt)
             phones.show(dana, "Dana")

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import NewType
 
 from bot.events import Address
+from bot.hours import WeeklyHours
 
 MemberId = NewType("MemberId", int)
 RequestId = NewType("RequestId", str)
@@ -31,7 +32,16 @@ class Category(enum.StrEnum):
     RELATIONSHIPS = "relationships"
     ALCOHOL = "alcohol"
     STRESS = "stress"
+    SUICIDAL_THOUGHTS = "suicidal_thoughts"
     OTHER = "other"
+    NOT_SAFE = "not_safe"  # the urgent path; not offered as a topic
+
+
+TOPICS = tuple(c for c in Category if c is not Category.NOT_SAFE)
+
+
+# After a thread like these a helper gets a rest before the next offer.
+HEAVY_CATEGORIES = frozenset({Category.SUICIDAL_THOUGHTS, Category.NOT_SAFE})
 
 
 class Wanted(enum.StrEnum):
@@ -59,6 +69,12 @@ class Member:
     active: bool
     joined_at: datetime
     last_assigned_at: datetime | None = None
+    timezone: str | None = None
+    on_call: WeeklyHours | None = None
+    away_until: datetime | None = None
+    cooldown_until: datetime | None = None
+    ignored_offers: int = 0
+    topics: frozenset[Category] = frozenset()
 
     @property
     def is_helper(self) -> bool:
@@ -80,3 +96,11 @@ class Thread:
 
     def other(self, member_id: MemberId) -> MemberId:
         return self.helper_id if member_id == self.officer_id else self.officer_id
+
+
+@dataclass(frozen=True, slots=True)
+class OfficerPrivate:
+    """What only the officer's own sealed record knows."""
+
+    blocked: frozenset[MemberId] = frozenset()  # "not this person again"
+    last_helper: MemberId | None = None  # for "the same person as last time"

@@ -1,12 +1,18 @@
-"""Routing policy: who may be offered a request, and in what order. Pure functions, no I/O."""
+"""Routing policy: who may be offered a request, and in what order. Pure functions, no I/O.
+
+The rules keep peer-support privilege intact (certified helpers only, one per thread, never one
+who was involved in the incident) and keep officers away from their own chain of command.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.model import Member, MemberId, Wanted
+from bot.hours import current_window_end
+from bot.model import Category, Member, MemberId, Wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,13 +21,37 @@ class RoutingRequest:
     officer_agency_hash: bytes | None
     wanted: Wanted
     outside_agency: bool
+    category: Category = Category.OTHER
     already_offered: frozenset[MemberId] = frozenset()
+    involved: frozenset[MemberId] = frozenset()  # declared "I was involved in this incident"
+    blocked: frozenset[MemberId] = frozenset()  # the officer's private "not this person again"
+    conflicts: frozenset[MemberId] = frozenset()  # supervises or reports to the officer
+    preferred: MemberId | None = None  # the officer asked for their previous helper
 
 
 @dataclass(frozen=True, slots=True)
 class Policy:
     max_threads_per_helper: int = 2
     batch_size: int = 3
+
+
+def local_time(member: Member, now: datetime, default_zone: str) -> datetime:
+    try:
+        zone = ZoneInfo(member.timezone or default_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo(default_zone)
+    return now.astimezone(zone)
+
+
+def is_available(member: Member, now: datetime, default_zone: str = "UTC") -> bool:
+    """Said /available, or inside their on-call hours and not /away for this window."""
+    if member.available:
+        return True
+    if member.on_call is None:
+        return False
+    if member.away_until is not None and now < member.away_until:
+        return False
+    return current_window_end(member.on_call, local_time(member, now, default_zone)) is not None
 
 
 def is_eligible(
@@ -31,24 +61,26 @@ def is_eligible(
     live_threads: int,
     now: datetime,
     policy: Policy,
+    default_zone: str = "UTC",
 ) -> bool:
     """Every rule a helper must pass to be offered this request."""
-    if helper.id == request.officer_id or not helper.active or not helper.available:
-        return False
-    if not request.wanted.admits(helper.role):
-        return False
-    # Privilege only covers certified members: an unknown or lapsed certification is a no.
-    if helper.certified_until is None or helper.certified_until < now.date():
-        return False
-    if live_threads >= policy.max_threads_per_helper:
-        return False
-    if helper.id in request.already_offered:
-        return False
-    return not (
-        request.outside_agency
-        and request.officer_agency_hash is not None
-        and helper.agency_hash == request.officer_agency_hash
+    excluded = request.already_offered | request.involved | request.blocked | request.conflicts
+    checks = (
+        helper.id != request.officer_id,
+        helper.active,
+        request.wanted.admits(helper.role),
+        # Privilege covers certified members only: unknown or lapsed certification is a no.
+        helper.certified_until is not None and helper.certified_until >= now.date(),
+        helper.id not in excluded,
+        live_threads < policy.max_threads_per_helper,
+        helper.cooldown_until is None or helper.cooldown_until <= now,
+        not (
+            request.outside_agency
+            and request.officer_agency_hash is not None
+            and helper.agency_hash == request.officer_agency_hash
+        ),
     )
+    return all(checks) and is_available(helper, now, default_zone)
 
 
 def rank_candidates(
@@ -58,17 +90,32 @@ def rank_candidates(
     live_threads: Mapping[MemberId, int],
     now: datetime,
     policy: Policy,
+    default_zone: str = "UTC",
 ) -> list[Member]:
-    """Eligible helpers, best first: least recently assigned, then least loaded."""
+    """Eligible helpers, best first: the officer's previous helper if asked for, then least
+    recently assigned, then least loaded; a specialty match breaks ties."""
     eligible = [
         helper
         for helper in helpers
         if is_eligible(
-            helper, request, live_threads=live_threads.get(helper.id, 0), now=now, policy=policy
+            helper,
+            request,
+            live_threads=live_threads.get(helper.id, 0),
+            now=now,
+            policy=policy,
+            default_zone=default_zone,
         )
     ]
     never = datetime.min.replace(tzinfo=now.tzinfo)
-    eligible.sort(key=lambda h: (h.last_assigned_at or never, live_threads.get(h.id, 0), h.id))
+    eligible.sort(
+        key=lambda h: (
+            h.id != request.preferred,
+            h.last_assigned_at or never,
+            live_threads.get(h.id, 0),
+            request.category not in h.topics,
+            h.id,
+        )
+    )
     return eligible
 
 
@@ -79,6 +126,21 @@ def next_batch(
     live_threads: Mapping[MemberId, int],
     now: datetime,
     policy: Policy,
+    everyone: bool = False,
+    default_zone: str = "UTC",
 ) -> list[Member]:
-    ranked = rank_candidates(request, helpers, live_threads=live_threads, now=now, policy=policy)
+    """Who gets the next offers: the top `batch_size`, or every eligible helper when urgent.
+    A preferred helper who is eligible gets the first offer alone."""
+    ranked = rank_candidates(
+        request,
+        helpers,
+        live_threads=live_threads,
+        now=now,
+        policy=policy,
+        default_zone=default_zone,
+    )
+    if everyone:
+        return ranked
+    if ranked and request.preferred is not None and ranked[0].id == request.preferred:
+        return ranked[:1]
     return ranked[: policy.batch_size]

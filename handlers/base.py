@@ -5,6 +5,7 @@ No platform library is imported here or anywhere in handlers/.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -13,7 +14,7 @@ from datetime import datetime
 from bot.catalog import Catalog
 from bot.config import Config
 from bot.events import Address, Choice, DeliveryError, Incoming, Messenger, Reply, Sent
-from bot.model import Category, Member, MemberId, Wanted
+from bot.model import Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import Vault
@@ -52,6 +53,9 @@ class Intake:
     started_at: datetime
     category: Category | None = None
     wanted: Wanted | None = None
+    outside_agency: bool = False
+    preferred: MemberId | None = None
+    awaiting_note: bool = False
 
 
 @dataclass
@@ -67,6 +71,10 @@ class Services:
     # Last numbered options shown to each address (by lookup hash), so "2" can answer them.
     numbered: dict[bytes, tuple[Choice, ...]] = field(default_factory=dict)
     intakes: dict[MemberId, Intake] = field(default_factory=dict)
+    # An officer's few words about the incident, shown in offers and never stored.
+    notes: dict[RequestId, str] = field(default_factory=dict)
+    # Held by every step that changes an open request (clock tick, accept, decline, cancel).
+    matching_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def audience(self, address: Address) -> bytes:
         return self.repo.address_hash(address)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from bot.catalog import Catalog
 from bot.config import CrisisConfig
-from bot.model import HELPER_ROLES, Role
+from bot.model import HELPER_ROLES, Category, Role
 from handlers.base import Turn
 from handlers.router import Router
 
 router = Router()
+
+
+def category_label(text: Catalog, category: Category) -> str:
+    return str(getattr(text, f"category_{category.value}"))
 
 
 def crisis_lines(text: Catalog, crisis: CrisisConfig) -> str:
@@ -29,8 +33,10 @@ async def show_help(turn: Turn) -> None:
         await turn.say(turn.text.help_officer)
     elif role in HELPER_ROLES:
         await turn.say(turn.text.help_helper)
-    else:
+    elif role is Role.COORDINATOR:
         await turn.say(turn.text.help_staff)
+    else:
+        await turn.say(turn.text.help_clinician)
 
 
 @router.command("crisis")

@@ -76,6 +76,8 @@ class Dispatcher:
             await thread.relay_media(turn)
         elif (numbered := self._numbered_choice(turn)) is not None:
             await self._choice(turn, numbered)
+        elif intake.awaiting_note(turn):
+            await intake.take_note(turn)
         else:
             await thread.relay_text(turn)
 
@@ -88,6 +90,13 @@ class Dispatcher:
         options = self.services.numbered.get(self.services.audience(turn.event.address), ())
         index = int(answer) - 1
         return options[index].data if 0 <= index < len(options) else None
+
+    async def tick(self) -> None:
+        """Move the contact clock of every open request (called by the scheduler)."""
+        try:
+            await matching.tick(self.services)
+        except Exception:
+            log.exception("contact clock tick failed")
 
     async def _command(self, turn: Turn) -> None:
         route = self.router.commands.get(turn.event.command)

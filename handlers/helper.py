@@ -1,32 +1,110 @@
-"""Peers and chaplains: /available, /away, /name."""
+"""Peers and chaplains (and coordinators, for paging): availability, hours, topics, name."""
 
 from __future__ import annotations
 
 import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.model import HELPER_ROLES
+from bot.hours import parse_hours
+from bot.model import HELPER_ROLES, TOPICS, Category, Role
+from handlers import matching
 from handlers.base import Turn
+from handlers.common import category_label
 from handlers.router import Router
 
 router = Router()
+ON_CALL_ROLES = HELPER_ROLES | {Role.COORDINATOR}
 
 _NAME = re.compile(r"^[\w][\w .'-]{0,31}$")
 
 
-@router.command("available", roles=HELPER_ROLES)
+@router.command("available", roles=ON_CALL_ROLES)
 async def available(turn: Turn) -> None:
     member = turn.member
-    if member.certified_until is None or member.certified_until < turn.now.date():
+    certified = member.certified_until is not None and member.certified_until >= turn.now.date()
+    if member.is_helper and not certified:
         await turn.say(turn.text.not_certified)
         return
     await turn.services.repo.set_available(member.id, True)
     await turn.say(turn.text.now_available)
+    # Someone may be waiting for exactly this person.
+    await matching.tick(turn.services)
 
 
-@router.command("away", roles=HELPER_ROLES)
+@router.command("away", roles=ON_CALL_ROLES)
 async def away(turn: Turn) -> None:
-    await turn.services.repo.set_available(turn.member.id, False)
-    await turn.say(turn.text.now_away)
+    until = await matching.set_away(turn.services, turn.member)
+    if until is None:
+        await turn.say(turn.text.now_away)
+    else:
+        await turn.say(turn.text.now_away_until.format(until=until.strftime("%a %H:%M")))
+
+
+def _zone(turn: Turn) -> str:
+    return turn.member.timezone or turn.services.config.program.timezone
+
+
+@router.command("hours", roles=ON_CALL_ROLES)
+async def hours(turn: Turn) -> None:
+    spec = turn.event.args.strip()
+    zone = _zone(turn)
+    if not spec:
+        current = str(turn.member.on_call) if turn.member.on_call else "-"
+        await turn.say(turn.text.hours_prompt.format(zone=zone) + f"\n\n{current}")
+        return
+    if spec.lower() in ("off", "none", "clear"):
+        await turn.services.repo.set_hours(turn.member.id, None, turn.member.timezone)
+        await turn.say(turn.text.hours_cleared)
+        return
+    try:
+        parsed = parse_hours(spec)
+    except ValueError as exc:
+        await turn.say(turn.text.hours_bad.format(reason=exc))
+        return
+    await turn.services.repo.set_hours(turn.member.id, parsed, turn.member.timezone)
+    await turn.say(turn.text.hours_set.format(hours=parsed, zone=zone))
+
+
+@router.command("timezone", roles=ON_CALL_ROLES)
+async def timezone(turn: Turn) -> None:
+    name = turn.event.args.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        await turn.say(turn.text.timezone_bad)
+        return
+    await turn.services.repo.set_hours(turn.member.id, turn.member.on_call, name)
+    await turn.say(turn.text.timezone_set.format(zone=name))
+
+
+async def _show_topics(turn: Turn, topics: frozenset[Category]) -> None:
+    text = turn.text
+    choices = tuple(
+        turn.choice(
+            text.topic_on.format(label=category_label(text, c))
+            if c in topics
+            else category_label(text, c),
+            "top",
+            c.value,
+        )
+        for c in TOPICS
+    )
+    await turn.say(text.topics_prompt, choices)
+
+
+@router.command("topics", roles=HELPER_ROLES)
+async def topics(turn: Turn) -> None:
+    await _show_topics(turn, turn.member.topics)
+
+
+@router.choice("top", roles=HELPER_ROLES)
+async def toggle_topic(turn: Turn, arg: str) -> None:
+    if arg not in {c.value for c in TOPICS}:
+        await turn.say(turn.text.choice_expired)
+        return
+    chosen = turn.member.topics ^ {Category(arg)}
+    await turn.services.repo.set_topics(turn.member.id, chosen)
+    await _show_topics(turn, chosen)
 
 
 @router.command("name", roles=HELPER_ROLES)

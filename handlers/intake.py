@@ -1,22 +1,25 @@
-"""An officer asks for a confidential check-in: /talk, a three-tap intake, /cancel."""
+"""An officer asks for a confidential check-in: /talk, a short intake, /cancel.
+
+The intake: topic (or "I'm not safe right now", which skips everything), peer or chaplain,
+outside my agency, the previous helper again if there was one, and a few optional words about
+the incident that are shown in the offers and never stored.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.model import Category, Role, Wanted
+from bot.model import TOPICS, Category, MemberId, Role, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
 from handlers.base import Intake, Turn
+from handlers.common import category_label
 from handlers.router import Router
 
 router = Router()
 OFFICERS = frozenset({Role.OFFICER})
 INTAKE_TTL = timedelta(minutes=30)
-
-
-def category_label(turn: Turn, category: Category) -> str:
-    return str(getattr(turn.text, f"category_{category.value}"))
+NOTE_LIMIT = 200
 
 
 @router.command("talk", roles=OFFICERS)
@@ -29,8 +32,13 @@ async def talk(turn: Turn) -> None:
         await turn.say(turn.text.request_already_open)
         return
     services.intakes[turn.member.id] = Intake(started_at=turn.now)
-    choices = tuple(turn.choice(category_label(turn, c), "cat", c.value) for c in Category)
-    await turn.say(turn.text.intake_category, choices)
+    text = turn.text
+    choices = (
+        turn.choice(text.urgent_button, "urg"),
+        *(turn.choice(category_label(text, c), "cat", c.value) for c in TOPICS),
+    )
+    notice = services.config.program.confidentiality
+    await turn.say(text.intake_category.format(confidentiality=notice), choices)
 
 
 def _intake(turn: Turn) -> Intake | None:
@@ -41,10 +49,29 @@ def _intake(turn: Turn) -> Intake | None:
     return intake
 
 
+@router.choice("urg", roles=OFFICERS)
+async def not_safe(turn: Turn, _arg: str) -> None:
+    """The urgent path: crisis lines at once, every available helper, coordinators paged."""
+    turn.services.intakes.pop(turn.member.id, None)
+    if await matching.open_request_of(turn.services, turn.member.id) is not None:
+        await turn.say(turn.text.request_already_open)
+        return
+    record = RequestRecord(
+        id=new_request_id(),
+        officer_id=turn.member.id,
+        category=Category.NOT_SAFE,
+        wanted=Wanted.EITHER,
+        outside_agency=False,
+        urgent=True,
+        created_at=turn.now,
+    )
+    await matching.open_request(turn, record)
+
+
 @router.choice("cat", roles=OFFICERS)
 async def chose_category(turn: Turn, arg: str) -> None:
     intake = _intake(turn)
-    if intake is None or arg not in Category.__members__.values():
+    if intake is None or arg not in {c.value for c in TOPICS}:
         await turn.say(turn.text.intake_stale)
         return
     intake.category = Category(arg)
@@ -60,7 +87,7 @@ async def chose_category(turn: Turn, arg: str) -> None:
 @router.choice("who", roles=OFFICERS)
 async def chose_who(turn: Turn, arg: str) -> None:
     intake = _intake(turn)
-    if intake is None or intake.category is None or arg not in Wanted.__members__.values():
+    if intake is None or intake.category is None or arg not in {w.value for w in Wanted}:
         await turn.say(turn.text.intake_stale)
         return
     intake.wanted = Wanted(arg)
@@ -75,8 +102,61 @@ async def chose_who(turn: Turn, arg: str) -> None:
 @router.choice("out", roles=OFFICERS)
 async def chose_outside(turn: Turn, arg: str) -> None:
     intake = _intake(turn)
+    if intake is None or intake.wanted is None or arg not in ("0", "1"):
+        await turn.say(turn.text.intake_stale)
+        return
+    intake.outside_agency = arg == "1"
+    services = turn.services
+    private = await services.repo.officer_private(turn.member.id)
+    previous = None
+    if private.last_helper is not None and private.last_helper not in private.blocked:
+        previous = await services.repo.member(private.last_helper)
+    if previous is not None and previous.active:
+        text = turn.text
+        name = previous.display_name
+        choices = (
+            turn.choice(text.again_yes.format(name=name), "again", str(previous.id)),
+            turn.choice(text.again_no, "again", ""),
+        )
+        await turn.say(text.intake_again.format(name=name), choices)
+        return
+    await _ask_note(turn, intake)
+
+
+@router.choice("again", roles=OFFICERS)
+async def chose_again(turn: Turn, arg: str) -> None:
+    intake = _intake(turn)
+    if intake is None or intake.wanted is None:
+        await turn.say(turn.text.intake_stale)
+        return
+    intake.preferred = MemberId(int(arg)) if arg.isdigit() else None
+    await _ask_note(turn, intake)
+
+
+async def _ask_note(turn: Turn, intake: Intake) -> None:
+    intake.awaiting_note = True
+    await turn.say(turn.text.intake_note, (turn.choice(turn.text.note_skip, "note"),))
+
+
+def awaiting_note(turn: Turn) -> bool:
+    intake = _intake(turn)
+    return intake is not None and intake.awaiting_note
+
+
+async def take_note(turn: Turn) -> None:
+    """The officer typed a few words about the incident: memory only, shown in offers."""
+    await _submit(turn, " ".join(turn.event.text.split())[:NOTE_LIMIT])
+
+
+@router.choice("note", roles=OFFICERS)
+async def skip_note(turn: Turn, _arg: str) -> None:
+    await _submit(turn, "")
+
+
+async def _submit(turn: Turn, note: str) -> None:
+    intake = _intake(turn)
     turn.services.intakes.pop(turn.member.id, None)
-    if intake is None or intake.category is None or intake.wanted is None or arg not in "01":
+    if intake is None or intake.category is None or intake.wanted is None:
         await turn.say(turn.text.intake_stale)
         return
     record = RequestRecord(
@@ -84,20 +164,23 @@ async def chose_outside(turn: Turn, arg: str) -> None:
         officer_id=turn.member.id,
         category=intake.category,
         wanted=intake.wanted,
-        outside_agency=arg == "1",
+        outside_agency=intake.outside_agency,
         urgent=False,
         created_at=turn.now,
+        preferred_helper=intake.preferred,
     )
-    await matching.open_request(turn, record)
+    await matching.open_request(turn, record, note)
 
 
 @router.command("cancel", roles=OFFICERS)
 async def cancel(turn: Turn) -> None:
     services = turn.services
     services.intakes.pop(turn.member.id, None)
-    request = await matching.open_request_of(services, turn.member.id)
+    async with services.matching_lock:
+        request = await matching.open_request_of(services, turn.member.id)
+        if request is not None:
+            await matching.close_request(services, request, turn.text.offer_closed)
     if request is None:
         await turn.say(turn.text.nothing_to_cancel)
         return
-    await matching.close_request(services, request, turn.text.offer_closed)
     await turn.say(turn.text.request_cancelled)

@@ -1,31 +1,51 @@
-"""Offers to helpers and the race to accept: first accept wins, everyone else is told."""
+"""Offers, the race to accept, and the contact clock that keeps a request moving.
+
+Every step that changes an open request runs under one lock, so the clock's tick, an accept and a
+cancel never interleave. Deleting the request row is the claim: exactly one accept can do it.
+"""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
+from bot.escalation import ClockState, PendingOffer, Timing, decide, effective_wanted
 from bot.events import Reply, Sent
+from bot.hours import current_window_end
 from bot.model import HELPER_ROLES, Member, MemberId, RequestId, Role, Thread, Wanted
 from bot.relay import new_alias, new_tag
-from bot.routing import Policy, RoutingRequest, next_batch
+from bot.routing import Policy, RoutingRequest, is_available, local_time, next_batch
 from bot.storage.repository import (
+    OfferRecord,
     OfferState,
+    RequestMetrics,
     RequestRecord,
     new_thread_id,
 )
 from handlers.base import Services, Turn
-from handlers.common import crisis_lines
+from handlers.common import category_label, crisis_lines
 from handlers.router import Router
 
 log = logging.getLogger(__name__)
 router = Router()
+STAFF_ON_CALL = HELPER_ROLES | {Role.COORDINATOR}
 
 
 def _policy(services: Services) -> Policy:
     routing = services.config.routing
     return Policy(
         max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
+    )
+
+
+def _timing(services: Services) -> Timing:
+    routing = services.config.routing
+    return Timing(
+        offer_timeout=routing.offer_timeout,
+        widen_after=routing.escalate_to_chaplains_after,
+        page_after=routing.page_coordinators_after,
+        give_up_after=routing.give_up_after,
     )
 
 
@@ -45,72 +65,261 @@ async def open_request_of(services: Services, officer_id: MemberId) -> RequestRe
     return None
 
 
-async def open_request(turn: Turn, record: RequestRecord) -> None:
+async def open_request(turn: Turn, record: RequestRecord, note: str = "") -> None:
+    """Store a new request, tell the officer at once what happens next, start the clock."""
     services = turn.services
-    await services.repo.create_request(record)
-    goal = int(services.config.routing.contact_goal.total_seconds() // 60)
-    await turn.say(
-        turn.text.request_open.format(who=who_phrase(services, record.wanted), goal_minutes=goal),
-        (turn.choice(turn.text.crisis_button, "crisis"),),
-    )
-    sent = await send_offers(services, record, turn.member, now=turn.now)
-    if sent == 0:
-        await services.repo.delete_request(record.id)
-        lines = crisis_lines(turn.text, services.config.crisis)
-        await turn.say(turn.text.request_none_free.format(lines=lines))
-        log.info("request %s found no eligible helper", "closed")
+    text = turn.text
+    async with services.matching_lock:
+        await services.repo.create_request(record)
+        if note:
+            services.notes[record.id] = note
+        if record.urgent:
+            lines = crisis_lines(text, services.config.crisis)
+            await turn.say(text.urgent_now.format(lines=lines))
+        else:
+            goal = int(services.config.routing.contact_goal.total_seconds() // 60)
+            who = who_phrase(services, record.wanted)
+            await turn.say(
+                text.request_open.format(who=who, goal_minutes=goal),
+                (turn.choice(text.crisis_button, "crisis"),),
+            )
+        await services.repo.mark_request(record.id, first_status_at=services.clock())
+        await _advance(services, record.id)
 
 
-async def send_offers(
-    services: Services, record: RequestRecord, officer: Member, *, now: datetime
-) -> int:
-    """Offer the request to the next batch of eligible helpers. Returns how many got it."""
-    offered = frozenset(o.helper_id for o in await services.repo.offers(record.id))
-    routing_request = RoutingRequest(
-        officer_id=record.officer_id,
+async def tick(services: Services) -> None:
+    """Move every open request along its clock. Safe to call at any time, any number of times."""
+    async with services.matching_lock:
+        for request in await services.repo.open_requests():
+            try:
+                await _advance(services, request.id)
+            except Exception:
+                log.exception("clock step failed for an open request")
+
+
+async def _routing_request(
+    services: Services,
+    request: RequestRecord,
+    officer: Member,
+    wanted: Wanted,
+    offers: list[OfferRecord],
+    *,
+    second_round: bool,
+) -> RoutingRequest:
+    """The policy's view of a request. In a second round, helpers whose offers merely timed
+    out may be asked again; those who declined or were involved never are."""
+    private = await services.repo.officer_private(officer.id)
+    asked = {o.helper_id for o in offers if not (second_round and o.state is OfferState.EXPIRED)}
+    return RoutingRequest(
+        officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
-        wanted=record.wanted,
-        outside_agency=record.outside_agency,
-        already_offered=offered,
+        wanted=wanted,
+        outside_agency=request.outside_agency,
+        category=request.category,
+        already_offered=frozenset(asked),
+        involved=frozenset(o.helper_id for o in offers if o.involved),
+        blocked=private.blocked,
+        conflicts=await services.repo.chain_of_command(officer.id),
+        preferred=request.preferred_helper,
     )
-    helpers = await services.repo.members(roles=HELPER_ROLES)
-    batch = next_batch(
-        routing_request,
-        helpers,
-        live_threads=services.relay.loads(),
-        now=now,
-        policy=_policy(services),
+
+
+async def _advance(services: Services, request_id: RequestId) -> None:
+    """One step of the contact clock for one request (caller holds the matching lock)."""
+    repo = services.repo
+    request = await repo.request(request_id)
+    if request is None:
+        return
+    officer = await repo.member(request.officer_id)
+    if officer is None or not officer.active:
+        await repo.delete_request(request_id)
+        return
+    now = services.clock()
+    timing = _timing(services)
+    offers = await repo.offers(request_id)
+    state = ClockState(
+        wanted=request.wanted,
+        urgent=request.urgent,
+        created_at=request.created_at,
+        widened=request.widened,
+        paged=request.paged_at is not None,
+        gave_up=request.gave_up_at is not None,
     )
+    wanted = effective_wanted(state, now, timing)
+    helpers = await repo.members(roles=HELPER_ROLES)
+    loads = services.relay.loads()
+    zone = services.config.program.timezone
+    batch: list[Member] = []
+    for second_round in (False, True):
+        routing_request = await _routing_request(
+            services, request, officer, wanted, offers, second_round=second_round
+        )
+        batch = next_batch(
+            routing_request,
+            helpers,
+            live_threads=loads,
+            now=now,
+            policy=_policy(services),
+            everyone=request.urgent,
+            default_zone=zone,
+        )
+        if batch:
+            break
+    pending = [
+        PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
+    ]
+    decision = decide(state, pending, now, timing, anyone_to_offer=bool(batch))
+    if decision.idle:
+        return
     text = services.text
-    category = str(getattr(text, f"category_{record.category.value}"))
+    for helper_id in decision.expire:
+        await _expire_offer(services, request, helper_id, offers)
+    if decision.widen:
+        await repo.mark_request(request_id, widened=True)
+        if not request.urgent:
+            await services.try_send(officer.address, Reply(text.status_widened))
+    if decision.offer:
+        await _send_offers(services, request, batch, now)
+    if decision.page:
+        await repo.mark_request(request_id, paged_at=now)
+        await _page_coordinators(services, request, now)
+        if not request.urgent:
+            nobody = not batch and not any(o.expires_at > now for o in pending)
+            notice = text.status_none_free if nobody else text.status_paged
+            await services.try_send(officer.address, Reply(notice))
+    if decision.give_up:
+        await repo.mark_request(request_id, gave_up_at=now)
+        lines = crisis_lines(text, services.config.crisis)
+        stop = services.choice(text.stop_looking, "stop", request_id, officer.address)
+        await services.try_send(
+            officer.address, Reply(text.status_gave_up.format(lines=lines), (stop,))
+        )
+
+
+async def _send_offers(
+    services: Services, request: RequestRecord, batch: list[Member], now: datetime
+) -> None:
+    text = services.text
+    note = services.notes.get(request.id, "")
+    body = text.offer.format(
+        category=category_label(text, request.category),
+        who=who_phrase(services, request.wanted),
+        note=text.offer_note.format(note=note) if note else "",
+    )
+    if request.urgent:
+        body = text.offer_urgent + body
     expires = now + services.config.routing.offer_timeout
     delivered = 0
     for helper in batch:
         reply = Reply(
-            text.offer.format(category=category, who=who_phrase(services, record.wanted)),
+            body,
             (
-                services.choice(text.offer_accept, "acc", record.id, helper.address),
-                services.choice(text.offer_decline, "dec", record.id, helper.address),
+                services.choice(text.offer_accept, "acc", request.id, helper.address),
+                services.choice(text.offer_decline, "dec", request.id, helper.address),
+                services.choice(text.offer_involved, "inv", request.id, helper.address),
             ),
             columns=2,
         )
         sent = await services.try_send(helper.address, reply)
         if sent is None:
             continue
-        await services.repo.add_offer(record.id, helper.id, now, expires, sent.message_id)
+        await services.repo.add_offer(request.id, helper.id, now, expires, sent.message_id)
         delivered += 1
+    if delivered:
+        await services.repo.mark_request(request.id, first_offer_at=now)
     log.info("offers sent: %d", delivered)
-    return delivered
+
+
+async def _expire_offer(
+    services: Services, request: RequestRecord, helper_id: MemberId, offers: list[OfferRecord]
+) -> None:
+    repo = services.repo
+    if not await repo.set_offer_state(request.id, helper_id, OfferState.EXPIRED):
+        return
+    offer = next((o for o in offers if o.helper_id == helper_id), None)
+    await _edit_offer(
+        services, helper_id, offer.message_id if offer else None, services.text.offer_expired
+    )
+    ignored = await repo.count_ignored_offer(helper_id)
+    if ignored < services.config.routing.ignored_offers_before_away:
+        return
+    helper = await repo.member(helper_id)
+    if helper is None:
+        return
+    await repo.set_away(helper_id, _away_until(services, helper))
+    await repo.reset_ignored_offers(helper_id)
+    log.info("helper set away after ignored offers")
+    await services.try_send(
+        helper.address, Reply(services.text.ignored_set_away.format(count=ignored))
+    )
+
+
+def _away_until(services: Services, member: Member) -> datetime | None:
+    """Inside on-call hours, /away lasts until the window ends; otherwise until /available."""
+    if member.on_call is None:
+        return None
+    now = services.clock()
+    local = local_time(member, now, services.config.program.timezone)
+    return current_window_end(member.on_call, local)
+
+
+async def set_away(services: Services, member: Member) -> datetime | None:
+    until = _away_until(services, member)
+    await services.repo.set_away(member.id, until)
+    return until
+
+
+async def _page_coordinators(services: Services, request: RequestRecord, now: datetime) -> None:
+    coordinators = await services.repo.members(roles=frozenset({Role.COORDINATOR}))
+    zone = services.config.program.timezone
+    on_call = [c for c in coordinators if is_available(c, now, zone)]
+    text = services.text
+    minutes = int((now - request.created_at).total_seconds() // 60)
+    page = text.page_coordinator.format(
+        urgent=text.page_urgent if request.urgent else "",
+        minutes=minutes,
+        category=category_label(text, request.category),
+    )
+    paged = 0
+    for coordinator in on_call or coordinators:
+        if await services.try_send(coordinator.address, Reply(page)) is not None:
+            paged += 1
+    if paged == 0:
+        log.warning("no coordinator could be paged")
+    else:
+        log.info("coordinators paged: %d", paged)
 
 
 async def close_request(services: Services, request: RequestRecord, notice: str) -> None:
-    """Withdraw a request and edit every still-pending offer to `notice`."""
+    """Withdraw a request (the officer cancelled) and edit every pending offer to `notice`."""
     offers = await services.repo.offers(request.id)
     if not await services.repo.delete_request(request.id):
         return
+    services.notes.pop(request.id, None)
+    await _record(services, request, matched_at=None)
     for offer in offers:
         if offer.state is OfferState.PENDING:
             await _edit_offer(services, offer.helper_id, offer.message_id, notice)
+
+
+async def _record(services: Services, request: RequestRecord, matched_at: datetime | None) -> None:
+    def since(moment: datetime | None) -> float | None:
+        return (moment - request.created_at).total_seconds() if moment else None
+
+    to_accept = since(matched_at)
+    goal = services.config.routing.contact_goal.total_seconds()
+    await services.repo.record_metrics(
+        RequestMetrics(
+            day=request.created_at.date(),
+            category=request.category,
+            urgent=request.urgent,
+            outcome="matched" if matched_at else "cancelled",
+            secs_to_status=since(request.first_status_at),
+            secs_to_first_offer=since(request.first_offer_at),
+            secs_to_accept=to_accept,
+            met_goal=to_accept is not None and to_accept <= goal,
+        )
+    )
 
 
 async def _edit_offer(
@@ -122,37 +331,45 @@ async def _edit_offer(
     await services.try_edit(Sent(helper.address, message_id), Reply(notice))
 
 
-def _edit_target(turn: Turn) -> Sent | None:
-    message_id = turn.event.message_id
-    return Sent(turn.event.address, message_id) if message_id else None
-
-
 async def _answer_offer(turn: Turn, notice: str) -> None:
-    target = _edit_target(turn)
-    if target is not None:
-        await turn.services.try_edit(target, Reply(notice))
+    message_id = turn.event.message_id
+    if message_id:
+        await turn.services.try_edit(Sent(turn.event.address, message_id), Reply(notice))
     else:
         await turn.say(notice)
 
 
 @router.choice("acc", roles=HELPER_ROLES)
 async def accept(turn: Turn, arg: str) -> None:
+    """Accepting attests "I was not a responder, witness or party to this incident"."""
+    services = turn.services
+    async with services.matching_lock:
+        await _accept(turn, RequestId(arg))
+
+
+async def _accept(turn: Turn, request_id: RequestId) -> None:
     services = turn.services
     helper = turn.member
-    request_id = RequestId(arg)
-    request = await services.repo.request(request_id)
+    repo = services.repo
+    request = await repo.request(request_id)
     if request is None:
         await _answer_offer(turn, turn.text.offer_closed)
         return
     if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
         await turn.say(turn.text.offer_busy)
         return
-    offers = await services.repo.offers(request_id)
-    # Deleting the request is the claim: exactly one accept can delete it.
-    if not await services.repo.delete_request(request_id):
+    offers = await repo.offers(request_id)
+    mine = next((o for o in offers if o.helper_id == helper.id), None)
+    if mine is None or mine.involved or mine.state is OfferState.DECLINED:
+        await _answer_offer(turn, turn.text.offer_closed)
+        return
+    if not await repo.delete_request(request_id):
         await _answer_offer(turn, turn.text.offer_taken)
         return
-    officer = await services.repo.member(request.officer_id)
+    now = turn.now
+    note = services.notes.pop(request_id, "")
+    del note  # shown in the offer only; never kept past the match
+    officer = await repo.member(request.officer_id)
     if officer is None:
         await _answer_offer(turn, turn.text.offer_closed)
         return
@@ -164,11 +381,15 @@ async def accept(turn: Turn, arg: str) -> None:
         officer_alias=new_alias(),
         category=request.category,
         urgent=request.urgent,
-        opened_at=turn.now,
+        opened_at=now,
     )
-    await services.repo.save_thread(thread)
+    await repo.save_thread(thread)
     services.relay.open(thread)
-    await services.repo.mark_assigned(helper.id, turn.now)
+    await repo.mark_assigned(helper.id, now)
+    await repo.reset_ignored_offers(helper.id)
+    private = await repo.officer_private(officer.id)
+    await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
+    await _record(services, request, matched_at=now)
     log.info("request matched; thread opened")
     for offer in offers:
         if offer.helper_id != helper.id and offer.state is OfferState.PENDING:
@@ -193,26 +414,58 @@ async def accept(turn: Turn, arg: str) -> None:
     )
 
 
+async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:
+    services = turn.services
+    async with services.matching_lock:
+        declined = await services.repo.set_offer_state(
+            request_id, turn.member.id, OfferState.DECLINED, involved=involved
+        )
+        if not declined:
+            await _answer_offer(turn, turn.text.offer_closed)
+            return
+        await services.repo.reset_ignored_offers(turn.member.id)
+        text = turn.text
+        await _answer_offer(turn, text.offer_involved_ack if involved else text.offer_declined)
+        await _advance(services, request_id)
+
+
 @router.choice("dec", roles=HELPER_ROLES)
 async def decline(turn: Turn, arg: str) -> None:
+    await _decline(turn, RequestId(arg), involved=False)
+
+
+@router.choice("inv", roles=HELPER_ROLES)
+async def declare_involved(turn: Turn, arg: str) -> None:
+    """The privilege does not cover a helper who was a responder, witness or party."""
+    await _decline(turn, RequestId(arg), involved=True)
+
+
+@router.choice("stop", roles=frozenset({Role.OFFICER}))
+async def stop_looking(turn: Turn, arg: str) -> None:
     services = turn.services
-    request_id = RequestId(arg)
-    if not await services.repo.set_offer_state(request_id, turn.member.id, OfferState.DECLINED):
-        await _answer_offer(turn, turn.text.offer_closed)
+    async with services.matching_lock:
+        request = await services.repo.request(RequestId(arg))
+        if request is None or request.officer_id != turn.member.id:
+            await turn.say(turn.text.nothing_to_cancel)
+            return
+        await close_request(services, request, turn.text.offer_closed)
+    await turn.say(turn.text.request_cancelled)
+
+
+@router.choice("blk", roles=frozenset({Role.OFFICER}))
+async def block_helper(turn: Turn, arg: str) -> None:
+    """The officer's private "not this person again": sealed, never shown to anyone."""
+    services = turn.services
+    if not arg.isdigit():
+        await turn.say(turn.text.choice_expired)
         return
-    await _answer_offer(turn, turn.text.offer_declined)
-    request = await services.repo.request(request_id)
-    if request is None:
+    helper = await services.repo.member(MemberId(int(arg)))
+    if helper is None:
+        await turn.say(turn.text.choice_expired)
         return
-    offers = await services.repo.offers(request_id)
-    if any(o.state is OfferState.PENDING for o in offers):
-        return
-    officer = await services.repo.member(request.officer_id)
-    if officer is None:
-        return
-    if await send_offers(services, request, officer, now=turn.now) == 0:
-        await services.repo.delete_request(request_id)
-        lines = crisis_lines(turn.text, services.config.crisis)
-        await services.try_send(
-            officer.address, Reply(turn.text.request_none_free.format(lines=lines))
-        )
+    private = await services.repo.officer_private(turn.member.id)
+    last = None if private.last_helper == helper.id else private.last_helper
+    await services.repo.save_officer_private(
+        turn.member.id, replace(private, blocked=private.blocked | {helper.id}, last_helper=last)
+    )
+    await turn.say(turn.text.blocked.format(name=helper.display_name))

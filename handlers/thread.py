@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.events import DeliveryError, Reply
-from bot.model import Member, Role, Thread
+from bot.events import Choice, DeliveryError, Reply
+from bot.model import HEAVY_CATEGORIES, Member, Role, Thread
 from handlers.base import Services, Turn
 from handlers.router import Router
 
@@ -87,15 +87,33 @@ async def close_thread(services: Services, thread: Thread, *, closed_by: Member)
     services.relay.close(thread.id)
     await services.repo.shred_thread(thread.id)
     log.info("thread closed; key destroyed")
+    if thread.urgent or thread.category in HEAVY_CATEGORIES:
+        until = services.clock() + services.config.routing.cooldown_after_urgent
+        await services.repo.set_cooldown(thread.helper_id, until)
     text = services.text
-    await services.try_send(closed_by.address, Reply(text.thread_ended_by_you))
     other = await services.repo.member(thread.other(closed_by.id))
-    if other is None:
-        return
-    if other.role is Role.OFFICER:
-        notice = text.thread_ended_by_other_officer.format(name=closed_by.display_name)
-    else:
-        notice = text.thread_ended_by_other_helper.format(
-            alias=thread.officer_alias, tag=thread.tag
-        )
-    await services.try_send(other.address, Reply(notice))
+    officer: Member | None = closed_by if closed_by.id == thread.officer_id else other
+    helper: Member | None = other if officer is closed_by else closed_by
+    if officer is not None and helper is not None:
+        block = _block_choice(services, helper, officer)
+        officer_reply = Reply(text.thread_ended_by_you, block)
+        if officer is other:
+            notice = text.thread_ended_by_other_officer.format(name=helper.display_name)
+            officer_reply = Reply(notice, block)
+        await services.try_send(officer.address, officer_reply)
+    if helper is not None:
+        if helper is closed_by:
+            helper_reply = Reply(text.thread_ended_by_you)
+        else:
+            helper_reply = Reply(
+                text.thread_ended_by_other_helper.format(
+                    alias=thread.officer_alias, tag=thread.tag
+                )
+            )
+        await services.try_send(helper.address, helper_reply)
+
+
+def _block_choice(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:
+    """The officer's private "not this person again", offered once the thread has closed."""
+    label = services.text.block_button.format(name=helper.display_name)
+    return (services.choice(label, "blk", str(helper.id), officer.address),)

@@ -10,15 +10,25 @@ from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
 
+INTAKE_QUESTION = "What's it mostly about?"
 
-async def ask_for_peer(officer: SimUser, *, outside: bool = True) -> None:
+
+async def ask_for_peer(
+    officer: SimUser, *, outside: bool = True, note: str | None = None, who: str = EN.who_peer
+) -> None:
+    """The officer's intake: topic, who, outside the agency, and the optional note."""
     await officer.send("/talk")
-    menu = await officer.wait_for(EN.intake_category)
+    menu = await officer.wait_for(INTAKE_QUESTION)
     await officer.press(menu, EN.category_critical_incident)
-    who = await officer.wait_for(EN.intake_who)
-    await officer.press(who, EN.who_peer)
+    question = await officer.wait_for(EN.intake_who)
+    await officer.press(question, who)
     where = await officer.wait_for(EN.intake_outside)
     await officer.press(where, EN.outside_yes if outside else EN.outside_no)
+    prompt = await officer.wait_for(EN.intake_note)
+    if note is None:
+        await officer.press(prompt, EN.note_skip)
+    else:
+        await officer.send(note)
 
 
 async def test_officer_reaches_a_peer_and_they_talk(sandbox: Sandbox) -> None:
@@ -34,7 +44,7 @@ async def test_officer_reaches_a_peer_and_they_talk(sandbox: Sandbox) -> None:
 
     offer_a = await peer_a.wait_for("New request: A critical incident")
     offer_b = await peer_b.wait_for("New request: A critical incident")
-    assert offer_a.labels() == [EN.offer_accept, EN.offer_decline]
+    assert offer_a.labels() == [EN.offer_accept, EN.offer_decline, EN.offer_involved]
     assert "Dana" not in offer_a.text
     # "Outside my agency": the peer from the officer's own agency is never offered it.
     assert not any("New request" in text for text in same_agency_peer.texts())
@@ -135,20 +145,24 @@ async def test_choices_can_be_answered_by_number(sandbox: Sandbox) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER)
     peer = await sandbox.join("Alex", Role.PEER)
     await officer.send("/talk")
-    await officer.wait_for(EN.intake_category)
-    await officer.send("5")  # "Stress or burnout"
+    await officer.wait_for(INTAKE_QUESTION)
+    await officer.send("6")  # after "I'm not safe right now" and four topics: "Stress or burnout"
     await officer.wait_for(EN.intake_who)
     await officer.send("1")
     await officer.wait_for(EN.intake_outside)
     await officer.send("2")
+    await officer.wait_for(EN.intake_note)
+    await officer.send("1")  # Skip
     await officer.wait_for("We're finding a peer")
     offer = await peer.wait_for("New request: Stress or burnout")
-    assert offer.labels() == [EN.offer_accept, EN.offer_decline]
+    assert offer.labels() == [EN.offer_accept, EN.offer_decline, EN.offer_involved]
 
 
-async def test_nobody_available_gets_crisis_lines_not_silence(sandbox: Sandbox) -> None:
+async def test_nobody_available_is_never_silence(sandbox: Sandbox) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER)
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
     await sandbox.join("Alex", Role.PEER, available=False)
     await ask_for_peer(officer)
-    message = await officer.wait_for("nobody is free")
-    assert "988" in message.text
+    await officer.wait_for(EN.status_none_free)
+    page = await coordinator.wait_for("A request has waited 0 min: A critical incident")
+    assert "Dana" not in page.text

@@ -18,7 +18,18 @@ from typing import Any
 import aiosqlite
 
 from bot.events import Address, Platform
-from bot.model import Category, Member, MemberId, RequestId, Role, Thread, ThreadId, Wanted
+from bot.hours import WeeklyHours, parse_hours
+from bot.model import (
+    Category,
+    Member,
+    MemberId,
+    OfficerPrivate,
+    RequestId,
+    Role,
+    Thread,
+    ThreadId,
+    Wanted,
+)
 from bot.storage import db
 from crypto import Vault
 
@@ -33,6 +44,10 @@ def _dt(text: str | None) -> datetime | None:
 
 def _day(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
+
+
+def _hours(text: str | None) -> WeeklyHours | None:
+    return parse_hours(text) if text else None
 
 
 class InviteProblem(enum.StrEnum):
@@ -59,6 +74,26 @@ class RequestRecord:
     outside_agency: bool
     urgent: bool
     created_at: datetime
+    preferred_helper: MemberId | None = None
+    widened: bool = False
+    paged_at: datetime | None = None
+    gave_up_at: datetime | None = None
+    first_status_at: datetime | None = None
+    first_offer_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMetrics:
+    """The contact clock of one request, as numbers only."""
+
+    day: date
+    category: Category
+    urgent: bool
+    outcome: str  # "matched" or "cancelled"
+    secs_to_status: float | None
+    secs_to_first_offer: float | None
+    secs_to_accept: float | None
+    met_goal: bool
 
 
 class OfferState(enum.StrEnum):
@@ -77,6 +112,7 @@ class OfferRecord:
     sent_at: datetime
     expires_at: datetime
     message_id: str | None  # the offer message in the helper's chat, for editing it later
+    involved: bool = False  # declined because they were involved in the incident
 
 
 def new_request_id() -> RequestId:
@@ -239,6 +275,12 @@ class Repository:
             active=bool(row["active"]),
             joined_at=datetime.fromisoformat(row["joined_at"]),
             last_assigned_at=_dt(row["last_assigned_at"]),
+            timezone=row["timezone"],
+            on_call=_hours(row["on_call"]),
+            away_until=_dt(row["away_until"]),
+            cooldown_until=_dt(row["cooldown_until"]),
+            ignored_offers=row["ignored_offers"],
+            topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -269,6 +311,76 @@ class Repository:
             "UPDATE members SET last_assigned_at = ? WHERE id = ?", (_ts(now), member_id)
         )
 
+    async def set_hours(
+        self, member_id: MemberId, hours: WeeklyHours | None, timezone: str | None
+    ) -> None:
+        await self._exec(
+            "UPDATE members SET on_call = ?, timezone = ? WHERE id = ?",
+            (str(hours) if hours else None, timezone, member_id),
+        )
+
+    async def set_away(self, member_id: MemberId, away_until: datetime | None) -> None:
+        """Not available, and (inside on-call hours) away until `away_until`."""
+        await self._exec(
+            "UPDATE members SET available = 0, away_until = ? WHERE id = ?",
+            (_ts(away_until) if away_until else None, member_id),
+        )
+
+    async def set_cooldown(self, member_id: MemberId, until: datetime) -> None:
+        await self._exec(
+            "UPDATE members SET cooldown_until = ? WHERE id = ?", (_ts(until), member_id)
+        )
+
+    async def count_ignored_offer(self, member_id: MemberId) -> int:
+        """One more offer left to time out; returns how many in a row."""
+        await self._exec(
+            "UPDATE members SET ignored_offers = ignored_offers + 1 WHERE id = ?", (member_id,)
+        )
+        row = await self._one("SELECT ignored_offers FROM members WHERE id = ?", (member_id,))
+        return int(row[0]) if row else 0
+
+    async def reset_ignored_offers(self, member_id: MemberId) -> None:
+        await self._exec("UPDATE members SET ignored_offers = 0 WHERE id = ?", (member_id,))
+
+    async def set_topics(self, member_id: MemberId, topics: frozenset[Category]) -> None:
+        value = ",".join(sorted(t.value for t in topics))
+        await self._exec("UPDATE members SET topics = ? WHERE id = ?", (value, member_id))
+
+    async def officer_private(self, member_id: MemberId) -> OfficerPrivate:
+        row = await self._one("SELECT private_ct FROM members WHERE id = ?", (member_id,))
+        if row is None or row[0] is None:
+            return OfficerPrivate()
+        body = json.loads(
+            self._vault.open(row[0], table="members", column="private", row=str(member_id))
+        )
+        last = body.get("last_helper")
+        return OfficerPrivate(
+            blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
+            last_helper=MemberId(last) if last is not None else None,
+        )
+
+    async def save_officer_private(self, member_id: MemberId, private: OfficerPrivate) -> None:
+        body = json.dumps(
+            {"blocked": sorted(private.blocked), "last_helper": private.last_helper}
+        ).encode()
+        sealed = self._vault.seal(body, table="members", column="private", row=str(member_id))
+        await self._exec("UPDATE members SET private_ct = ? WHERE id = ?", (sealed, member_id))
+
+    async def add_supervision(self, supervisor: MemberId, report: MemberId) -> None:
+        await self._exec(
+            "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
+            (supervisor, report),
+        )
+
+    async def chain_of_command(self, member_id: MemberId) -> frozenset[MemberId]:
+        """Everyone the member supervises or reports to, as the roster records it."""
+        rows = await self._all(
+            "SELECT report_id FROM supervision WHERE supervisor_id = ?"
+            " UNION SELECT supervisor_id FROM supervision WHERE report_id = ?",
+            (member_id, member_id),
+        )
+        return frozenset(MemberId(row[0]) for row in rows)
+
     # -- requests and offers ---------------------------------------------------------------
 
     async def create_request(self, record: RequestRecord) -> None:
@@ -277,7 +389,7 @@ class Repository:
         )
         await self._exec(
             "INSERT INTO requests (id, officer_ct, category, wanted, outside_agency, urgent,"
-            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " created_at, preferred_helper) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id,
                 officer_ct,
@@ -286,6 +398,7 @@ class Repository:
                 int(record.outside_agency),
                 int(record.urgent),
                 _ts(record.created_at),
+                record.preferred_helper,
             ),
         )
 
@@ -301,6 +414,12 @@ class Repository:
             outside_agency=bool(row["outside_agency"]),
             urgent=bool(row["urgent"]),
             created_at=datetime.fromisoformat(row["created_at"]),
+            preferred_helper=row["preferred_helper"],
+            widened=bool(row["widened"]),
+            paged_at=_dt(row["paged_at"]),
+            gave_up_at=_dt(row["gave_up_at"]),
+            first_status_at=_dt(row["first_status_at"]),
+            first_offer_at=_dt(row["first_offer_at"]),
         )
 
     async def request(self, request_id: RequestId) -> RequestRecord | None:
@@ -314,6 +433,56 @@ class Repository:
     async def delete_request(self, request_id: RequestId) -> bool:
         """Remove a request (and its offers). True if it was still there: the caller won it."""
         return await self._exec("DELETE FROM requests WHERE id = ?", (request_id,)) == 1
+
+    async def mark_request(self, request_id: RequestId, **moments: datetime | bool) -> None:
+        """Record clock steps: widened, paged_at, gave_up_at, first_status_at, first_offer_at.
+        A moment already recorded is kept (the first one counts)."""
+        allowed = {"widened", "paged_at", "gave_up_at", "first_status_at", "first_offer_at"}
+        for column, value in moments.items():
+            if column not in allowed:
+                raise ValueError(f"not a clock column: {column}")
+            if isinstance(value, bool):
+                await self._exec(
+                    f"UPDATE requests SET {column} = ? WHERE id = ?",  # noqa: S608 - allow-listed
+                    (int(value), request_id),
+                )
+            else:
+                await self._exec(
+                    f"UPDATE requests SET {column} = coalesce({column}, ?) WHERE id = ?",  # noqa: S608
+                    (_ts(value), request_id),
+                )
+
+    async def record_metrics(self, metrics: RequestMetrics) -> None:
+        await self._exec(
+            "INSERT INTO request_metrics (day, category, urgent, outcome, secs_to_status,"
+            " secs_to_first_offer, secs_to_accept, met_goal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                metrics.day.isoformat(),
+                metrics.category.value,
+                int(metrics.urgent),
+                metrics.outcome,
+                metrics.secs_to_status,
+                metrics.secs_to_first_offer,
+                metrics.secs_to_accept,
+                int(metrics.met_goal),
+            ),
+        )
+
+    async def metrics(self) -> list[RequestMetrics]:
+        rows = await self._all("SELECT * FROM request_metrics ORDER BY id")
+        return [
+            RequestMetrics(
+                day=date.fromisoformat(row["day"]),
+                category=Category(row["category"]),
+                urgent=bool(row["urgent"]),
+                outcome=row["outcome"],
+                secs_to_status=row["secs_to_status"],
+                secs_to_first_offer=row["secs_to_first_offer"],
+                secs_to_accept=row["secs_to_accept"],
+                met_goal=bool(row["met_goal"]),
+            )
+            for row in rows
+        ]
 
     async def add_offer(
         self,
@@ -356,18 +525,24 @@ class Repository:
                     sent_at=datetime.fromisoformat(row["sent_at"]),
                     expires_at=datetime.fromisoformat(row["expires_at"]),
                     message_id=message_id,
+                    involved=bool(row["involved"]),
                 )
             )
         return found
 
     async def set_offer_state(
-        self, request_id: RequestId, helper_id: MemberId, state: OfferState
+        self,
+        request_id: RequestId,
+        helper_id: MemberId,
+        state: OfferState,
+        *,
+        involved: bool = False,
     ) -> bool:
         """Move a pending offer to `state`. False if it was not pending any more."""
         changed = await self._exec(
-            "UPDATE offers SET state = ? WHERE request_id = ? AND helper_id = ?"
+            "UPDATE offers SET state = ?, involved = ? WHERE request_id = ? AND helper_id = ?"
             " AND state = 'pending'",
-            (state.value, request_id, helper_id),
+            (state.value, int(involved), request_id, helper_id),
         )
         return changed == 1
 

@@ -1,0 +1,101 @@
+"""The contact clock: what must happen to an open request now. Pure functions of state and now.
+
+The ladder (all times from the request, all configurable): offers go to a batch of helpers and
+time out to the next batch; after `widen_after` the search takes chaplains as well as peers (or
+peers as well as chaplains); after `page_after` the on-call coordinators are paged; after
+`give_up_after` the officer gets the crisis lines and the option to keep waiting. Nobody waits
+silently: with no one to offer to, coordinators are paged at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.model import MemberId, Wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    offer_timeout: timedelta = timedelta(minutes=3)
+    widen_after: timedelta = timedelta(minutes=10)
+    page_after: timedelta = timedelta(minutes=15)
+    give_up_after: timedelta = timedelta(minutes=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ClockState:
+    """The parts of an open request the clock looks at."""
+
+    wanted: Wanted
+    urgent: bool
+    created_at: datetime
+    widened: bool
+    paged: bool
+    gave_up: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PendingOffer:
+    helper_id: MemberId
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ClockDecision:
+    expire: tuple[MemberId, ...] = ()  # pending offers past their deadline
+    widen: bool = False  # take the other helper role too, from now on
+    offer: bool = False  # nothing is pending any more: send the next batch
+    page: bool = False  # page the on-call coordinators now
+    give_up: bool = False  # crisis lines and "we'll keep looking" to the officer
+
+    @property
+    def idle(self) -> bool:
+        return self == ClockDecision()
+
+
+def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted:
+    """Whom to search for right now: widened on urgency or once `widen_after` has passed."""
+    if state.urgent or state.widened or now - state.created_at >= timing.widen_after:
+        return Wanted.EITHER
+    return state.wanted
+
+
+def decide(
+    state: ClockState,
+    pending: Sequence[PendingOffer],
+    now: datetime,
+    timing: Timing,
+    *,
+    anyone_to_offer: bool,
+) -> ClockDecision:
+    """What the clock requires now. `anyone_to_offer`: the routing policy found at least one
+    eligible helper (for the effective wanted) who has not had this request yet."""
+    waited = now - state.created_at
+    expire = tuple(o.helper_id for o in pending if o.expires_at <= now)
+    still_pending = len(pending) - len(expire)
+    offer = still_pending == 0 and anyone_to_offer
+    widen = (
+        not state.widened
+        and state.wanted is not Wanted.EITHER
+        and (state.urgent or waited >= timing.widen_after)
+    )
+    nobody = still_pending == 0 and not anyone_to_offer
+    page = not state.paged and (state.urgent or waited >= timing.page_after or nobody)
+    give_up = not state.gave_up and waited >= timing.give_up_after
+    return ClockDecision(expire=expire, widen=widen, offer=offer, page=page, give_up=give_up)
+
+
+def next_wake(
+    state: ClockState, pending: Sequence[PendingOffer], timing: Timing
+) -> datetime | None:
+    """The next moment the clock has something to decide (None: nothing scheduled)."""
+    moments = [o.expires_at for o in pending]
+    if not state.widened and state.wanted is not Wanted.EITHER:
+        moments.append(state.created_at + timing.widen_after)
+    if not state.paged:
+        moments.append(state.created_at + timing.page_after)
+    if not state.gave_up:
+        moments.append(state.created_at + timing.give_up_after)
+    return min(moments, default=None)

@@ -1,0 +1,95 @@
+"""Weekly on-call hours, e.g. "mon-fri 18:00-06:00, sat 08:00-20:00", in the member's time zone.
+
+A window whose end is not after its start runs past midnight into the next day. Pure functions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_PART = re.compile(
+    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):?(?P<m1>\d{2})?"
+    r"\s*-\s*(?P<h2>\d{1,2}):?(?P<m2>\d{2})?$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    day: int  # 0 = Monday
+    start: int  # minutes after midnight
+    end: int  # minutes after midnight, <= start means "the next day"
+
+    def minutes(self) -> int:
+        return self.end - self.start if self.end > self.start else 1440 - self.start + self.end
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyHours:
+    windows: tuple[Window, ...]
+
+    def __str__(self) -> str:
+        return ", ".join(f"{DAYS[w.day]} {_clock(w.start)}-{_clock(w.end)}" for w in self.windows)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _minutes(hours: str, minutes: str | None) -> int:
+    value = int(hours) * 60 + int(minutes or 0)
+    if not 0 <= value <= 1440 or (minutes is not None and int(minutes) > 59):
+        raise ValueError(f"not a time of day: {hours}:{minutes or '00'}")
+    return value
+
+
+def parse_hours(text: str) -> WeeklyHours:
+    """Parse "mon-fri 18:00-06:00, sat 8-20". Raises ValueError with a short reason."""
+    windows: list[Window] = []
+    for raw in re.split(r"[,;]", text.lower()):
+        part = raw.strip()
+        if not part:
+            continue
+        match = _PART.match(part)
+        if match is None:
+            raise ValueError(f"can't read {part!r}; write it like 'mon-fri 18:00-06:00'")
+        first, last = match["d1"], match["d2"] or match["d1"]
+        if first not in DAYS or last not in DAYS:
+            raise ValueError(f"unknown day in {part!r}; use mon, tue, wed, thu, fri, sat, sun")
+        start = _minutes(match["h1"], match["m1"]) % 1440
+        end = _minutes(match["h2"], match["m2"])
+        end = 0 if end == 1440 else end
+        day = DAYS.index(first)
+        while True:
+            windows.append(Window(day, start, end))
+            if day == DAYS.index(last):
+                break
+            day = (day + 1) % 7
+    if not windows:
+        raise ValueError("no hours given")
+    return WeeklyHours(tuple(windows))
+
+
+def _window_span(window: Window, local: datetime) -> tuple[datetime, datetime]:
+    """The occurrence of `window` in the week of `local` (starting on its own day)."""
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    start = monday + timedelta(days=window.day, minutes=window.start)
+    return start, start + timedelta(minutes=window.minutes())
+
+
+def current_window_end(hours: WeeklyHours, local: datetime) -> datetime | None:
+    """When the window containing `local` ends, or None when `local` is off hours."""
+    for window in hours.windows:
+        for weeks in (-1, 0):
+            start, end = _window_span(window, local + timedelta(weeks=weeks))
+            if start <= local < end:
+                return end
+    return None
+
+
+def is_on_call(hours: WeeklyHours, local: datetime) -> bool:
+    return current_window_end(hours, local) is not None
