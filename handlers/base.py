@@ -73,8 +73,16 @@ class Services:
     intakes: dict[MemberId, Intake] = field(default_factory=dict)
     # An officer's few words about the incident, shown in offers and never stored.
     notes: dict[RequestId, str] = field(default_factory=dict)
+    # Why recently closed requests closed ("taken" or "closed"), so a late press on an old offer
+    # gets the right answer. Memory only, bounded.
+    closed: dict[RequestId, str] = field(default_factory=dict)
     # Held by every step that changes an open request (clock tick, accept, decline, cancel).
     matching_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def remember_closed(self, request_id: RequestId, why: str) -> None:
+        self.closed[request_id] = why
+        while len(self.closed) > 1000:
+            del self.closed[next(iter(self.closed))]
 
     def audience(self, address: Address) -> bytes:
         return self.repo.address_hash(address)

@@ -104,12 +104,20 @@ async def _routing_request(
     wanted: Wanted,
     offers: list[OfferRecord],
     *,
+    now: datetime,
     second_round: bool,
 ) -> RoutingRequest:
     """The policy's view of a request. In a second round, helpers whose offers merely timed
-    out may be asked again; those who declined or were involved never are."""
+    out (or are timing out now) may be asked again; those who declined or were involved
+    never are."""
     private = await services.repo.officer_private(officer.id)
-    asked = {o.helper_id for o in offers if not (second_round and o.state is OfferState.EXPIRED)}
+
+    def timed_out(offer: OfferRecord) -> bool:
+        return offer.state is OfferState.EXPIRED or (
+            offer.state is OfferState.PENDING and offer.expires_at <= now
+        )
+
+    asked = {o.helper_id for o in offers if not (second_round and timed_out(o))}
     return RoutingRequest(
         officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
@@ -152,7 +160,7 @@ async def _advance(services: Services, request_id: RequestId) -> None:
     batch: list[Member] = []
     for second_round in (False, True):
         routing_request = await _routing_request(
-            services, request, officer, wanted, offers, second_round=second_round
+            services, request, officer, wanted, offers, now=now, second_round=second_round
         )
         batch = next_batch(
             routing_request,
@@ -296,6 +304,7 @@ async def close_request(services: Services, request: RequestRecord, notice: str)
     if not await services.repo.delete_request(request.id):
         return
     services.notes.pop(request.id, None)
+    services.remember_closed(request.id, "closed")
     await _record(services, request, matched_at=None)
     for offer in offers:
         if offer.state is OfferState.PENDING:
@@ -353,7 +362,8 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     repo = services.repo
     request = await repo.request(request_id)
     if request is None:
-        await _answer_offer(turn, turn.text.offer_closed)
+        taken = services.closed.get(request_id) == "taken"
+        await _answer_offer(turn, turn.text.offer_taken if taken else turn.text.offer_closed)
         return
     if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
         await turn.say(turn.text.offer_busy)
@@ -367,8 +377,8 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
         await _answer_offer(turn, turn.text.offer_taken)
         return
     now = turn.now
-    note = services.notes.pop(request_id, "")
-    del note  # shown in the offer only; never kept past the match
+    services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
+    services.remember_closed(request_id, "taken")
     officer = await repo.member(request.officer_id)
     if officer is None:
         await _answer_offer(turn, turn.text.offer_closed)

@@ -1,0 +1,281 @@
+"""Routing and the contact clock end to end, over the real PTB and the local Bot API.
+
+The clock is a FakeClock moved by hand; `tick()` is what the scheduler calls every few seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.catalog import EN
+from bot.events import Address, Platform
+from bot.model import Member, Role
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
+from tests.test_e2e_walking_skeleton import INTAKE_QUESTION, ask_for_peer
+
+
+async def tick(sandbox: Sandbox) -> None:
+    assert sandbox.app is not None
+    await sandbox.app.tick()
+
+
+async def member_of(sandbox: Sandbox, user: SimUser) -> Member:
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    member = await sandbox.app.repo.member_by_address(
+        Address(Platform.TELEGRAM, str(user.user_id))
+    )
+    assert member is not None
+    return member
+
+
+def offers_in(user: SimUser) -> list[str]:
+    return [t for t in user.texts() if "New request" in t]
+
+
+async def test_two_accepts_at_once_exactly_one_wins(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer_a = await sandbox.join("Alex", Role.PEER)
+    peer_b = await sandbox.join("Blake", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    offer_a = await peer_a.wait_for("New request")
+    offer_b = await peer_b.wait_for("New request")
+
+    await asyncio.gather(
+        peer_a.press(offer_a, EN.offer_accept), peer_b.press(offer_b, EN.offer_accept)
+    )
+    await officer.wait_for("is here for you")
+    await asyncio.sleep(0.2)  # let the loser's answer arrive too
+    connected = [u for u in (peer_a, peer_b) if any("You're connected" in t for t in u.texts())]
+    taken = [u for u in (peer_a, peer_b) if any(EN.offer_taken in t for t in u.texts())]
+    assert len(connected) == 1 and len(taken) == 1 and connected != taken
+    assert sum("is here for you" in t for t in officer.texts()) == 1
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    assert len(await sandbox.app.repo.live_threads()) == 1
+
+
+async def test_the_clock_escalates_and_the_officer_is_never_left_in_silence(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    chaplain = await sandbox.join("Jordan", Role.CHAPLAIN)
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    await ask_for_peer(officer, outside=False)
+    first = await peer.wait_for("New request")
+    assert offers_in(chaplain) == []  # a peer was asked for
+
+    # 3 minutes: the offer times out and is withdrawn; the only peer is asked again.
+    clock.advance(timedelta(minutes=3, seconds=1))
+    await tick(sandbox)
+    await peer.wait_for(EN.offer_expired)
+    assert first.text == EN.offer_expired and first.buttons == []
+    again = await peer.wait_for("New request")
+    assert again is not first and again.labels()[0] == EN.offer_accept
+
+    # 10 minutes: chaplains too, and the officer hears about it.
+    clock.advance(timedelta(minutes=7))
+    await tick(sandbox)
+    await officer.wait_for(EN.status_widened)
+    await chaplain.wait_for("New request")
+
+    # 15 minutes: the on-call coordinator is paged, with the category and wait, never identity.
+    clock.advance(timedelta(minutes=5))
+    await tick(sandbox)
+    page = await coordinator.wait_for("A request has waited 15 min")
+    assert "Dana" not in page.text and str(officer.user_id) not in page.text
+    await officer.wait_for(EN.status_paged)
+
+    # 30 minutes: crisis lines, and the search goes on unless the officer stops it.
+    clock.advance(timedelta(minutes=15))
+    await tick(sandbox)
+    gave_up = await officer.wait_for("I'm sorry this is taking so long")
+    assert "988" in gave_up.text and gave_up.labels() == [EN.stop_looking]
+
+    # Ticks are idempotent: nothing is said twice.
+    before = len(officer.inbox)
+    await tick(sandbox)
+    await tick(sandbox)
+    await asyncio.sleep(0.1)
+    assert len(officer.inbox) == before
+
+    live_offer = next(m for m in reversed(chaplain.inbox) if "New request" in m.text)
+    clock.advance(timedelta(minutes=1))
+    await chaplain.press(live_offer, EN.offer_accept)
+    await officer.wait_for("a chaplain, is here for you")
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    (metrics,) = await sandbox.app.repo.metrics()
+    assert metrics.outcome == "matched"
+    assert metrics.secs_to_status == 0
+    assert metrics.secs_to_first_offer == 0
+    assert metrics.secs_to_accept is not None and metrics.secs_to_accept > 30 * 60
+    assert not metrics.met_goal
+
+
+async def test_urgent_path_shows_crisis_lines_and_asks_everyone_at_once(
+    sandbox: Sandbox,
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
+    helpers = [
+        await sandbox.join(name, role, agency=agency)
+        for name, role, agency in (
+            ("Alex", Role.PEER, "Shelbyville SO"),
+            ("Blake", Role.PEER, "Capital City PD"),
+            ("Casey", Role.PEER, "Ogdenville PD"),
+            ("Drew", Role.PEER, "North Haverbrook PD"),
+            ("Jordan", Role.CHAPLAIN, None),
+        )
+    ]
+    away = await sandbox.join("Erin", Role.PEER, available=False)
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    await officer.send("/talk")
+    menu = await officer.wait_for(INTAKE_QUESTION)
+    await officer.press(menu, EN.urgent_button)
+    urgent = await officer.wait_for("Please call or text 988 now")
+    assert "COPLINE" in urgent.text
+    for helper in helpers:  # more than one batch: everyone available
+        offer = await helper.wait_for("URGENT")
+        assert "New request" in offer.text
+    await coordinator.wait_for("URGENT (officer not safe). A request has waited 0 min")
+    assert offers_in(away) == []
+
+
+async def test_a_pending_request_survives_a_restart_and_its_timers_resume(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer_a = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    first = await peer_a.wait_for("New request")
+    peer_b = await sandbox.join("Blake", Role.PEER)
+
+    await sandbox.stop_app()
+    clock.advance(timedelta(minutes=4))
+    await sandbox.start_app()  # the first tick runs at start
+
+    await peer_a.wait_for(EN.offer_expired)
+    offer_b = await peer_b.wait_for("New request")
+    assert first.buttons == []
+    await peer_b.press(offer_b, EN.offer_accept)
+    await officer.wait_for("is here for you")
+
+
+async def test_declared_involvement_skips_that_helper_for_good(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer_a = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False, note="Crash on I-80 last night")
+    offer = await peer_a.wait_for("New request")
+    assert "Crash on I-80 last night" in offer.text
+    peer_b = await sandbox.join("Blake", Role.PEER)
+    await peer_a.press(offer, EN.offer_involved)
+    await peer_a.wait_for(EN.offer_involved_ack)
+    await peer_b.wait_for("New request")
+    # Even when every other offer has timed out, the involved helper is not asked again.
+    for _ in range(3):
+        clock.advance(timedelta(minutes=4))
+        await tick(sandbox)
+    await asyncio.sleep(0.1)
+    assert len(offers_in(peer_a)) == 0  # the one offer was edited to the acknowledgement
+
+
+async def test_continuity_and_the_private_block_list(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    alex = await sandbox.join("Alex", Role.PEER)
+    await alex.send("/name Alex")
+    await alex.wait_for("Done.")
+    blake = await sandbox.join("Blake", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    await blake.wait_for("New request")
+    await alex.press(await alex.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    await officer.send("/end")
+    ended = await officer.wait_for(EN.thread_ended_by_you)
+    assert ended.labels() == [EN.block_button.format(name="Alex")]
+
+    # Next time: "Alex again?" and, if yes, Alex alone gets the first offer.
+    before_blake = len(offers_in(blake))
+    await officer.send("/talk")
+    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_stress)
+    await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
+    await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
+    again = await officer.wait_for("Would you like Alex again")
+    await officer.press(again, EN.again_yes.format(name="Alex"))
+    await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
+    offer = await alex.wait_for("New request: Stress or burnout")
+    await asyncio.sleep(0.1)
+    assert len(offers_in(blake)) == before_blake
+    await alex.press(offer, EN.offer_decline)
+    await blake.wait_for("New request: Stress or burnout")
+    await officer.send("/cancel")
+    await officer.wait_for(EN.request_cancelled)
+
+    # "Not Alex again": private, and honoured from then on.
+    await officer.press(ended, EN.block_button.format(name="Alex"))
+    await officer.wait_for(EN.blocked.format(name="Alex"))
+    alex_offers = len(offers_in(alex))
+    await ask_for_peer(officer, outside=False)
+    await blake.wait_for_count(len(blake.inbox) + 1)
+    await asyncio.sleep(0.1)
+    assert len(offers_in(alex)) == alex_offers
+    assert not any("Would you like Alex again" in t for t in officer.texts()[-4:])
+
+
+async def test_chain_of_command_is_never_offered(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    sergeant = await sandbox.join("Sgt Lee", Role.PEER)
+    other = await sandbox.join("Blake", Role.PEER)
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    await sandbox.app.repo.add_supervision(
+        (await member_of(sandbox, sergeant)).id, (await member_of(sandbox, officer)).id
+    )
+    await ask_for_peer(officer, outside=False)
+    await other.wait_for("New request")
+    await asyncio.sleep(0.1)
+    assert offers_in(sergeant) == []
+
+
+async def test_ignoring_offers_sets_a_helper_away(sandbox: Sandbox, clock: FakeClock) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    sleepy = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    await sleepy.wait_for("New request")
+    for _ in range(3):
+        clock.advance(timedelta(minutes=3, seconds=1))
+        await tick(sandbox)
+    notice = await sleepy.wait_for("You've missed 3 offers in a row")
+    assert "/available" in notice.text
+    assert not (await member_of(sandbox, sleepy)).available
+
+
+async def test_cancel_withdraws_offers_and_counts_the_request(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    offer = await peer.wait_for("New request")
+    accept_data = offer.buttons[0][0][1]
+    await officer.send("/cancel")
+    await officer.wait_for(EN.request_cancelled)
+    await peer.wait_for(EN.offer_closed)
+    assert offer.buttons == []
+    # A late press of the withdrawn button (e.g. from a stale screen) gets a clear answer.
+    await peer.press_data(accept_data, offer)
+    assert offer.text == EN.offer_closed
+    assert not any("You're connected" in t for t in peer.texts())
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    (metrics,) = await sandbox.app.repo.metrics()
+    assert metrics.outcome == "cancelled" and not metrics.met_goal
+
+
+async def test_a_new_helper_coming_on_duty_gets_the_waiting_request(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER, available=False)
+    await ask_for_peer(officer, outside=False)
+    await officer.wait_for(EN.status_none_free)
+    await peer.send("/available")
+    offer = await peer.wait_for("New request")
+    await peer.press(offer, EN.offer_accept)
+    await officer.wait_for("is here for you")
