@@ -9,17 +9,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.events import Address, Platform
-from bot.model import Member, MemberId, Role, Wanted
-from bot.routing import Policy, RoutingRequest, is_eligible, next_batch, rank_candidates
+from bot.hours import parse_hours
+from bot.model import Category, Member, MemberId, Role, Wanted
+from bot.routing import (
+    Policy,
+    RoutingRequest,
+    is_available,
+    is_eligible,
+    next_batch,
+    rank_candidates,
+)
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 AGENCIES = [b"agency-a", b"agency-b", b"agency-c", None]
+
+
+HOURS = [None, parse_hours("mon-sun 00:00-24:00"), parse_hours("mon-fri 18:00-06:00")]
 
 
 @st.composite
 def members(draw: st.DrawFn, member_id: int) -> Member:
     cert = draw(st.sampled_from([None, -30, 0, 365]))
     last = draw(st.one_of(st.none(), st.integers(min_value=1, max_value=10_000)))
+    cooldown = draw(st.sampled_from([None, -10, 10]))
+    away = draw(st.sampled_from([None, -10, 10]))
     return Member(
         id=MemberId(member_id),
         role=draw(st.sampled_from(list(Role))),
@@ -31,6 +44,11 @@ def members(draw: st.DrawFn, member_id: int) -> Member:
         active=draw(st.booleans()),
         joined_at=NOW - timedelta(days=400),
         last_assigned_at=None if last is None else NOW - timedelta(minutes=last),
+        timezone=draw(st.sampled_from([None, "America/Chicago", "Pacific/Auckland"])),
+        on_call=draw(st.sampled_from(HOURS)),
+        away_until=None if away is None else NOW + timedelta(minutes=away),
+        cooldown_until=None if cooldown is None else NOW + timedelta(minutes=cooldown),
+        topics=frozenset(draw(st.sets(st.sampled_from(list(Category)), max_size=3))),
     )
 
 
@@ -41,13 +59,22 @@ def scenarios(
     count = draw(st.integers(min_value=0, max_value=25))
     helpers = [draw(members(i)) for i in range(2, count + 2)]
     loads = {h.id: draw(st.integers(min_value=0, max_value=4)) for h in helpers}
-    offered = draw(st.sets(st.sampled_from([h.id for h in helpers]))) if helpers else set()
+    ids = [h.id for h in helpers]
+
+    def some() -> frozenset[MemberId]:
+        return frozenset(draw(st.sets(st.sampled_from(ids)))) if ids else frozenset()
+
     request = RoutingRequest(
         officer_id=MemberId(1),
         officer_agency_hash=draw(st.sampled_from(AGENCIES)),
         wanted=draw(st.sampled_from(list(Wanted))),
         outside_agency=draw(st.booleans()),
-        already_offered=frozenset(offered),
+        category=draw(st.sampled_from(list(Category))),
+        already_offered=some(),
+        involved=some(),
+        blocked=some(),
+        conflicts=some(),
+        preferred=draw(st.sampled_from([None, *ids])),
     )
     policy = Policy(
         max_threads_per_helper=draw(st.integers(min_value=1, max_value=3)),
@@ -64,8 +91,12 @@ def test_every_ranked_helper_keeps_every_rule(
     ranked = rank_candidates(request, helpers, live_threads=loads, now=NOW, policy=policy)
     for helper in ranked:
         assert helper.active
-        assert helper.available
+        assert is_available(helper, NOW)
         assert request.wanted.admits(helper.role)
+        assert helper.id not in request.involved, "declared involvement"
+        assert helper.id not in request.blocked, "the officer's private block list"
+        assert helper.id not in request.conflicts, "chain of command"
+        assert helper.cooldown_until is None or helper.cooldown_until <= NOW
         assert helper.certified_until is not None
         assert helper.certified_until >= NOW.date()
         assert loads.get(helper.id, 0) < policy.max_threads_per_helper
@@ -85,8 +116,17 @@ def test_someone_is_offered_whenever_someone_is_eligible(
         if is_eligible(h, request, live_threads=loads.get(h.id, 0), now=NOW, policy=policy)
     ]
     batch = next_batch(request, helpers, live_threads=loads, now=NOW, policy=policy)
-    assert len(batch) == min(len(eligible), policy.batch_size)
     assert {h.id for h in batch} <= {h.id for h in eligible}
+    if eligible:
+        assert batch, "someone eligible exists, so someone is offered"
+    if request.preferred in {h.id for h in eligible}:
+        assert [h.id for h in batch] == [request.preferred], "the previous helper goes first"
+    else:
+        assert len(batch) == min(len(eligible), policy.batch_size)
+    everyone = next_batch(
+        request, helpers, live_threads=loads, now=NOW, policy=policy, everyone=True
+    )
+    assert {h.id for h in everyone} == {h.id for h in eligible}
 
 
 @given(scenarios())
@@ -95,8 +135,9 @@ def test_least_recently_assigned_first(
 ) -> None:
     request, helpers, loads, policy = scenario
     ranked = rank_candidates(request, helpers, live_threads=loads, now=NOW, policy=policy)
+    rest = [h for h in ranked if h.id != request.preferred]
     never = datetime.min.replace(tzinfo=UTC)
-    stamps = [h.last_assigned_at or never for h in ranked]
+    stamps = [h.last_assigned_at or never for h in rest]
     assert stamps == sorted(stamps)
 
 
@@ -116,3 +157,26 @@ def test_expired_certification_is_not_eligible() -> None:
     assert not is_eligible(helper, request, live_threads=0, now=NOW, policy=Policy())
     renewed = replace(helper, certified_until=date(2026, 11, 24))
     assert is_eligible(renewed, request, live_threads=0, now=NOW, policy=Policy())
+
+
+def test_on_call_hours_follow_the_helpers_own_zone() -> None:
+    evenings = parse_hours("mon-fri 18:00-23:00")
+    base = Member(
+        id=MemberId(2),
+        role=Role.PEER,
+        address=Address(Platform.TELEGRAM, "2"),
+        agency_hash=None,
+        display_name="Sam",
+        available=False,
+        certified_until=date(2027, 1, 1),
+        active=True,
+        joined_at=NOW,
+        on_call=evenings,
+    )
+    # 03:00 UTC on Tuesday is 21:00 Monday in Chicago, and 16:00 Tuesday in Auckland.
+    assert is_available(replace(base, timezone="America/Chicago"), NOW)
+    assert not is_available(replace(base, timezone="Pacific/Auckland"), NOW)
+    # /away inside the window holds until it ends.
+    away = replace(base, timezone="America/Chicago", away_until=NOW + timedelta(hours=2))
+    assert not is_available(away, NOW)
+    assert is_available(away, NOW + timedelta(hours=2, minutes=1)) is False  # window over

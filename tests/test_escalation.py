@@ -1,0 +1,106 @@
+"""Properties of the contact clock (pure): nobody waits silently, nothing happens twice."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.escalation import (
+    ClockState,
+    PendingOffer,
+    Timing,
+    decide,
+    effective_wanted,
+    next_wake,
+)
+from bot.model import MemberId, Wanted
+
+START = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+TIMING = Timing()
+
+states = st.builds(
+    ClockState,
+    wanted=st.sampled_from(list(Wanted)),
+    urgent=st.booleans(),
+    created_at=st.just(START),
+    widened=st.booleans(),
+    paged=st.booleans(),
+    gave_up=st.booleans(),
+)
+pendings = st.lists(
+    st.builds(
+        PendingOffer,
+        helper_id=st.integers(min_value=1, max_value=50).map(MemberId),
+        expires_at=st.integers(min_value=0, max_value=60).map(
+            lambda m: START + timedelta(minutes=m)
+        ),
+    ),
+    max_size=5,
+    unique_by=lambda o: o.helper_id,
+)
+moments = st.integers(min_value=0, max_value=90 * 60).map(lambda s: START + timedelta(seconds=s))
+
+
+@given(states, pendings, moments, st.booleans())
+def test_decisions_follow_the_ladder(
+    state: ClockState, pending: list[PendingOffer], now: datetime, anyone: bool
+) -> None:
+    decision = decide(state, pending, now, TIMING, anyone_to_offer=anyone)
+    waited = now - state.created_at
+    assert set(decision.expire) == {o.helper_id for o in pending if o.expires_at <= now}
+    live = [o for o in pending if o.expires_at > now]
+    # New offers only when nothing is pending and someone can be asked.
+    assert decision.offer == (not live and anyone)
+    # Nobody left to ask and nothing pending: coordinators are paged at once.
+    if not live and not anyone and not state.paged:
+        assert decision.page
+    if state.paged:
+        assert not decision.page
+    if state.gave_up:
+        assert not decision.give_up
+    assert decision.give_up == (not state.gave_up and waited >= TIMING.give_up_after)
+    if state.urgent and not state.paged:
+        assert decision.page
+    if decision.widen:
+        assert state.wanted is not Wanted.EITHER and not state.widened
+
+
+@given(states, moments)
+def test_effective_wanted_only_ever_widens(state: ClockState, now: datetime) -> None:
+    wanted = effective_wanted(state, now, TIMING)
+    assert wanted in (state.wanted, Wanted.EITHER)
+    if now - state.created_at < TIMING.widen_after and not (state.urgent or state.widened):
+        assert wanted is state.wanted
+
+
+@given(states, pendings, moments)
+def test_nothing_is_due_before_the_next_wake(
+    state: ClockState, pending: list[PendingOffer], now: datetime
+) -> None:
+    wake = next_wake(state, pending, TIMING)
+    if wake is None or now >= wake or state.urgent:
+        return
+    decision = decide(state, pending, now, TIMING, anyone_to_offer=False)
+    assert decision.expire == ()
+    assert not decision.widen and not decision.give_up
+
+
+def test_a_whole_night_of_ticks_says_each_thing_once() -> None:
+    state = ClockState(Wanted.PEER, False, START, False, False, False)
+    said: list[str] = []
+    for minute in range(0, 61):
+        now = START + timedelta(minutes=minute)
+        decision = decide(state, [], now, TIMING, anyone_to_offer=True)
+        if decision.widen:
+            said.append(f"widen@{minute}")
+            state = replace(state, widened=True)
+        if decision.page:
+            said.append(f"page@{minute}")
+            state = replace(state, paged=True)
+        if decision.give_up:
+            said.append(f"give_up@{minute}")
+            state = replace(state, gave_up=True)
+    assert said == ["widen@10", "page@15", "give_up@30"]
