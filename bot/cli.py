@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="YYYY-MM-DD; required for peer and chaplain invites",
     )
+    roster = commands.add_parser("roster", help="see and manage members")
+    roster_commands = roster.add_subparsers(dest="roster_command", required=True)
+    roster_commands.add_parser("list", help="every member: number, role, agency, status")
+    supervise = roster_commands.add_parser(
+        "supervise", help="record that one member supervises another (never matched together)"
+    )
+    supervise.add_argument("--supervisor", type=int, required=True, help="member number")
+    supervise.add_argument("--report", type=int, required=True, help="member number")
+    revoke = roster_commands.add_parser("revoke", help="remove a member's access at once")
+    revoke.add_argument("member", type=int, help="member number")
     return parser
 
 
@@ -71,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         return 0
+    if args.command == "roster":
+        return asyncio.run(_roster(config, args))
     return asyncio.run(_invite_create(config, args))
 
 
@@ -144,3 +156,47 @@ async def _invite_create(config: Config, args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+async def _roster(config: Config, args: argparse.Namespace) -> int:
+    from bot.app import load_key  # noqa: PLC0415
+    from bot.model import MemberId  # noqa: PLC0415
+    from bot.storage.repository import Repository  # noqa: PLC0415
+    from crypto import Vault  # noqa: PLC0415
+
+    try:
+        key = load_key(config)
+    except (KeyFileError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    repo = await Repository.open(config.storage.path, Vault(key))
+    try:
+        if args.roster_command == "list":
+            print("number  role         agency                available  certified   name")
+            for member in await repo.all_members():
+                agency = await repo.member_agency(member.id) or "-"
+                status = "revoked" if not member.active else ("yes" if member.available else "no")
+                certified = member.certified_until.isoformat() if member.certified_until else "-"
+                print(
+                    f"{member.id:<7} {member.role.value:<12} {agency[:20]:<21} {status:<10} "
+                    f"{certified:<11} {member.display_name or '-'}"
+                )
+            return 0
+        if args.roster_command == "supervise":
+            supervisor = await repo.member(MemberId(args.supervisor))
+            report = await repo.member(MemberId(args.report))
+            if supervisor is None or report is None or supervisor.id == report.id:
+                print(
+                    "error: give two different member numbers from 'roster list'", file=sys.stderr
+                )
+                return EXIT_USAGE
+            await repo.add_supervision(supervisor.id, report.id)
+            print(f"recorded: {supervisor.id} supervises {report.id}")
+            return 0
+        if not await repo.set_active(MemberId(args.member), False):
+            print(f"error: no member number {args.member}", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"member {args.member} revoked")
+        return 0
+    finally:
+        await repo.close()

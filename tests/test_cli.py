@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import stat
 from pathlib import Path
 
 import pytest
 
+from bot.app import utc_now
 from bot.cli import main
+from bot.events import Address, Platform
+from bot.storage.repository import Repository
+from crypto import Vault, load_master_key, normalize_invite_code
 
 CODE = re.compile(r"^[2-9A-HJKMNP-TV-Z]{4}(-[2-9A-HJKMNP-TV-Z]{4}){4}$")
 
@@ -116,3 +121,36 @@ def test_bad_duration_is_one_clear_line(
     assert capsys.readouterr().err == (
         "error: --expires: expected a duration like 7d or 12h, got 'soon'\n"
     )
+
+
+def test_roster_list_supervise_and_revoke(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+
+    run(config_file, "keygen")
+    run(config_file, "invite", "create", "--role", "officer", "--agency", "Springfield PD")
+    run(config_file, "invite", "create", "--role", "peer", "--certified-until", "2099-01-01")
+    codes = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+
+    async def redeem() -> None:
+        key = load_master_key(config_file.parent / "secrets" / "master.key")
+        repo = await Repository.open(config_file.parent / "data" / "peerline.db", Vault(key))
+        for number, code in enumerate(codes, start=1):
+            normalized = normalize_invite_code(code)
+            assert normalized is not None
+            await repo.redeem_invite(
+                normalized, Address(Platform.TELEGRAM, str(number)), utc_now()
+            )
+        await repo.close()
+
+    asyncio.run(redeem())
+    assert run(config_file, "roster", "list") == 0
+    listing = capsys.readouterr().out
+    assert "officer" in listing and "Springfield PD" in listing and "peer" in listing
+    assert run(config_file, "roster", "supervise", "--supervisor", "2", "--report", "1") == 0
+    assert run(config_file, "roster", "supervise", "--supervisor", "2", "--report", "2") == 2
+    assert run(config_file, "roster", "revoke", "1") == 0
+    capsys.readouterr()
+    run(config_file, "roster", "list")
+    assert "revoked" in capsys.readouterr().out
+    assert run(config_file, "roster", "revoke", "99") == 2

@@ -298,6 +298,27 @@ class Repository:
         found = [self._member(row) for row in rows]
         return [m for m in found if roles is None or m.role in roles]
 
+    async def member_agency(self, member_id: MemberId) -> str | None:
+        """The agency's name, for the coordinator's roster only."""
+        row = await self._one(
+            "SELECT address_hash, agency_ct FROM members WHERE id = ?", (member_id,)
+        )
+        if row is None or row["agency_ct"] is None:
+            return None
+        return self._vault.open_text(
+            row["agency_ct"], table="members", column="agency", row=bytes(row[0]).hex()
+        )
+
+    async def all_members(self) -> list[Member]:
+        """Everyone, revoked included (for the roster)."""
+        return [self._member(row) for row in await self._all("SELECT * FROM members ORDER BY id")]
+
+    async def set_active(self, member_id: MemberId, active: bool) -> bool:
+        changed = await self._exec(
+            "UPDATE members SET active = ?, available = 0 WHERE id = ?", (int(active), member_id)
+        )
+        return changed == 1
+
     async def set_available(self, member_id: MemberId, available: bool) -> None:
         await self._exec(
             "UPDATE members SET available = ? WHERE id = ?", (int(available), member_id)
