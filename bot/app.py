@@ -56,7 +56,7 @@ class PlatformMessenger:
         await self._for(sent.address).edit(sent, reply)
 
 
-def telegram_transport(config: Config) -> Transport:
+def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
     from bot.transports.telegram import TelegramTransport  # noqa: PLC0415 - platform at the edge
 
     return TelegramTransport(
@@ -64,6 +64,7 @@ def telegram_transport(config: Config) -> Transport:
         base_url=config.telegram.base_url,
         base_file_url=config.telegram.base_file_url,
         poll_timeout=config.telegram.poll_timeout,
+        menu=text.menu(),
     )
 
 
@@ -96,7 +97,9 @@ class App:
     def transports(self) -> list[Transport]:
         if self._transports is None:
             self._transports = (
-                [telegram_transport(self.config)] if self.config.telegram.enabled else []
+                [telegram_transport(self.config, self.text)]
+                if self.config.telegram.enabled
+                else []
             )
         return self._transports
 

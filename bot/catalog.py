@@ -199,7 +199,6 @@ class Catalog:
         "{name} has closed the conversation. Send /talk any time you want to talk again."
     )
     thread_ended_by_other_helper: str = "{alias} (#{tag}) has closed the conversation."
-    thread_closed_hint_officer: str = "Send /talk any time you want to talk again."
     not_in_thread_officer: str = (
         "You're not in a conversation right now. Send /talk to reach a peer or chaplain."
     )
@@ -235,7 +234,6 @@ class Catalog:
         "You'll still get others when you're the best fit."
     )
     topic_on: str = "\u2713 {label}"
-    topics_saved: str = "Saved."
     not_certified: str = (
         "Your certification isn't on record as current, so requests can't come to you yet. "
         "Please contact your coordinator."
@@ -253,7 +251,22 @@ class Catalog:
         "Send /crisis any time for 24/7 crisis lines."
     )
 
-    def keys(self) -> list[str]:
+    # -- the platform's command menu -------------------------------------------------------
+    menu_talk: str = "Reach a peer or chaplain"
+    menu_crisis: str = "24/7 crisis lines"
+    menu_end: str = "Finish a conversation"
+    menu_help: str = "What you can do here"
+
+    def menu(self) -> tuple[tuple[str, str], ...]:
+        """Commands shown in the chat's menu; /crisis is always one tap away."""
+        return (
+            ("crisis", self.menu_crisis),
+            ("talk", self.menu_talk),
+            ("end", self.menu_end),
+            ("help", self.menu_help),
+        )
+
+    def names(self) -> list[str]:
         return [f.name for f in fields(self)]
 
 

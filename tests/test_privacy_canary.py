@@ -21,6 +21,7 @@ from tests.test_e2e_walking_skeleton import ask_for_peer
 
 CANARY_FROM_OFFICER = "CANARY-officer-7f3a9c Sergeant Whitfield shot on Elm Street"
 CANARY_FROM_PEER = "CANARY-peer-2b8e41 call me at 555-0142"
+CANARY_NOTE = "CANARY-note-c41d Officer Ramirez hit on Route 9"
 CANARY_LONG = (
     "CANARY-long-91d0 " + "word " * 1200 + "END-91d0"
 )  # over Telegram's limit: split in pieces
@@ -62,8 +63,9 @@ async def test_relayed_text_leaves_no_trace(
     caplog.set_level(logging.DEBUG)
     officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
     peer = await sandbox.join("Alex", Role.PEER, agency="Shelbyville SO")
-    await ask_for_peer(officer)
+    await ask_for_peer(officer, note=CANARY_NOTE)
     offer = await peer.wait_for("New request")
+    assert CANARY_NOTE in offer.text  # shown to the helper we ask, and only kept in memory
     await peer.press(offer, EN.offer_accept)
     await officer.wait_for("is here for you")
 
@@ -79,7 +81,14 @@ async def test_relayed_text_leaves_no_trace(
     assert all(len(p) <= 4096 for p in pieces)
     assert " ".join(pieces).split() == CANARY_LONG.split()
 
-    canaries = [CANARY_FROM_OFFICER, CANARY_FROM_PEER, "CANARY-long-91d0", "555-0142"]
+    canaries = [
+        CANARY_FROM_OFFICER,
+        CANARY_FROM_PEER,
+        "CANARY-long-91d0",
+        "555-0142",
+        "CANARY-note-c41d",
+        "Ramirez",
+    ]
     needles = [c.encode() for c in canaries]
     user_ids = [str(u.user_id).encode() for u in (officer, peer)]
     agency = [b"Springfield PD", b"Shelbyville SO", b"springfield pd"]

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import App, utc_now
+from bot.catalog import EN
 from bot.config import (
     Config,
     CryptoConfig,
@@ -91,6 +92,7 @@ class Sandbox:
             base_file_url=config.telegram.base_file_url,
             poll_timeout=config.telegram.poll_timeout,
             retry_base_delay=0.05,
+            menu=EN.menu(),
         )
         self.app = App(
             config,

@@ -15,11 +15,12 @@ import logging
 import os
 import traceback
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from telegram import (
+    BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -148,8 +149,10 @@ class TelegramTransport:
         base_file_url: str | None = None,
         poll_timeout: float = 10.0,
         retry_base_delay: float = 0.5,
+        menu: Sequence[tuple[str, str]] = (),
     ) -> None:
         self._token = token
+        self._menu = tuple(menu)
         self._base_url = base_url
         self._base_file_url = base_file_url
         self._poll_timeout = poll_timeout
@@ -241,6 +244,14 @@ class TelegramTransport:
                 await self._shutdown(app)
                 raise
             self._app = app
+            if self._menu:
+                # The command menu keeps /crisis one tap away in every chat.
+                try:
+                    await app.bot.set_my_commands(
+                        [BotCommand(name, description) for name, description in self._menu]
+                    )
+                except TelegramError as exc:
+                    _log.warning("command menu not set (%s)", type(exc).__name__)
             _log.info("telegram transport started")
 
     async def stop(self) -> None:
