@@ -1,0 +1,77 @@
+"""Bad input gets a clear answer and loses nothing: odd messages, a gone recipient, a flaky API."""
+
+from __future__ import annotations
+
+from bot.catalog import EN
+from bot.model import Role
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.telegram_api import SimUser
+from tests.test_e2e_walking_skeleton import ask_for_peer
+
+
+async def connected(sandbox: Sandbox) -> tuple[SimUser, SimUser]:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    return officer, peer
+
+
+async def test_media_the_relay_cannot_carry_yet_is_refused_out_loud(sandbox: Sandbox) -> None:
+    officer, peer = await connected(sandbox)
+    before = len(peer.inbox)
+    await officer.send_media("voice")
+    await officer.wait_for(EN.media_not_relayed)
+    count = len(officer.inbox)
+    await officer.send_media("photo", caption="the letter from IA")
+    await officer.wait_for_count(count + 1)
+    assert officer.texts()[-1] == EN.media_not_relayed
+    await officer.send("still there?")
+    await peer.wait_for("still there?")
+    assert len(peer.inbox) == before + 1  # only the text arrived
+    assert not any("the letter from IA" in t for t in peer.texts())
+
+
+async def test_outside_a_thread_text_and_media_get_a_clear_answer(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    await officer.send("hello?")
+    await officer.wait_for(EN.not_in_thread_officer)
+    await officer.send_media("sticker")
+    await officer.wait_for_count(3)
+    assert officer.texts()[-1] == EN.not_in_thread_officer
+    await officer.send("/nonsense")
+    await officer.wait_for(EN.unknown_command)
+
+
+async def test_a_recipient_who_blocked_the_bot_means_the_sender_is_told(
+    sandbox: Sandbox,
+) -> None:
+    officer, peer = await connected(sandbox)
+    sandbox.api.block(peer.user_id)
+    await officer.send("are you there")
+    await officer.wait_for(EN.not_delivered)
+
+
+async def test_a_flaky_api_delivers_once_and_in_order(sandbox: Sandbox) -> None:
+    officer, peer = await connected(sandbox)
+    sandbox.api.fail_next("sendMessage", status=502, description="Bad Gateway")
+    sandbox.api.fail_next(
+        "sendMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    for n in range(1, 4):
+        await officer.send(f"line {n}")
+    await peer.wait_for("line 3", timeout=10)
+    relayed = [t.split("\n", 1)[1] for t in peer.texts() if "line " in t]
+    assert relayed == ["line 1", "line 2", "line 3"]
+
+
+async def test_when_retries_run_out_the_sender_is_told_and_the_next_message_goes(
+    sandbox: Sandbox,
+) -> None:
+    officer, peer = await connected(sandbox)
+    sandbox.api.fail_next("sendMessage", status=500, description="Internal Server Error", times=3)
+    await officer.send("this one hits the outage")
+    await officer.wait_for(EN.not_delivered)
+    await officer.send("and this one after it")
+    await peer.wait_for("and this one after it")
