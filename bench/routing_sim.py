@@ -82,6 +82,10 @@ class Params:
     thread_median_minutes: float = 40.0
     thread_sigma: float = 0.6
     patience_minutes: float = 120.0  # the officer stops looking after this long unmatched
+    # handlers.matching._accept refuses only declined offers, so an accept that arrives after
+    # the offer expired would be honoured if the helper could still press; on Telegram the
+    # expiry edit removes the buttons, so by default a late accept is lost.
+    honour_late_accepts: bool = False
     verify_prefilter: bool = False  # also run next_batch on every helper and compare
 
 
@@ -120,7 +124,7 @@ def build_helpers(params: Params, rng: random.Random) -> list[Member]:
                 address=Address(Platform.TELEGRAM, str(index)),
                 agency_hash=_agency(rng.choices(range(params.agencies), weights)[0]),
                 display_name=f"helper {index}",
-                available=rng.random() < params.available_share,
+                available=not lapsed and rng.random() < params.available_share,
                 certified_until=START.date() + timedelta(days=cert_days),
                 active=True,
                 joined_at=START - timedelta(days=rng.randint(30, 900)),
@@ -293,9 +297,7 @@ class Simulator:
         )
         self.cooldown = routing.cooldown_after_urgent
         self.ignored_before_away = routing.ignored_offers_before_away
-        self.helpers: dict[MemberId, Member] = {
-            h.id: h for h in build_helpers(params, self.rng)
-        }
+        self.helpers: dict[MemberId, Member] = {h.id: h for h in build_helpers(params, self.rng)}
         self.loads: dict[MemberId, int] = {}
         self.ignored: dict[MemberId, int] = {}
         self.open: dict[int, Request] = {}
@@ -307,6 +309,7 @@ class Simulator:
         self.now = START
         self.planned_wake: dict[int, datetime] = {}
         self.avail_cache: dict[MemberId, tuple[int, bool]] = {}
+        self.pool: tuple[int, list[Member]] | None = None  # (clock hour, candidates)
         self.end = START + timedelta(days=params.days)
         self.burst_days: list[int] = []
 
@@ -322,6 +325,7 @@ class Simulator:
     def set_helper(self, helper: Member) -> None:
         self.helpers[helper.id] = helper
         self.avail_cache.pop(helper.id, None)
+        self.pool = None
 
     # -- arrivals ----------------------------------------------------------------------------
 
@@ -357,9 +361,7 @@ class Simulator:
                     if u < p.chaplain_wanted_share + p.either_wanted_share
                     else Wanted.PEER
                 )
-                category = (
-                    Category.CRITICAL_INCIDENT if burst else self.rng.choice(TOPICS)
-                )
+                category = Category.CRITICAL_INCIDENT if burst else self.rng.choice(TOPICS)
             agency = burst_agency or _agency(self.rng.choices(range(p.agencies), weights)[0])
             request = Request(
                 id=index,
@@ -400,8 +402,12 @@ class Simulator:
 
     def candidates(self) -> list[Member]:
         """Helpers who could possibly be offered anything now (availability only); the choice
-        among them is next_batch's."""
-        return [h for h in self.helpers.values() if self.available(h)]
+        among them is next_batch's. Rebuilt whenever a helper's record changes or the hour
+        turns, so next_batch always sees current records."""
+        bucket = int(self.now.timestamp()) // 3600
+        if self.pool is None or self.pool[0] != bucket:
+            self.pool = (bucket, [h for h in self.helpers.values() if self.available(h)])
+        return self.pool[1]
 
     # -- the contact clock: mirrors handlers.matching._advance ---------------------------------
 
@@ -422,9 +428,9 @@ class Simulator:
             already_offered=frozenset(asked),
         )
 
-    def batch_for(self, routing_request: RoutingRequest, pool: Sequence[Member], urgent: bool) -> (
-        list[Member]
-    ):
+    def batch_for(
+        self, routing_request: RoutingRequest, pool: Sequence[Member], urgent: bool
+    ) -> list[Member]:
         self.counters.policy_evaluations += 1
         self.counters.helpers_ranked += len(pool)
         batch = next_batch(
@@ -450,7 +456,7 @@ class Simulator:
                 raise InvariantError("pre-filtering by availability changed next_batch")
         return batch
 
-    def advance(self, request: Request, pool: Sequence[Member] | None = None) -> None:
+    def advance(self, request: Request) -> None:
         if request.id not in self.open:
             return
         now = self.now
@@ -463,7 +469,7 @@ class Simulator:
             gave_up=request.gave_up_at is not None,
         )
         wanted = effective_wanted(state, now, self.timing)
-        helpers = self.candidates() if pool is None else pool
+        helpers = self.candidates()
         batch: list[Member] = []
         for second_round in (False, True):
             routing_request = self.routing_request(request, wanted, second_round=second_round)
@@ -571,9 +577,11 @@ class Simulator:
             return  # a later sending of the offer replaced this one
         if offer.state is not OfferState.PENDING:
             # Expired (buttons removed by the edit) before the helper got to it.
-            if event.accept:
-                self.counters.late_accepts += 1
-            return
+            if not event.accept:
+                return
+            self.counters.late_accepts += 1
+            if not (self.p.honour_late_accepts and offer.state is OfferState.EXPIRED):
+                return
         if not event.accept:
             offer.state = OfferState.DECLINED
             self.ignored[event.helper_id] = 0
@@ -616,9 +624,13 @@ class Simulator:
             if hour >= 23 or hour < 7:
                 share *= p.night_available_factor
             now_available = self.rng.random() < share
+            certified = helper.certified_until is not None and (
+                helper.certified_until >= self.now.date()
+            )
+            if now_available and not certified:
+                continue  # /available refuses a helper whose certification has lapsed
             if now_available != helper.available:
-                away = None if now_available else helper.away_until
-                self.set_helper(replace(helper, available=now_available, away_until=away))
+                self.set_helper(replace(helper, available=now_available))
         self.advance_all()
 
     def give_up_waiting(self, request_id: int) -> None:
@@ -631,9 +643,8 @@ class Simulator:
         """What the app's 5-second tick does once something may have become free."""
         if not self.open:
             return
-        pool = self.candidates()
         for request in list(self.open.values()):
-            self.advance(request, pool)
+            self.advance(request)
 
     def record(self, request: Request, helper: Member | None) -> None:
         def since(moment: datetime | None) -> float | None:
@@ -683,9 +694,9 @@ class Simulator:
                 case Arrive(request):
                     self.arrive(request)
                 case Wake(request_id):
-                    request = self.open.get(request_id)
-                    if request is not None and self.planned_wake.get(request_id) == at:
-                        self.advance(request)
+                    waiting = self.open.get(request_id)
+                    if waiting is not None and self.planned_wake.get(request_id) == at:
+                        self.advance(waiting)
                 case Answer():
                     self.answer(event)
                 case ThreadEnd():
@@ -829,22 +840,34 @@ def report(result: SimResult) -> str:
         f"{c.helpers_ranked} helper records; {c.decisions} clock decisions",
         f"offers: {c.offers_sent} sent, {c.accepts} accepted, {c.declines} declined, "
         f"{c.expiries} expired ({c.late_accepts} would-be accepts arrived after expiry), "
-        f"{c.busy_accepts} refused at capacity; {c.set_away} helpers set away after ignored offers",
+        f"{c.busy_accepts} refused at capacity; "
+        f"{c.set_away} helpers set away after ignored offers",
     ]
     return "\n".join([head, "", render(result), *tail])
 
 
-def to_json(result: SimResult) -> dict[str, Any]:
-    return {
-        "params": asdict(result.params),
-        "burst_days": result.burst_days,
-        "runtime_s": result.runtime_s,
-        "counters": asdict(result.counters),
-        "summaries": {name: summarize(items) for name, items in groups(result).items()},
-    }
+def to_json(result: SimResult, burst_alone: SimResult | None = None) -> dict[str, Any]:
+    def one(run: SimResult) -> dict[str, Any]:
+        return {
+            "params": asdict(run.params),
+            "burst_days": run.burst_days,
+            "runtime_s": run.runtime_s,
+            "counters": asdict(run.counters),
+            "summaries": {name: summarize(items) for name, items in groups(run).items()},
+        }
+
+    data = one(result)
+    if burst_alone is not None:
+        data["burst_day_alone"] = one(burst_alone)
+    return data
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[Params, Path | None]:
+def burst_day_alone(params: Params) -> Params:
+    """One day with one incident burst and the usual background, from an idle start."""
+    return replace(params, days=1, bursts=1)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> tuple[Params, Path | None, bool]:
     defaults = Params()
     parser = argparse.ArgumentParser(prog="python -m bench.routing_sim", description=__doc__)
     for name, value in asdict(defaults).items():
@@ -854,17 +877,30 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Params, Path | None]:
         else:
             parser.add_argument(flag, type=type(value), default=value, metavar="N")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH")
+    parser.add_argument(
+        "--no-burst-run", action="store_true", help="skip the separate burst-day-alone run"
+    )
     args = vars(parser.parse_args(argv))
     json_path = args.pop("json")
-    return Params(**args), json_path
+    burst_run = not args.pop("no_burst_run")
+    return Params(**args), json_path, burst_run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    params, json_path = parse_args(argv)
+    params, json_path, burst_run = parse_args(argv)
     result = simulate(params)
     print(report(result))
+    alone = None
+    if burst_run:
+        alone = simulate(burst_day_alone(params))
+        print(
+            f"\nBurst day alone: 1 simulated day, one burst of "
+            f"{params.burst_size} outside-agency requests in {params.burst_window_minutes:g} min "
+            f"on top of the usual arrivals; runtime {alone.runtime_s:.2f} s\n"
+        )
+        print(render(alone, ["all", "burst reqs", "non-urgent", "urgent"]))
     if json_path is not None:
-        json_path.write_text(json.dumps(to_json(result), indent=2, default=str) + "\n")
+        json_path.write_text(json.dumps(to_json(result, alone), indent=2, default=str) + "\n")
         print(f"wrote {json_path}")
     return 0
 
