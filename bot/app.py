@@ -13,7 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.catalog import EN, Catalog
 from bot.config import Config
-from bot.events import Address, Platform, Reply, Sent, Transport
+from bot.events import Address, DeliveryError, Platform, Reply, Sent, Transport
 from bot.logs import cap_noisy_loggers
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
@@ -54,6 +54,17 @@ class PlatformMessenger:
 
     async def edit(self, sent: Sent, reply: Reply) -> None:
         await self._for(sent.address).edit(sent, reply)
+
+    async def copy(
+        self, to: Address, source: Address, message_id: str, caption: str | None = None
+    ) -> Sent:
+        if to.platform is not source.platform:
+            # Across platforms media must be streamed through memory (comes with Signal).
+            raise DeliveryError("media across platforms is not supported yet", permanent=False)
+        return await self._for(to).copy(to, source, message_id, caption=caption)
+
+    async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
+        await self._for(sent.address).edit_copy(sent, text, is_caption=is_caption)
 
 
 def telegram_transport(config: Config, text: Catalog = EN) -> Transport:

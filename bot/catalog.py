@@ -41,6 +41,7 @@ class Catalog:
     help_officer: str = (
         "/talk \u2013 reach a peer or chaplain\n"
         "/cancel \u2013 stop a request you made\n"
+        "/nickname \u2013 same nickname each time, or a new one\n"
         "/end \u2013 finish a conversation\n"
         "/crisis \u2013 24/7 crisis lines\n\n"
         "Nothing you write here is stored."
@@ -51,10 +52,11 @@ class Catalog:
         "/hours \u2013 set weekly on-call hours\n"
         "/topics \u2013 topics you'd like first\n"
         "/name \u2013 change the name officers see\n"
+        "/threads, /switch \u2013 with several conversations open\n"
+        "/transfer \u2013 hand a conversation over, with the officer's consent\n"
         "/end \u2013 finish a conversation\n"
         "/crisis \u2013 24/7 crisis lines"
     )
-    help_clinician: str = "Referrals to you will come here.\n/crisis \u2013 24/7 crisis lines"
     help_staff: str = (
         "/available \u2013 be paged when a request waits too long\n"
         "/away \u2013 stop being paged\n"
@@ -149,6 +151,7 @@ class Catalog:
     who_phrase_peer: str = "a peer"
     who_phrase_chaplain: str = "a chaplain"
     who_phrase_either: str = "a peer or chaplain"
+    who_phrase_clinician: str = "a clinician"
 
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (
@@ -190,9 +193,19 @@ class Catalog:
     )
     role_phrase_peer: str = "a trained peer"
     role_phrase_chaplain: str = "a chaplain"
+    role_phrase_clinician: str = "a clinician"
     header_to_helper: str = "{alias} #{tag}:"
     header_to_officer: str = "{name}:"
     thread_ended_by_you: str = "This conversation is closed. Nothing from it was kept."
+    rate_prompt: str = (
+        "How was this conversation, from 1 (not good) to 5 (very good)? Only the number is "
+        "kept, with no link to you or to them."
+    )
+    helped_prompt: str = "Did it help?"
+    helped_yes: str = "Yes"
+    helped_no: str = "Not really"
+    helped_unsure: str = "Not sure"
+    rating_thanks: str = "Thank you. Send /talk whenever you want to talk again."
     block_button: str = "Not {name} again"
     blocked: str = "Understood. You won't be matched with {name} again."
     thread_ended_by_other_officer: str = (
@@ -207,7 +220,68 @@ class Catalog:
     )
     not_delivered: str = "Your last message could not be delivered. Please try again in a minute."
     media_not_relayed: str = (
-        "Only text can be passed on for now. Please type it out; your file was not sent."
+        "That kind of message can't be passed on. Please send text, a photo, a voice note or "
+        "a file instead. It was not sent."
+    )
+    ambiguous: str = (
+        "You have {count} conversations open: {threads}. Reply (swipe) to a message from the "
+        "one you mean, or send /switch and its tag first. This message was not sent."
+    )
+    thread_line: str = "#{tag} {alias}"
+    threads_list: str = "Your open conversations:\n{lines}\n\nSend /switch and a tag to choose."
+    threads_current: str = " \u2190 your messages go here"
+    switch_done: str = (
+        "Now talking with {alias} (#{tag}). Your messages go there until you switch, or "
+        "until a message arrives from another conversation."
+    )
+    switch_unknown: str = "No open conversation has that tag. Send /threads to see them."
+    end_which: str = "Which conversation do you want to end?"
+    end_button: str = "End #{tag} {alias}"
+    edit_not_relayed: str = (
+        "That edit couldn't be passed on. Please send the correction as a new message."
+    )
+    edited_mark: str = "(edited)"
+    helper_unreachable: str = (
+        "{name} can't be reached right now, so this conversation is closed. We're finding "
+        "someone else for you now."
+    )
+    officer_unreachable: str = (
+        "{alias} (#{tag}) can't be reached any more, so this conversation is closed."
+    )
+
+    nickname_stable: str = (
+        "From now on, peers and chaplains see you under the same nickname each time: "
+        "{alias}. Send /nickname again to get a new one for each conversation."
+    )
+    nickname_random: str = "From now on you get a new nickname for each conversation."
+
+    transfer_thread_which: str = "Which conversation do you want to hand over?"
+    transfer_which: str = (
+        "Who should take this conversation over? The officer decides; nothing moves unless "
+        "they agree."
+    )
+    transfer_to_chaplain: str = "A chaplain"
+    transfer_to_clinician: str = "A clinician"
+    transfer_to_peer: str = "Another peer"
+    transfer_ask: str = (
+        "{name} suggests handing this conversation over to {who}. {name} stays with you until "
+        "they pick up. Nothing changes unless you agree."
+    )
+    transfer_yes: str = "Yes, please"
+    transfer_no: str = "No, stay with {name}"
+    transfer_asked: str = "Asked. You'll hear their answer here."
+    transfer_searching: str = (
+        "Okay. We're finding {who} for you now. {name} stays with you until they pick up. "
+        "Send /cancel to stop looking."
+    )
+    transfer_agreed: str = (
+        "{alias} agreed. You stay with them until {who} picks up; then you'll leave the "
+        "conversation."
+    )
+    transfer_refused_helper: str = "{alias} would like to stay with you."
+    transfer_refused_officer: str = "Okay. You stay with {name}."
+    transfer_done_helper: str = (
+        "{alias} (#{tag}) is now with {who}. You've left the conversation. Thank you."
     )
 
     # -- helper status ---------------------------------------------------------------------

@@ -55,8 +55,14 @@ class ClockDecision:
         return self == ClockDecision()
 
 
+# Only a choice between peer and chaplain is widened; a referral to a clinician is not.
+_WIDENABLE = frozenset({Wanted.PEER, Wanted.CHAPLAIN})
+
+
 def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted:
     """Whom to search for right now: widened on urgency or once `widen_after` has passed."""
+    if state.wanted not in _WIDENABLE:
+        return state.wanted
     if state.urgent or state.widened or now - state.created_at >= timing.widen_after:
         return Wanted.EITHER
     return state.wanted
@@ -78,7 +84,7 @@ def decide(
     offer = still_pending == 0 and anyone_to_offer
     widen = (
         not state.widened
-        and state.wanted is not Wanted.EITHER
+        and state.wanted in _WIDENABLE
         and (state.urgent or waited >= timing.widen_after)
     )
     nobody = still_pending == 0 and not anyone_to_offer
@@ -92,7 +98,7 @@ def next_wake(
 ) -> datetime | None:
     """The next moment the clock has something to decide (None: nothing scheduled)."""
     moments = [o.expires_at for o in pending]
-    if not state.widened and state.wanted is not Wanted.EITHER:
+    if not state.widened and state.wanted in _WIDENABLE:
         moments.append(state.created_at + timing.widen_after)
     if not state.paged:
         moments.append(state.created_at + timing.page_after)

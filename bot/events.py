@@ -39,13 +39,17 @@ class Kind(enum.StrEnum):
     COMMAND = "command"
     CHOICE = "choice"
     MEDIA = "media"
+    EDIT = "edit"  # a person edited an earlier message of theirs
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """One thing a person did: typed text, a command, pressed a button, or sent media.
+    """One thing a person did: typed text, a command, pressed a button, sent media, or edited.
 
-    `text` is message content: it is relayed, never stored or logged.
+    `text` is message content: it is relayed, never stored or logged. For Kind.MEDIA it is the
+    caption (possibly empty); `media_kind` is "unsupported" for content that cannot be relayed
+    (a poll, dice, a game, a story, ...). For Kind.EDIT, `message_id` is the edited message and
+    `text` its new text, or its new caption when `media_kind` names the media it carries.
     """
 
     address: Address
@@ -54,7 +58,7 @@ class Incoming:
     command: str = ""  # lower-case, without the slash or a @botname suffix
     args: str = ""  # the rest of a command line
     choice: str = ""  # opaque choice data for Kind.CHOICE
-    media_kind: str = ""  # "photo", "voice", ... for Kind.MEDIA
+    media_kind: str = ""  # "photo", "voice", ..., "unsupported" for Kind.MEDIA (and Kind.EDIT)
     message_id: str = ""  # platform message id, for replies and edits
     reply_to_id: str = ""  # id of the bot message this one replies to, if any
 
@@ -110,6 +114,18 @@ class Messenger(Protocol):
     async def send(self, to: Address, reply: Reply) -> Sent: ...
 
     async def edit(self, sent: Sent, reply: Reply) -> None: ...
+
+    async def copy(
+        self, to: Address, source: Address, message_id: str, caption: str | None = None
+    ) -> Sent:
+        """Relay a person's own message (any media kind) from `source` into `to`, without a
+        "forwarded from" header. `caption`, when given, replaces the caption of media that
+        carry one."""
+        ...
+
+    async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
+        """Edit a message relayed by `copy`: its text, or its caption when `is_caption`."""
+        ...
 
 
 EventSink = Callable[[Incoming], Awaitable[None]]

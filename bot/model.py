@@ -23,7 +23,10 @@ class Role(enum.StrEnum):
     COORDINATOR = "coordinator"
 
 
-HELPER_ROLES = frozenset({Role.PEER, Role.CHAPLAIN})
+# Who can hold a conversation with an officer (certified or licensed, with a date on record).
+HELPER_ROLES = frozenset({Role.PEER, Role.CHAPLAIN, Role.CLINICIAN})
+# Whom an officer's "whoever is free first" means; clinicians are reached by referral.
+FIRST_CONTACT_ROLES = frozenset({Role.PEER, Role.CHAPLAIN})
 
 
 class Category(enum.StrEnum):
@@ -49,11 +52,12 @@ class Wanted(enum.StrEnum):
 
     PEER = "peer"
     CHAPLAIN = "chaplain"
+    CLINICIAN = "clinician"  # by referral (/transfer) only
     EITHER = "either"
 
     def admits(self, role: Role) -> bool:
         if self is Wanted.EITHER:
-            return role in HELPER_ROLES
+            return role in FIRST_CONTACT_ROLES
         return role.value == self.value
 
 
@@ -93,6 +97,7 @@ class Thread:
     category: Category
     urgent: bool
     opened_at: datetime
+    outside_agency: bool = False
 
     def other(self, member_id: MemberId) -> MemberId:
         return self.helper_id if member_id == self.officer_id else self.officer_id
@@ -104,3 +109,4 @@ class OfficerPrivate:
 
     blocked: frozenset[MemberId] = frozenset()  # "not this person again"
     last_helper: MemberId | None = None  # for "the same person as last time"
+    stable_alias: bool = False  # helpers may recognise a returning officer

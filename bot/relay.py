@@ -7,6 +7,7 @@ handlers carry it out. Message content never passes through here.
 from __future__ import annotations
 
 import secrets
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from bot.model import MemberId, Thread, ThreadId
@@ -24,6 +25,11 @@ _NOUNS = (
 
 def new_alias() -> str:
     return f"{secrets.choice(_ADJECTIVES)} {secrets.choice(_NOUNS)}"
+
+
+def alias_from(digest: bytes) -> str:
+    """A nickname picked by the first bytes of a keyed hash (for a stable pseudonym)."""
+    return f"{_ADJECTIVES[digest[0] % len(_ADJECTIVES)]} {_NOUNS[digest[1] % len(_NOUNS)]}"
 
 
 def new_tag(taken: set[str]) -> str:
@@ -44,29 +50,62 @@ class NotInThread:
     pass
 
 
-Route = Deliver | NotInThread
+@dataclass(frozen=True, slots=True)
+class Ambiguous:
+    """Several threads could be meant; the sender must say which. Never guessed."""
+
+    threads: tuple[Thread, ...]
+
+
+Route = Deliver | NotInThread | Ambiguous
+
+# Per thread, how many relayed messages are remembered for replies and edits.
+_REMEMBERED_PER_THREAD = 500
+
+
+@dataclass
+class _Memory:
+    """What one thread remembers, in memory only, and only while it is open."""
+
+    # (sender, their message id) -> ids of the relayed copies in the recipient's chat
+    copies: OrderedDict[tuple[MemberId, str], tuple[str, ...]] = field(default_factory=OrderedDict)
+    # (recipient, id of a message the bot put in their chat) for replies to it
+    shown: OrderedDict[tuple[MemberId, str], None] = field(default_factory=OrderedDict)
 
 
 @dataclass
 class RelayEngine:
     threads: dict[ThreadId, Thread] = field(default_factory=dict)
     _by_member: dict[MemberId, list[ThreadId]] = field(default_factory=dict)
+    _memory: dict[ThreadId, _Memory] = field(default_factory=dict)
+    _shown_in: dict[tuple[MemberId, str], ThreadId] = field(default_factory=dict)
+    _seq: int = 0
+    _activity: dict[ThreadId, int] = field(default_factory=dict)  # last relayed to the helper
+    _selected: dict[MemberId, tuple[ThreadId, int]] = field(default_factory=dict)
 
     def open(self, thread: Thread) -> None:
         self.threads[thread.id] = thread
+        self._memory[thread.id] = _Memory()
         for member_id in (thread.officer_id, thread.helper_id):
             self._by_member.setdefault(member_id, []).append(thread.id)
 
     def close(self, thread_id: ThreadId) -> Thread | None:
+        """Forget a thread and every message id it remembered."""
         thread = self.threads.pop(thread_id, None)
         if thread is None:
             return None
+        memory = self._memory.pop(thread_id, _Memory())
+        for key in memory.shown:
+            self._shown_in.pop(key, None)
+        self._activity.pop(thread_id, None)
         for member_id in (thread.officer_id, thread.helper_id):
             ids = self._by_member.get(member_id, [])
             if thread_id in ids:
                 ids.remove(thread_id)
             if not ids:
                 self._by_member.pop(member_id, None)
+            if self._selected.get(member_id, (None, 0))[0] == thread_id:
+                del self._selected[member_id]
         return thread
 
     def threads_of(self, member_id: MemberId) -> list[Thread]:
@@ -81,13 +120,72 @@ class RelayEngine:
     def taken_tags(self) -> set[str]:
         return {t.tag for t in self.threads.values()}
 
-    def current(self, member_id: MemberId) -> Thread | None:
-        """The member's most recently opened thread."""
-        ids = self._by_member.get(member_id)
-        return self.threads[ids[-1]] if ids else None
+    def by_tag(self, member_id: MemberId, tag: str) -> Thread | None:
+        wanted = tag.strip().lstrip("#").upper()
+        return next((t for t in self.threads_of(member_id) if t.tag == wanted), None)
 
-    def route(self, sender: MemberId) -> Route:
-        thread = self.current(sender)
-        if thread is None:
+    def select(self, member_id: MemberId, thread_id: ThreadId) -> None:
+        """The member chose this thread (/switch): their next plain messages go there."""
+        self._selected[member_id] = (thread_id, self._seq)
+
+    def selected(self, member_id: MemberId) -> Thread | None:
+        """The explicitly chosen thread, while nothing new has arrived from another one."""
+        chosen, at = self._selected.get(member_id, (None, 0))
+        if chosen is None or chosen not in self.threads:
+            return None
+        others = (t for t in self._by_member.get(member_id, []) if t != chosen)
+        if any(self._activity.get(t, 0) > at for t in others):
+            return None
+        return self.threads[chosen]
+
+    def route(self, sender: MemberId, reply_to_id: str = "") -> Route:
+        """Where a message from `sender` goes: the thread of the message they replied to, else
+        their only thread, else the one they chose with /switch if nothing arrived since."""
+        threads = self.threads_of(sender)
+        if not threads:
             return NotInThread()
-        return Deliver(thread=thread, to=thread.other(sender))
+        if reply_to_id:
+            replied = self._shown_in.get((sender, reply_to_id))
+            if replied is not None and replied in self.threads:
+                return Deliver(self.threads[replied], self.threads[replied].other(sender))
+        if len(threads) == 1:
+            return Deliver(threads[0], threads[0].other(sender))
+        chosen = self.selected(sender)
+        if chosen is not None:
+            return Deliver(chosen, chosen.other(sender))
+        return Ambiguous(tuple(threads))
+
+    def relayed(
+        self,
+        thread_id: ThreadId,
+        sender: MemberId,
+        source_id: str,
+        recipient: MemberId,
+        copy_ids: tuple[str, ...],
+    ) -> None:
+        """Remember a relayed message: for replies to it, and for relaying edits of it."""
+        memory = self._memory.get(thread_id)
+        if memory is None:
+            return
+        if source_id:
+            memory.copies[(sender, source_id)] = copy_ids
+        for copy_id in copy_ids:
+            memory.shown[(recipient, copy_id)] = None
+            self._shown_in[(recipient, copy_id)] = thread_id
+        while len(memory.copies) > _REMEMBERED_PER_THREAD:
+            memory.copies.popitem(last=False)
+        while len(memory.shown) > _REMEMBERED_PER_THREAD:
+            old, _ = memory.shown.popitem(last=False)
+            self._shown_in.pop(old, None)
+        thread = self.threads.get(thread_id)
+        if thread is not None and recipient == thread.helper_id:
+            self._seq += 1
+            self._activity[thread_id] = self._seq
+
+    def copies(self, sender: MemberId, source_id: str) -> tuple[Thread, tuple[str, ...]] | None:
+        """The thread and relayed copies of a message `sender` sent, if still remembered."""
+        for thread in self.threads_of(sender):
+            found = self._memory[thread.id].copies.get((sender, source_id))
+            if found is not None:
+                return thread, found
+        return None

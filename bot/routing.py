@@ -65,12 +65,14 @@ def is_eligible(
 ) -> bool:
     """Every rule a helper must pass to be offered this request."""
     excluded = request.already_offered | request.involved | request.blocked | request.conflicts
+    # A certification is good through its last day in the program's own time zone.
+    today = now.astimezone(ZoneInfo(default_zone)).date()
     checks = (
         helper.id != request.officer_id,
         helper.active,
         request.wanted.admits(helper.role),
         # Privilege covers certified members only: unknown or lapsed certification is a no.
-        helper.certified_until is not None and helper.certified_until >= now.date(),
+        helper.certified_until is not None and helper.certified_until >= today,
         helper.id not in excluded,
         live_threads < policy.max_threads_per_helper,
         helper.cooldown_until is None or helper.cooldown_until <= now,

@@ -33,10 +33,8 @@ async def show_help(turn: Turn) -> None:
         await turn.say(turn.text.help_officer)
     elif role in HELPER_ROLES:
         await turn.say(turn.text.help_helper)
-    elif role is Role.COORDINATOR:
-        await turn.say(turn.text.help_staff)
     else:
-        await turn.say(turn.text.help_clinician)
+        await turn.say(turn.text.help_staff)
 
 
 @router.command("crisis")

@@ -7,23 +7,36 @@ import logging
 from collections import OrderedDict
 
 from bot.events import Incoming, Kind, Reply
-from handlers import common, helper, intake, matching, onboarding, thread
+from handlers import (
+    aftercare,
+    common,
+    helper,
+    intake,
+    matching,
+    onboarding,
+    thread,
+    transfer,
+)
 from handlers.base import Services, Turn
 from handlers.router import Router
 
 log = logging.getLogger(__name__)
 
 _MAX_LOCKS = 4096
+_REMEMBERED_EVENTS = 10_000
+_DEDUPED = frozenset({Kind.TEXT, Kind.COMMAND, Kind.MEDIA})
 
 
 def build_router() -> Router:
     router = Router()
     for module_router in (
+        aftercare.router,
         common.router,
         helper.router,
         intake.router,
         matching.router,
         thread.router,
+        transfer.router,
     ):
         router.include(module_router)
     return router
@@ -35,6 +48,8 @@ class Dispatcher:
         self.router = router or build_router()
         # One lock per person keeps their events in order when transports run concurrently.
         self._locks: OrderedDict[bytes, asyncio.Lock] = OrderedDict()
+        # Platform message ids seen lately: an update delivered twice is handled once.
+        self._seen: OrderedDict[tuple[bytes, str], None] = OrderedDict()
 
     def _lock_for(self, key: bytes) -> asyncio.Lock:
         lock = self._locks.pop(key, None) or asyncio.Lock()
@@ -46,8 +61,22 @@ class Dispatcher:
             del self._locks[oldest_key]
         return lock
 
+    def _is_duplicate(self, key: bytes, event: Incoming) -> bool:
+        if event.kind not in _DEDUPED or not event.message_id:
+            return False
+        seen = (key, event.message_id)
+        if seen in self._seen:
+            return True
+        self._seen[seen] = None
+        if len(self._seen) > _REMEMBERED_EVENTS:
+            self._seen.popitem(last=False)
+        return False
+
     async def handle(self, event: Incoming) -> None:
         key = self.services.audience(event.address)
+        if self._is_duplicate(key, event):
+            log.info("duplicate update dropped")
+            return
         async with self._lock_for(key):
             try:
                 await self._handle(event)
@@ -74,6 +103,8 @@ class Dispatcher:
             await self._command(turn)
         elif event.kind is Kind.MEDIA:
             await thread.relay_media(turn)
+        elif event.kind is Kind.EDIT:
+            await thread.relay_edit(turn)
         elif (numbered := self._numbered_choice(turn)) is not None:
             await self._choice(turn, numbered)
         elif intake.awaiting_note(turn):
@@ -85,7 +116,7 @@ class Dispatcher:
         """A bare number answers the options shown last, unless the person is in a thread:
         there, every text is theirs to say and is relayed as is."""
         answer = turn.event.text.strip()
-        if not answer.isdigit() or self.services.relay.current(turn.member.id) is not None:
+        if not answer.isdigit() or self.services.relay.threads_of(turn.member.id):
             return None
         options = self.services.numbered.get(self.services.audience(turn.event.address), ())
         index = int(answer) - 1

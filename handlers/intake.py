@@ -65,7 +65,7 @@ async def not_safe(turn: Turn, _arg: str) -> None:
         urgent=True,
         created_at=turn.now,
     )
-    await matching.open_request(turn, record)
+    await matching.open_request(turn.services, turn.member, record)
 
 
 @router.choice("cat", roles=OFFICERS)
@@ -169,7 +169,7 @@ async def _submit(turn: Turn, note: str) -> None:
         created_at=turn.now,
         preferred_helper=intake.preferred,
     )
-    await matching.open_request(turn, record, note)
+    await matching.open_request(turn.services, turn.member, record, note)
 
 
 @router.command("cancel", roles=OFFICERS)

@@ -7,13 +7,30 @@ cancel never interleave. Deleting the request row is the claim: exactly one acce
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.escalation import ClockState, PendingOffer, Timing, decide, effective_wanted
+from bot.escalation import (
+    ClockDecision,
+    ClockState,
+    PendingOffer,
+    Timing,
+    decide,
+    effective_wanted,
+    next_wake,
+)
 from bot.events import Reply, Sent
 from bot.hours import current_window_end
-from bot.model import HELPER_ROLES, Member, MemberId, RequestId, Role, Thread, Wanted
+from bot.model import (
+    HELPER_ROLES,
+    Member,
+    MemberId,
+    RequestId,
+    Role,
+    Thread,
+    ThreadId,
+    Wanted,
+)
 from bot.relay import new_alias, new_tag
 from bot.routing import Policy, RoutingRequest, is_available, local_time, next_batch
 from bot.storage.repository import (
@@ -23,6 +40,7 @@ from bot.storage.repository import (
     RequestRecord,
     new_thread_id,
 )
+from handlers import aftercare
 from handlers.base import Services, Turn
 from handlers.common import category_label, crisis_lines
 from handlers.router import Router
@@ -55,6 +73,7 @@ def who_phrase(services: Services, wanted: Wanted) -> str:
         Wanted.PEER: text.who_phrase_peer,
         Wanted.CHAPLAIN: text.who_phrase_chaplain,
         Wanted.EITHER: text.who_phrase_either,
+        Wanted.CLINICIAN: text.who_phrase_clinician,
     }[wanted]
 
 
@@ -65,24 +84,29 @@ async def open_request_of(services: Services, officer_id: MemberId) -> RequestRe
     return None
 
 
-async def open_request(turn: Turn, record: RequestRecord, note: str = "") -> None:
+async def open_request(
+    services: Services,
+    officer: Member,
+    record: RequestRecord,
+    note: str = "",
+    *,
+    status: str | None = None,
+) -> None:
     """Store a new request, tell the officer at once what happens next, start the clock."""
-    services = turn.services
-    text = turn.text
+    text = services.text
     async with services.matching_lock:
         await services.repo.create_request(record)
         if note:
             services.notes[record.id] = note
         if record.urgent:
             lines = crisis_lines(text, services.config.crisis)
-            await turn.say(text.urgent_now.format(lines=lines))
+            await services.try_send(officer.address, Reply(text.urgent_now.format(lines=lines)))
         else:
             goal = int(services.config.routing.contact_goal.total_seconds() // 60)
             who = who_phrase(services, record.wanted)
-            await turn.say(
-                text.request_open.format(who=who, goal_minutes=goal),
-                (turn.choice(text.crisis_button, "crisis"),),
-            )
+            crisis = services.choice(text.crisis_button, "crisis", "", officer.address)
+            opening = status or text.request_open.format(who=who, goal_minutes=goal)
+            await services.try_send(officer.address, Reply(opening, (crisis,)))
         await services.repo.mark_request(record.id, first_status_at=services.clock())
         await _advance(services, record.id)
 
@@ -118,6 +142,9 @@ async def _routing_request(
         )
 
     asked = {o.helper_id for o in offers if not (second_round and timed_out(o))}
+    handing_over = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    if handing_over is not None:
+        asked.add(handing_over.helper_id)  # a hand-over goes to someone else
     return RoutingRequest(
         officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
@@ -153,6 +180,12 @@ async def _advance(services: Services, request_id: RequestId) -> None:
         paged=request.paged_at is not None,
         gave_up=request.gave_up_at is not None,
     )
+    pending = [
+        PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
+    ]
+    wake = next_wake(state, pending, timing)
+    if any(o.expires_at > now for o in pending) and (wake is None or now < wake):
+        return  # offers are out and nothing is due: skip the routing work until then
     wanted = effective_wanted(state, now, timing)
     helpers = await repo.members(roles=HELPER_ROLES)
     loads = services.relay.loads()
@@ -173,15 +206,39 @@ async def _advance(services: Services, request_id: RequestId) -> None:
         )
         if batch:
             break
-    pending = [
-        PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
-    ]
     decision = decide(state, pending, now, timing, anyone_to_offer=bool(batch))
-    if decision.idle:
-        return
+    if not decision.idle:
+        step = _Step(request, officer, decision, batch, offers, pending, now)
+        await _carry_out(services, step)
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """One clock decision and everything needed to carry it out."""
+
+    request: RequestRecord
+    officer: Member
+    decision: ClockDecision
+    batch: list[Member]
+    offers: list[OfferRecord]
+    pending: list[PendingOffer]
+    now: datetime
+
+
+async def _carry_out(services: Services, step: _Step) -> None:
+    repo = services.repo
+    request, officer, decision, batch, pending, now = (
+        step.request,
+        step.officer,
+        step.decision,
+        step.batch,
+        step.pending,
+        step.now,
+    )
+    request_id = request.id
     text = services.text
     for helper_id in decision.expire:
-        await _expire_offer(services, request, helper_id, offers)
+        await _expire_offer(services, request, helper_id, step.offers)
     if decision.widen:
         await repo.mark_request(request_id, widened=True)
         if not request.urgent:
@@ -383,21 +440,27 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     if officer is None:
         await _answer_offer(turn, turn.text.offer_closed)
         return
+    private = await repo.officer_private(officer.id)
+    alias = aftercare.stable_alias(services, officer) if private.stable_alias else new_alias()
     thread = Thread(
         id=new_thread_id(),
         tag=new_tag(services.relay.taken_tags()),
         officer_id=officer.id,
         helper_id=helper.id,
-        officer_alias=new_alias(),
+        officer_alias=alias,
         category=request.category,
         urgent=request.urgent,
         opened_at=now,
     )
-    await repo.save_thread(thread)
+    old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    if old is not None:
+        services.relay.close(old.id)  # in the same step as the open: no message falls between
     services.relay.open(thread)
+    await repo.save_thread(thread)
+    if old is not None:
+        await _hand_over(services, old, thread, helper)
     await repo.mark_assigned(helper.id, now)
     await repo.reset_ignored_offers(helper.id)
-    private = await repo.officer_private(officer.id)
     await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
     await _record(services, request, matched_at=now)
     log.info("request matched; thread opened")
@@ -407,11 +470,10 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     await _answer_offer(
         turn, turn.text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
     )
-    role_phrase = (
-        turn.text.role_phrase_chaplain
-        if helper.role is Role.CHAPLAIN
-        else turn.text.role_phrase_peer
-    )
+    role_phrase = {
+        Role.CHAPLAIN: turn.text.role_phrase_chaplain,
+        Role.CLINICIAN: turn.text.role_phrase_clinician,
+    }.get(helper.role, turn.text.role_phrase_peer)
     await services.try_send(
         officer.address,
         Reply(
@@ -422,6 +484,23 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
             )
         ),
     )
+
+
+async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:
+    """The new helper picked up: the old thread's key is destroyed and its helper told."""
+    await services.repo.shred_thread(old.id)
+    previous = await services.repo.member(old.helper_id)
+    if previous is None:
+        return
+    who = {
+        Role.CHAPLAIN: services.text.who_phrase_chaplain,
+        Role.CLINICIAN: services.text.who_phrase_clinician,
+    }.get(new_helper.role, services.text.who_phrase_peer)
+    notice = services.text.transfer_done_helper.format(
+        alias=old.officer_alias, tag=old.tag, who=who
+    )
+    await services.try_send(previous.address, Reply(notice))
+    log.info("thread handed over (%s)", new.category.value)
 
 
 async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:

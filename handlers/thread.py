@@ -1,11 +1,16 @@
-"""Inside a thread: text relayed both ways under a pseudonym header, and /end."""
+"""Inside a thread: text, media and edits relayed both ways under a pseudonym; /threads,
+/switch and /end. A message that could belong to more than one thread is refused, never guessed.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from bot.events import Choice, DeliveryError, Reply
-from bot.model import HEAVY_CATEGORIES, Member, Role, Thread
+from bot.events import Choice, DeliveryError, Reply, Sent
+from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, Wanted
+from bot.relay import Ambiguous, Deliver
+from bot.storage.repository import RequestRecord, new_request_id
+from handlers import aftercare, matching
 from handlers.base import Services, Turn
 from handlers.router import Router
 
@@ -14,6 +19,24 @@ router = Router()
 
 # Telegram refuses texts over 4096 characters; leave room for the header.
 MAX_CHUNK = 3800
+# Media kinds the relay carries (copied as they are, caption included).
+RELAYED_MEDIA = frozenset(
+    {
+        "photo",
+        "voice",
+        "audio",
+        "video",
+        "document",
+        "sticker",
+        "location",
+        "contact",
+        "video_note",
+        "animation",
+    }
+)
+CAPTIONED_MEDIA = frozenset({"photo", "voice", "audio", "video", "document", "animation"})
+# Telegram refuses captions over 1024 characters; a longer one travels as text after the media.
+CAPTION_LIMIT = 1024
 
 
 def split_text(text: str, limit: int = MAX_CHUNK) -> list[str]:
@@ -39,30 +62,162 @@ def header_for(services: Services, thread: Thread, sender: Member) -> str:
     return services.text.header_to_officer.format(name=sender.display_name)
 
 
-async def relay_text(turn: Turn) -> None:
+async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
+    """Where this message goes, or None after telling the sender why it went nowhere."""
     services = turn.services
-    thread = services.relay.current(turn.member.id)
-    if thread is None:
+    route = services.relay.route(turn.member.id, turn.event.reply_to_id)
+    if isinstance(route, Ambiguous):
+        lines = ", ".join(
+            services.text.thread_line.format(tag=t.tag, alias=t.officer_alias)
+            for t in route.threads
+        )
+        await turn.say(services.text.ambiguous.format(count=len(route.threads), threads=lines))
+        return None
+    if not isinstance(route, Deliver):
         await _not_in_thread(turn)
+        return None
+    recipient = await services.repo.member(route.to)
+    if recipient is None or not recipient.active:
+        await _recipient_gone(services, route.thread, turn.member)
+        return None
+    return route, recipient
+
+
+async def relay_text(turn: Turn) -> None:
+    found = await _destination(turn)
+    if found is None:
         return
-    recipient = await services.repo.member(thread.other(turn.member.id))
-    if recipient is None:
-        await turn.say(turn.text.not_delivered)
-        return
-    header = header_for(services, thread, turn.member)
+    route, recipient = found
+    services = turn.services
+    header = header_for(services, route.thread, turn.member)
+    sent_ids: list[str] = []
     try:
         for piece in split_text(turn.event.text):
-            await services.messenger.send(recipient.address, Reply(f"{header}\n{piece}"))
+            sent = await services.messenger.send(recipient.address, Reply(f"{header}\n{piece}"))
+            sent_ids.append(sent.message_id)
     except DeliveryError as exc:
-        log.warning("relay not delivered (permanent=%s)", exc.permanent)
-        await turn.say(turn.text.not_delivered)
+        await _not_delivered(turn, route.thread, exc)
+        return
+    finally:
+        if sent_ids:
+            services.relay.relayed(
+                route.thread.id,
+                turn.member.id,
+                turn.event.message_id,
+                recipient.id,
+                tuple(sent_ids),
+            )
 
 
 async def relay_media(turn: Turn) -> None:
-    if turn.services.relay.current(turn.member.id) is None:
-        await _not_in_thread(turn)
+    if turn.event.media_kind not in RELAYED_MEDIA:
+        if turn.services.relay.threads_of(turn.member.id):
+            await turn.say(turn.text.media_not_relayed)
+        else:
+            await _not_in_thread(turn)
         return
-    await turn.say(turn.text.media_not_relayed)
+    found = await _destination(turn)
+    if found is None:
+        return
+    route, recipient = found
+    services = turn.services
+    header = header_for(services, route.thread, turn.member)
+    caption = None
+    overflow = ""
+    if turn.event.media_kind in CAPTIONED_MEDIA:
+        caption = f"{header}\n{turn.event.text}" if turn.event.text else header
+        if len(caption) > CAPTION_LIMIT:
+            caption, overflow = header, turn.event.text
+    sent_ids: list[str] = []
+    try:
+        if caption is None:  # stickers, locations, contacts: the header goes just before
+            sent = await services.messenger.send(recipient.address, Reply(header))
+            sent_ids.append(sent.message_id)
+        copy = await services.messenger.copy(
+            recipient.address, turn.event.address, turn.event.message_id, caption=caption
+        )
+        sent_ids.append(copy.message_id)
+        for piece in split_text(overflow) if overflow else []:
+            sent = await services.messenger.send(recipient.address, Reply(f"{header}\n{piece}"))
+            sent_ids.append(sent.message_id)
+    except DeliveryError as exc:
+        await _not_delivered(turn, route.thread, exc)
+        return
+    finally:
+        if sent_ids:
+            services.relay.relayed(
+                route.thread.id,
+                turn.member.id,
+                turn.event.message_id,
+                recipient.id,
+                tuple(sent_ids),
+            )
+
+
+async def relay_edit(turn: Turn) -> None:
+    """An edited message: the relayed copy is edited too, while the thread remembers it."""
+    services = turn.services
+    remembered = services.relay.copies(turn.member.id, turn.event.message_id)
+    if remembered is None:
+        await turn.say(turn.text.edit_not_relayed)
+        return
+    thread, copy_ids = remembered
+    recipient = await services.repo.member(thread.other(turn.member.id))
+    if recipient is None:
+        await turn.say(turn.text.edit_not_relayed)
+        return
+    header = header_for(services, thread, turn.member)
+    is_caption = turn.event.media_kind in CAPTIONED_MEDIA
+    body = f"{header}\n{turn.event.text}" if turn.event.text else header
+    limit = CAPTION_LIMIT if is_caption else MAX_CHUNK + len(header) + 1
+    try:
+        if len(copy_ids) == 1 and len(body) <= limit:
+            await services.messenger.edit_copy(
+                Sent(recipient.address, copy_ids[0]), body, is_caption=is_caption
+            )
+        else:  # a long text sent in pieces: send the corrected version as a new message
+            for piece in split_text(turn.event.text):
+                await services.messenger.send(
+                    recipient.address, Reply(f"{header} {turn.text.edited_mark}\n{piece}")
+                )
+    except DeliveryError as exc:
+        log.warning("edit not relayed (permanent=%s)", exc.permanent)
+        await turn.say(turn.text.edit_not_relayed)
+
+
+async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None:
+    log.warning("relay not delivered (permanent=%s)", exc.permanent)
+    if exc.permanent:
+        await _recipient_gone(turn.services, thread, turn.member)
+    else:
+        await turn.say(turn.text.not_delivered)
+
+
+async def _recipient_gone(services: Services, thread: Thread, sender: Member) -> None:
+    """The other side blocked the bot or left: close the thread, tell the sender, and find the
+    officer someone new if it was the helper who is gone."""
+    await services.repo.shred_thread(thread.id)
+    services.relay.close(thread.id)
+    text = services.text
+    if sender.role is Role.OFFICER:
+        helper = await services.repo.member(thread.helper_id)
+        name = helper.display_name if helper else ""
+        await services.try_send(sender.address, Reply(text.helper_unreachable.format(name=name)))
+        record = RequestRecord(
+            id=new_request_id(),
+            officer_id=sender.id,
+            category=thread.category,
+            wanted=Wanted.EITHER,
+            outside_agency=False,
+            urgent=thread.urgent,
+            created_at=services.clock(),
+        )
+        if await matching.open_request_of(services, sender.id) is None:
+            await matching.open_request(services, sender, record)
+    else:
+        notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
+        await services.try_send(sender.address, Reply(notice))
+    log.info("thread closed: the other side cannot be reached")
 
 
 async def _not_in_thread(turn: Turn) -> None:
@@ -72,21 +227,76 @@ async def _not_in_thread(turn: Turn) -> None:
         await turn.say(turn.text.not_in_thread_helper)
 
 
+@router.command("threads", roles=HELPER_ROLES)
+async def threads(turn: Turn) -> None:
+    services = turn.services
+    mine = services.relay.threads_of(turn.member.id)
+    if not mine:
+        await _not_in_thread(turn)
+        return
+    chosen = services.relay.selected(turn.member.id)
+    lines = "\n".join(
+        services.text.thread_line.format(tag=t.tag, alias=t.officer_alias)
+        + (services.text.threads_current if chosen is not None and chosen.id == t.id else "")
+        for t in mine
+    )
+    await turn.say(services.text.threads_list.format(lines=lines))
+
+
+@router.command("switch", roles=HELPER_ROLES)
+async def switch(turn: Turn) -> None:
+    services = turn.services
+    thread = services.relay.by_tag(turn.member.id, turn.event.args)
+    if thread is None:
+        await turn.say(turn.text.switch_unknown)
+        return
+    services.relay.select(turn.member.id, thread.id)
+    await turn.say(turn.text.switch_done.format(alias=thread.officer_alias, tag=thread.tag))
+
+
 @router.command("end")
 async def end(turn: Turn) -> None:
     services = turn.services
-    thread = services.relay.current(turn.member.id)
-    if thread is None:
-        await _not_in_thread(turn)
+    if turn.event.args:
+        thread = services.relay.by_tag(turn.member.id, turn.event.args)
+        if thread is None:
+            await turn.say(turn.text.switch_unknown)
+            return
+        await close_thread(services, thread, closed_by=turn.member)
         return
-    await close_thread(services, thread, closed_by=turn.member)
+    route = services.relay.route(turn.member.id, turn.event.reply_to_id)
+    if isinstance(route, Deliver):
+        await close_thread(services, route.thread, closed_by=turn.member)
+    elif isinstance(route, Ambiguous):
+        choices = tuple(
+            turn.choice(
+                turn.text.end_button.format(tag=t.tag, alias=t.officer_alias), "end", t.tag
+            )
+            for t in route.threads
+        )
+        await turn.say(turn.text.end_which, choices)
+    else:
+        await _not_in_thread(turn)
 
 
-async def close_thread(services: Services, thread: Thread, *, closed_by: Member) -> None:
-    """Close a thread: forget it in memory, shred its key, tell both sides."""
+@router.choice("end")
+async def end_chosen(turn: Turn, arg: str) -> None:
+    thread = turn.services.relay.by_tag(turn.member.id, arg)
+    if thread is None:
+        await turn.say(turn.text.switch_unknown)
+        return
+    await close_thread(turn.services, thread, closed_by=turn.member)
+
+
+async def close_thread(
+    services: Services, thread: Thread, *, closed_by: Member, ask_rating: bool = True
+) -> None:
+    """Close a thread: forget it in memory, shred its key, tell both sides, and ask the
+    officer for an anonymous rating."""
     services.relay.close(thread.id)
     await services.repo.shred_thread(thread.id)
     log.info("thread closed; key destroyed")
+    await _withdraw_hand_over(services, thread)
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
         until = services.clock() + services.config.routing.cooldown_after_urgent
         await services.repo.set_cooldown(thread.helper_id, until)
@@ -101,6 +311,8 @@ async def close_thread(services: Services, thread: Thread, *, closed_by: Member)
             notice = text.thread_ended_by_other_officer.format(name=helper.display_name)
             officer_reply = Reply(notice, block)
         await services.try_send(officer.address, officer_reply)
+        if ask_rating:
+            await aftercare.ask_rating(services, officer)
     if helper is not None:
         if helper is closed_by:
             helper_reply = Reply(text.thread_ended_by_you)
@@ -111,6 +323,14 @@ async def close_thread(services: Services, thread: Thread, *, closed_by: Member)
                 )
             )
         await services.try_send(helper.address, helper_reply)
+
+
+async def _withdraw_hand_over(services: Services, thread: Thread) -> None:
+    """A hand-over still searching for this thread has nothing left to hand over."""
+    async with services.matching_lock:
+        request = await matching.open_request_of(services, thread.officer_id)
+        if request is not None and request.transfer_thread == thread.id:
+            await matching.close_request(services, request, services.text.offer_closed)
 
 
 def _block_choice(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:

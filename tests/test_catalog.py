@@ -24,7 +24,7 @@ BY_NAME = {f"category_{c.value}" for c in Category} | {
     k for k in EN.names() if k.startswith("menu_")
 }
 # Pieces glued onto other lines, so their edge spaces and newlines are deliberate.
-FRAGMENTS = {"offer_note", "offer_urgent", "page_urgent"}
+FRAGMENTS = {"offer_note", "offer_urgent", "page_urgent", "threads_current"}
 
 
 @pytest.mark.parametrize("key", EN.names())

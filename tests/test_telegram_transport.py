@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.events import Address, Choice, DeliveryError, Incoming, Kind, Platform, Reply
+from bot.events import Address, Choice, DeliveryError, Incoming, Kind, Platform, Reply, Sent
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
 from bot.transports.telegram import TelegramStartError, TelegramTransport
 
@@ -211,12 +211,280 @@ async def test_copy_relays_media_without_forward_header(
     voice = await sink.get()
     assert (voice.kind, voice.media_kind, voice.text) == (Kind.MEDIA, "voice", "")
 
-    sent = await transport.copy(addr(bob), event.address, event.message_id, header="From peer:")
-    await bob.wait_for_count(2)
-    assert bob.texts() == ["From peer:", "look"]
+    sent = await transport.copy(addr(bob), event.address, event.message_id)
+    await bob.wait_for_count(1)
+    assert bob.texts() == ["look"]
     assert bob.last.copied_from == (alice.user_id, int(event.message_id))
-    assert bob.last.media_kind == "photo"
+    assert (bob.last.media_kind, bob.last.caption) == ("photo", "look")
     assert sent.message_id == str(bob.last.message_id)
+    call = api.calls_of("copyMessage")[-1]
+    assert "caption" not in call
+    assert "parse_mode" not in call
+
+
+MEDIA_KINDS = (
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "video_note",
+    "animation",
+)
+CAPTIONED = {"photo", "voice", "audio", "video", "document", "animation"}
+FORWARD_FIELDS = {
+    "forward_origin",
+    "forward_from",
+    "forward_from_chat",
+    "forward_from_message_id",
+    "forward_sender_name",
+    "forward_signature",
+    "forward_date",
+    "is_automatic_forward",
+}
+
+
+@pytest.mark.parametrize("kind", MEDIA_KINDS)
+async def test_every_media_kind_arrives_and_copies_without_forward_header(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox, kind: str
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    caption = f"a {kind}" if kind in CAPTIONED else None
+    sent_id = await alice.send_media(kind, caption=caption)
+    event = await sink.get()
+    assert (event.kind, event.media_kind, event.text) == (Kind.MEDIA, kind, caption or "")
+    assert event.message_id == str(sent_id)
+
+    sent = await transport.copy(addr(bob), event.address, event.message_id)
+    copy = (await bob.wait_for_count(1))[0]
+    assert (copy.media_kind, copy.text, copy.caption) == (kind, caption or "", caption)
+    assert copy.copied_from == (alice.user_id, sent_id)
+    assert sent == Sent(addr(bob), str(copy.message_id))
+    stored = api.raw_message(bob.user_id, copy.message_id)
+    assert not FORWARD_FIELDS & stored.keys()
+    assert stored["from"]["is_bot"]
+    assert kind in stored
+
+
+async def test_copy_caption_override_replaces_the_caption(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send_media("video", caption="original words")
+    event = await sink.get()
+    await transport.copy(addr(bob), event.address, event.message_id, caption="Officer #7: hi")
+    copy = await bob.wait_for("Officer #7")
+    assert (copy.media_kind, copy.caption, copy.text) == (
+        "video",
+        "Officer #7: hi",
+        "Officer #7: hi",
+    )
+    call = api.calls_of("copyMessage")[-1]
+    assert call["caption"] == "Officer #7: hi"
+    assert "parse_mode" not in call  # plain text
+
+    # Media without a caption get one; a caption on a sticker is ignored, as on Telegram.
+    await alice.send_media("photo")
+    photo = await sink.get()
+    await transport.copy(addr(bob), photo.address, photo.message_id, caption="Officer #7:")
+    assert (await bob.wait_for_count(2))[-1].caption == "Officer #7:"
+    await alice.send_media("sticker")
+    sticker = await sink.get()
+    await transport.copy(addr(bob), sticker.address, sticker.message_id, caption="ignored")
+    last = (await bob.wait_for_count(3))[-1]
+    assert (last.media_kind, last.caption, last.text) == ("sticker", None, "")
+
+
+async def test_copy_of_a_text_message(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send("plain words")
+    event = await sink.get()
+    await transport.copy(addr(bob), event.address, event.message_id)
+    copy = await bob.wait_for("plain words")
+    assert (copy.media_kind, copy.caption, copy.copied_from) == ("", None, (1001, 1))
+
+
+async def test_copy_of_a_message_never_sent_is_rejected(
+    api: LocalBotApi, transport: TelegramTransport
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    with pytest.raises(DeliveryError) as info:
+        await transport.copy(addr(bob), addr(alice), "77")
+    assert not info.value.permanent
+    assert info.value.reason == "rejected by Telegram"
+    assert bob.inbox == []
+
+
+async def test_copy_to_a_blocked_person_is_permanent(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send_media("voice")
+    event = await sink.get()
+    api.block(bob.user_id)
+    with pytest.raises(DeliveryError) as info:
+        await transport.copy(addr(bob), event.address, event.message_id)
+    assert info.value.permanent
+    assert len(api.calls_of("copyMessage")) == 1  # no pointless retries
+    assert bob.inbox == []
+
+
+async def test_copy_rate_limit_is_retried(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send_media("photo", caption="after the flood")
+    event = await sink.get()
+    api.fail_next(
+        "copyMessage", status=429, description="Too Many Requests: retry after 1", retry_after=1
+    )
+    started = time.monotonic()
+    await transport.copy(addr(bob), event.address, event.message_id)
+    assert time.monotonic() - started >= 1.0
+    assert len(api.calls_of("copyMessage")) == 2
+    assert bob.texts() == ["after the flood"]  # delivered exactly once
+
+
+async def test_edits_arrive_as_edit_events_in_order(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    first = await alice.send("helo")
+    photo = await alice.send_media("photo", caption="old caption")
+    await alice.edit(first, "hello")
+    await alice.send("after")
+    await alice.edit(photo, "new caption")
+    await alice.edit(photo, "")
+    events = [await sink.get() for _ in range(6)]
+    assert [(e.kind, e.text, e.message_id, e.media_kind) for e in events] == [
+        (Kind.TEXT, "helo", str(first), ""),
+        (Kind.MEDIA, "old caption", str(photo), "photo"),
+        (Kind.EDIT, "hello", str(first), ""),
+        (Kind.TEXT, "after", "3", ""),
+        (Kind.EDIT, "new caption", str(photo), "photo"),
+        (Kind.EDIT, "", str(photo), "photo"),
+    ]
+    assert all(e.address == addr(alice) for e in events)
+    assert api.raw_message(alice.user_id, first)["text"] == "hello"
+
+
+async def test_uncaptioned_edits_and_group_edits_are_ignored(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    location = await alice.send_media("location")
+    assert (await sink.get()).media_kind == "location"
+    with pytest.raises(AssertionError, match="no text or caption"):
+        await alice.edit(location, "moved")
+    # A live location moving arrives as an edit without text or caption: not an EDIT event.
+    live = {**api.raw_message(alice.user_id, location), "edit_date": int(time.time())}
+    await api.push_update({"edited_message": live})
+    group_edit = {
+        "message_id": 9,
+        "date": int(time.time()),
+        "edit_date": int(time.time()),
+        "chat": {"id": -100123, "type": "supergroup", "title": "Station"},
+        "from": alice.user_json,
+        "text": "edited in a group",
+    }
+    await api.push_update({"edited_message": group_edit})
+    await alice.send("next")
+    assert (await sink.get()).text == "next"
+    assert sink.queue.empty()
+    with pytest.raises(AssertionError, match="no message 99"):
+        await alice.edit(99, "x")
+
+
+async def test_wait_until_waits_for_the_inbox(
+    api: LocalBotApi, transport: TelegramTransport
+) -> None:
+    alice = api.user(1001)
+    waiting = asyncio.create_task(alice.wait_until(lambda: len(alice.inbox) == 2))
+    await transport.send(addr(alice), Reply("one"))
+    await transport.send(addr(alice), Reply("two"))
+    await waiting
+    with pytest.raises(AssertionError, match="still false"):
+        await alice.wait_until(lambda: False, timeout=0.1)
+
+
+@pytest.mark.parametrize("kind", ["poll", "dice", "game", "story"])
+async def test_unsupported_content_reaches_the_sink(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox, kind: str
+) -> None:
+    alice = api.user(1001)
+    sent_id = await alice.send_unsupported(kind)
+    event = await sink.get()
+    assert (event.kind, event.media_kind, event.text, event.message_id) == (
+        Kind.MEDIA,
+        "unsupported",
+        "",
+        str(sent_id),
+    )
+
+
+async def test_service_messages_are_not_events(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice = api.user(1001)
+    first = await alice.send("pin me")
+    assert (await sink.get()).text == "pin me"
+    pinned = {
+        "message_id": 50,
+        "date": int(time.time()),
+        "chat": alice.chat_json,
+        "from": alice.user_json,
+        "pinned_message": api.raw_message(alice.user_id, first),
+    }
+    await api.push_update({"message": pinned})
+    await alice.send("after the pin")
+    assert (await sink.get()).text == "after the pin"
+    assert sink.queue.empty()
+
+
+async def test_edit_copy_changes_text_and_caption(
+    api: LocalBotApi, transport: TelegramTransport, sink: Inbox
+) -> None:
+    alice, bob = api.user(1001), api.user(2002)
+    await alice.send("Officer: helo")
+    text_event = await sink.get()
+    await alice.send_media("document", caption="the form")
+    doc_event = await sink.get()
+    text_copy = await transport.copy(addr(bob), text_event.address, text_event.message_id)
+    doc_copy = await transport.copy(addr(bob), doc_event.address, doc_event.message_id)
+
+    await transport.edit_copy(text_copy, "Officer: hello", is_caption=False)
+    edited = await bob.wait_for("Officer: hello")
+    assert edited.edited
+    assert str(edited.message_id) == text_copy.message_id
+    assert "parse_mode" not in api.calls_of("editMessageText")[-1]
+
+    await transport.edit_copy(doc_copy, "the signed form", is_caption=True)
+    doc = await bob.wait_for("the signed form")
+    assert (doc.edited, doc.caption, doc.media_kind) == (True, "the signed form", "document")
+    assert "parse_mode" not in api.calls_of("editMessageCaption")[-1]
+    assert api.raw_message(bob.user_id, doc.message_id)["caption"] == "the signed form"
+
+    # The same content again: "message is not modified" is success.
+    await transport.edit_copy(text_copy, "Officer: hello", is_caption=False)
+    await transport.edit_copy(doc_copy, "the signed form", is_caption=True)
+    assert bob.texts() == ["Officer: hello", "the signed form"]
+
+    # Text and caption are not interchangeable: Telegram refuses, and that is reported.
+    with pytest.raises(DeliveryError) as info:
+        await transport.edit_copy(doc_copy, "as text", is_caption=False)
+    assert not info.value.permanent
+    with pytest.raises(DeliveryError):
+        await transport.edit_copy(text_copy, "as caption", is_caption=True)
+
+    api.block(bob.user_id)
+    with pytest.raises(DeliveryError) as info:
+        await transport.edit_copy(doc_copy, "blocked", is_caption=True)
+    assert info.value.permanent
 
 
 async def test_group_updates_are_ignored(

@@ -66,6 +66,7 @@ _JSON_FIELDS = frozenset(
 )
 
 _MAX_TEXT = 4096
+_MAX_CAPTION = 1024
 _MAX_CALLBACK_DATA = 64
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -78,6 +79,7 @@ _CHAT_METHODS = frozenset(
         "sendmessage",
         "copymessage",
         "editmessagetext",
+        "editmessagecaption",
         "editmessagereplymarkup",
         "deletemessage",
         "sendchataction",
@@ -95,6 +97,10 @@ _MEDIA_FIELDS = (
     "video_note",
     "animation",
 )
+# Media that carry a caption (the others ignore one, as on Telegram).
+_CAPTIONED = frozenset({"photo", "voice", "audio", "video", "document", "animation"})
+# Content the bot cannot relay; `SimUser.send_unsupported` sends one of these.
+_UNSUPPORTED_FIELDS = ("poll", "dice", "game", "story")
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -113,7 +119,8 @@ class ApiError(Exception):
 class BotMessage:
     """A message the bot sent (or copied) into a simulated person's chat, as their phone shows it.
 
-    Kept current: an edit changes `text`/`buttons` in place and sets `edited`.
+    Kept current: an edit changes `text`/`caption`/`buttons` in place and sets `edited`. For
+    media, `text` holds the caption too (empty without one), so `wait_for` finds it.
     """
 
     message_id: int
@@ -123,6 +130,7 @@ class BotMessage:
     copied_from: tuple[int, int] | None = None  # (chat_id, message_id) of the original
     edited: bool = False
     media_kind: str = ""  # set when a copied message carries media (photo, voice, ...)
+    caption: str | None = None  # a media message's caption; None for text or without one
 
     def labels(self) -> list[str]:
         return [label for row in self.buttons for label, _ in row]
@@ -206,6 +214,38 @@ class SimUser:
             extra["caption"] = caption
         return await self._send(extra, reply_to)
 
+    async def send_unsupported(
+        self, kind: str = "poll", *, reply_to: BotMessage | None = None
+    ) -> int:
+        """Send something the bot cannot relay (poll, dice, game, story); returns its id."""
+        return await self._send(_unsupported_json(kind, self), reply_to)
+
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit a message this person sent earlier: a text message gets `text` as its new text,
+        media its new caption (empty removes it). Pushes an `edited_message` update."""
+        original = self._api.raw_message(self.user_id, message_id)
+        if original.get("from", {}).get("id") != self.user_id:
+            raise AssertionError(f"user {self.user_id} sent no message {message_id}")
+        message: JsonDict = {k: v for k, v in original.items() if k != "entities"}
+        if "text" in original:
+            message["text"] = text
+            if text.startswith("/"):
+                command = text.split(maxsplit=1)[0]
+                message["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": len(command)}
+                ]
+        elif any(k in original for k in _CAPTIONED):
+            message.pop("caption_entities", None)
+            if text:
+                message["caption"] = text
+            else:
+                message.pop("caption", None)
+        else:
+            raise AssertionError(f"message {message_id} has no text or caption to edit")
+        message["edit_date"] = int(time.time())
+        self._api.store_message(self.user_id, message)
+        await self._api.push_update({"edited_message": message})
+
     async def _send(self, extra: JsonDict, reply_to: BotMessage | None) -> int:
         message: JsonDict = {
             "message_id": self._api.next_message_id(self.user_id),
@@ -280,6 +320,15 @@ class SimUser:
         await self._wait(lambda: len(self.inbox) >= n, timeout, lambda: f"fewer than {n} messages")
         return list(self.inbox)
 
+    async def wait_until(
+        self,
+        check: Callable[[], bool],
+        timeout: float = 5.0,  # noqa: ASYNC109 - the sandbox's documented API
+    ) -> None:
+        """Wait until `check()` (re-evaluated whenever the inbox changes) is true, e.g.
+        `await peer.wait_until(lambda: any(m.copied_from for m in peer.inbox))`."""
+        await self._wait(check, timeout, lambda: "the awaited condition still false")
+
     async def _wait(
         self, check: Callable[[], bool], seconds: float, what: Callable[[], str]
     ) -> None:
@@ -321,6 +370,36 @@ def _media_json(kind: str, file_id: str) -> JsonDict:
     raise ValueError(f"unsupported media kind {kind!r}")
 
 
+def _unsupported_json(kind: str, user: SimUser) -> JsonDict:
+    match kind:
+        case "poll":
+            options = [
+                {"persistent_id": f"o{i}", "text": t, "voter_count": 0}
+                for i, t in enumerate(("Yes", "No"))
+            ]
+            poll = {
+                "id": f"poll-{user.user_id}",
+                "question": "Coffee?",
+                "options": options,
+                "total_voter_count": 0,
+                "is_closed": False,
+                "is_anonymous": True,
+                "type": "regular",
+                "allows_multiple_answers": False,
+                "allows_revoting": False,
+                "members_only": False,
+            }
+            return {"poll": poll}
+        case "dice":
+            return {"dice": {"emoji": "\N{GAME DIE}", "value": 4}}
+        case "game":
+            photo = [{"file_id": "game", "file_unique_id": "ugame", "width": 9, "height": 9}]
+            return {"game": {"title": "Game", "description": "A game", "photo": photo}}
+        case "story":
+            return {"story": {"chat": user.chat_json, "id": 1}}
+    raise ValueError(f"unknown unsupported kind {kind!r}")
+
+
 class LocalBotApi:
     """An aiohttp server answering `POST /bot{token}/{method}` like api.telegram.org."""
 
@@ -356,6 +435,7 @@ class LocalBotApi:
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
+            "editmessagecaption": self._edit_message_caption,
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
             "setmycommands": self._set_my_commands,
@@ -605,14 +685,20 @@ class LocalBotApi:
         original = self._messages.get((source_chat or 0, source_id or 0))
         if original is None or source_chat is None or source_id is None:
             raise ApiError(400, "Bad Request: message to copy not found")
-        content = {k: original[k] for k in ("text", "entities", *_MEDIA_FIELDS) if k in original}
-        caption = params.get("caption", original.get("caption"))
-        if caption is not None:
-            content["caption"] = caption
+        fields = ("text", "entities", *_MEDIA_FIELDS, *_UNSUPPORTED_FIELDS)
+        # Only content: a copy carries no forward_origin / forward_from, so no "Forwarded" line.
+        content = {k: original[k] for k in fields if k in original}
+        media = _media_of(original)
+        if media in _CAPTIONED:
+            if "caption" in params:
+                caption = _caption(params.get("caption"))
+                if caption:
+                    content["caption"] = caption
+            elif original.get("caption"):
+                content["caption"] = original["caption"]
+                if "caption_entities" in original:
+                    content["caption_entities"] = original["caption_entities"]
         message = self._bot_message(user, params, content)
-        media = next((k for k in _MEDIA_FIELDS if k in original), "")
-        if media == "document" and "animation" in original:
-            media = "animation"
         view = BotMessage(
             message_id=message["message_id"],
             text=str(message.get("text") or message.get("caption") or ""),
@@ -620,6 +706,7 @@ class LocalBotApi:
             reply_to_message_id=_reply_to_id(params),
             copied_from=(source_chat, source_id),
             media_kind=media,
+            caption=message.get("caption"),
         )
         await self._deliver(user, message, view)
         return {"message_id": message["message_id"]}
@@ -635,13 +722,35 @@ class LocalBotApi:
         user = self._target(params)
         message, view = self._find_view(user, _int(params.get("message_id")))
         text = _text(params.get("text"))
+        if "text" not in message:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
         # As on Telegram, an edit without reply_markup removes the inline keyboard.
         markup = _checked_markup(params.get("reply_markup"))
-        if "text" in message and text == message["text"] and markup == message.get("reply_markup"):
+        if text == message["text"] and markup == message.get("reply_markup"):
             raise ApiError(400, _NOT_MODIFIED)
         message["text"] = text
         _set_markup(message, markup)
         view.text = text
+        view.buttons = _parse_buttons(markup)
+        return await self._edited(user, message, view)
+
+    async def _edit_message_caption(self, params: JsonDict) -> JsonDict:
+        user = self._target(params)
+        message, view = self._find_view(user, _int(params.get("message_id")))
+        if _media_of(message) not in _CAPTIONED:
+            raise ApiError(400, "Bad Request: there is no caption in the message to edit")
+        caption = _caption(params.get("caption"))  # absent or empty removes the caption
+        markup = _checked_markup(params.get("reply_markup"))
+        if caption == (message.get("caption") or "") and markup == message.get("reply_markup"):
+            raise ApiError(400, _NOT_MODIFIED)
+        message.pop("caption_entities", None)
+        if caption:
+            message["caption"] = caption
+        else:
+            message.pop("caption", None)
+        _set_markup(message, markup)
+        view.text = caption
+        view.caption = caption or None
         view.buttons = _parse_buttons(markup)
         return await self._edited(user, message, view)
 
@@ -741,6 +850,21 @@ def _text(value: object) -> str:
     if len(text) > _MAX_TEXT:
         raise ApiError(400, "Bad Request: message is too long")
     return text
+
+
+def _caption(value: object) -> str:
+    caption = value if isinstance(value, str) else ""
+    if len(caption) > _MAX_CAPTION:
+        raise ApiError(400, "Bad Request: message caption is too long")
+    return caption
+
+
+def _media_of(message: Mapping[str, object]) -> str:
+    """What a stored message carries: a media kind, an unsupported kind ("poll", ...) or ""."""
+    if "animation" in message:  # Telegram fills `document` for animations too
+        return "animation"
+    kind = next((k for k in _MEDIA_FIELDS if k in message), "")
+    return kind or next((k for k in _UNSUPPORTED_FIELDS if k in message), "")
 
 
 def _reply_to_id(params: JsonDict) -> int | None:

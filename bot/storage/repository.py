@@ -80,6 +80,7 @@ class RequestRecord:
     gave_up_at: datetime | None = None
     first_status_at: datetime | None = None
     first_offer_at: datetime | None = None
+    transfer_thread: ThreadId | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,11 +379,16 @@ class Repository:
         return OfficerPrivate(
             blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
             last_helper=MemberId(last) if last is not None else None,
+            stable_alias=bool(body.get("stable_alias", False)),
         )
 
     async def save_officer_private(self, member_id: MemberId, private: OfficerPrivate) -> None:
         body = json.dumps(
-            {"blocked": sorted(private.blocked), "last_helper": private.last_helper}
+            {
+                "blocked": sorted(private.blocked),
+                "last_helper": private.last_helper,
+                "stable_alias": private.stable_alias,
+            }
         ).encode()
         sealed = self._vault.seal(body, table="members", column="private", row=str(member_id))
         await self._exec("UPDATE members SET private_ct = ? WHERE id = ?", (sealed, member_id))
@@ -410,7 +416,7 @@ class Repository:
         )
         await self._exec(
             "INSERT INTO requests (id, officer_ct, category, wanted, outside_agency, urgent,"
-            " created_at, preferred_helper) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, preferred_helper, transfer_thread) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 record.id,
                 officer_ct,
@@ -420,6 +426,7 @@ class Repository:
                 int(record.urgent),
                 _ts(record.created_at),
                 record.preferred_helper,
+                record.transfer_thread,
             ),
         )
 
@@ -441,6 +448,7 @@ class Repository:
             gave_up_at=_dt(row["gave_up_at"]),
             first_status_at=_dt(row["first_status_at"]),
             first_offer_at=_dt(row["first_offer_at"]),
+            transfer_thread=row["transfer_thread"],
         )
 
     async def request(self, request_id: RequestId) -> RequestRecord | None:
@@ -488,6 +496,23 @@ class Repository:
                 int(metrics.met_goal),
             ),
         )
+
+    async def add_rating(self, score: int | None, helped: str | None) -> int:
+        """A new anonymous rating row; returns its number so 'helped' can be added to it."""
+        async with self._lock:
+            cursor = await self._conn.execute(
+                "INSERT INTO ratings (score, helped) VALUES (?, ?)", (score, helped)
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def set_rating_helped(self, rating_id: int, helped: str) -> None:
+        await self._exec(
+            "UPDATE ratings SET helped = ? WHERE id = ? AND helped IS NULL", (helped, rating_id)
+        )
+
+    async def ratings(self) -> list[tuple[int | None, str | None]]:
+        rows = await self._all("SELECT score, helped FROM ratings ORDER BY id")
+        return [(row[0], row[1]) for row in rows]
 
     async def metrics(self) -> list[RequestMetrics]:
         rows = await self._all("SELECT * FROM request_metrics ORDER BY id")
@@ -579,6 +604,7 @@ class Repository:
                 "alias": record.officer_alias,
                 "category": record.category.value,
                 "urgent": record.urgent,
+                "outside": record.outside_agency,
             }
         ).encode()
         await self._exec(
@@ -607,6 +633,7 @@ class Repository:
                     category=Category(body["category"]),
                     urgent=bool(body["urgent"]),
                     opened_at=datetime.fromisoformat(row["opened_at"]),
+                    outside_agency=bool(body.get("outside", False)),
                 )
             )
         return found

@@ -58,7 +58,7 @@ from bot.events import (
     Sent,
 )
 
-__all__ = ["TelegramStartError", "TelegramTransport"]
+__all__ = ["UNSUPPORTED", "TelegramStartError", "TelegramTransport"]
 
 # Opt in to PTB's future `datetime.timedelta` time periods. Without it PTB emits a deprecation
 # warning whenever it builds a RetryAfter (which the test-suite turns into an error).
@@ -75,18 +75,6 @@ _DRAIN_TIMEOUT = 5.0  # seconds stop() waits for queued events to reach the sink
 # BadRequest descriptions meaning the person is unreachable for good.
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
 
-_MEDIA_FILTER = (
-    filters.PHOTO
-    | filters.VOICE
-    | filters.AUDIO
-    | filters.VIDEO
-    | filters.Document.ALL
-    | filters.Sticker.ALL
-    | filters.LOCATION
-    | filters.CONTACT
-    | filters.VIDEO_NOTE
-    | filters.ANIMATION
-)
 # Checked in this order: an animation also carries `document`.
 _MEDIA_KINDS = (
     "animation",
@@ -100,6 +88,8 @@ _MEDIA_KINDS = (
     "location",
     "contact",
 )
+_CAPTIONED = frozenset({"animation", "photo", "voice", "audio", "video", "document"})
+UNSUPPORTED = "unsupported"  # media_kind of content that cannot be relayed (poll, dice, ...)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
@@ -209,11 +199,13 @@ class TelegramTransport:
             if self._base_file_url is not None:
                 builder = builder.base_file_url(self._base_file_url)
             app: AnyApplication = builder.build()
+            # New and edited messages share one handler, so both go through the chat's worker in
+            # order. Service messages (a pin, ...) are not things a person said.
             app.add_handler(
                 MessageHandler(
-                    filters.UpdateType.MESSAGE
+                    filters.UpdateType.MESSAGES
                     & filters.ChatType.PRIVATE
-                    & (filters.TEXT | filters.COMMAND | _MEDIA_FILTER),
+                    & ~filters.StatusUpdate.ALL,
                     self._on_message,
                 )
             )
@@ -236,7 +228,7 @@ class TelegramTransport:
                 assert app.updater is not None  # noqa: S101 - built with the default updater
                 await app.updater.start_polling(
                     timeout=dtm.timedelta(seconds=self._poll_timeout),
-                    allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                    allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
                     drop_pending_updates=False,
                     error_callback=self._on_polling_error,
                 )
@@ -290,10 +282,15 @@ class TelegramTransport:
     # -- receiving -----------------------------------------------------------------------------
 
     async def _on_message(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.message
-        if message is None or message.chat.type != ChatType.PRIVATE:
+        if update.message is not None:
+            message, edited = update.message, False
+        elif update.edited_message is not None:
+            message, edited = update.edited_message, True
+        else:
             return
-        incoming = self._convert(message)
+        if message.chat.type != ChatType.PRIVATE:
+            return
+        incoming = self._convert_edit(message) if edited else self._convert(message)
         if incoming is not None:
             self._enqueue(_Job(incoming))
 
@@ -315,14 +312,8 @@ class TelegramTransport:
         )
         self._enqueue(_Job(incoming, callback_query_id=query.id))
 
-    def _convert(self, message: Message) -> Incoming | None:
-        address = Address(Platform.TELEGRAM, str(message.chat.id))
-        ids = {
-            "message_id": str(message.message_id),
-            "reply_to_id": (
-                str(message.reply_to_message.message_id) if message.reply_to_message else ""
-            ),
-        }
+    def _convert(self, message: Message) -> Incoming:
+        address, ids = _origin(message)
         text = message.text
         if text is not None:
             entities = message.entities
@@ -336,12 +327,19 @@ class TelegramTransport:
                 command = head[1:].split("@", 1)[0].lower()
                 return Incoming(address, Kind.COMMAND, command=command, args=rest.strip(), **ids)
             return Incoming(address, Kind.TEXT, text=text, **ids)
-        for kind in _MEDIA_KINDS:
-            if getattr(message, kind, None):
-                return Incoming(
-                    address, Kind.MEDIA, text=message.caption or "", media_kind=kind, **ids
-                )
-        return None
+        # Anything else (a poll, dice, a game, a story, ...) still reaches the sink, so the person
+        # can be told it was not relayed rather than meet silence.
+        kind = _media_kind(message) or UNSUPPORTED
+        return Incoming(address, Kind.MEDIA, text=message.caption or "", media_kind=kind, **ids)
+
+    def _convert_edit(self, message: Message) -> Incoming | None:
+        address, ids = _origin(message)
+        if message.text is not None:
+            return Incoming(address, Kind.EDIT, text=message.text, **ids)
+        kind = _media_kind(message)
+        if kind not in _CAPTIONED:
+            return None  # e.g. a live location moving: nothing a person re-worded
+        return Incoming(address, Kind.EDIT, text=message.caption or "", media_kind=kind, **ids)
 
     def _enqueue(self, job: _Job) -> None:
         key = job.incoming.address.chat_id
@@ -423,24 +421,48 @@ class TelegramTransport:
         )
 
     async def copy(
-        self, to: Address, source: Address, message_id: str, header: str | None = None
+        self, to: Address, source: Address, message_id: str, caption: str | None = None
     ) -> Sent:
         """Copy a message a person sent into another chat (no "forwarded from" header).
 
-        `header`, if given, is sent as a plain text line just before the copy.
+        `caption`, when given, replaces the caption (plain text) of media that carry one.
         """
-        if header:
-            await self.send(to, Reply(header))
         chat_id = _chat_id(to)
         from_chat_id = _chat_id(source)
+        source_id = int(message_id)
         copied = await self._deliver(
             "copyMessage",
             lambda: self._bot.copy_message(
-                chat_id=chat_id, from_chat_id=from_chat_id, message_id=int(message_id)
+                chat_id=chat_id,
+                from_chat_id=from_chat_id,
+                message_id=source_id,
+                caption=caption,  # None is not sent: the original caption stays
+                parse_mode=None,
             ),
         )
-        assert copied is not None  # noqa: S101
+        assert copied is not None  # noqa: S101 - only edits may come back empty
         return Sent(to, str(copied.message_id))
+
+    async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
+        """Edit a relayed copy: its text (editMessageText) or caption (editMessageCaption)."""
+        chat_id = _chat_id(sent.address)
+        message_id = int(sent.message_id)
+        if is_caption:
+            await self._deliver(
+                "editMessageCaption",
+                lambda: self._bot.edit_message_caption(
+                    chat_id=chat_id, message_id=message_id, caption=text, parse_mode=None
+                ),
+                not_modified_ok=True,
+            )
+        else:
+            await self._deliver(
+                "editMessageText",
+                lambda: self._bot.edit_message_text(
+                    chat_id=chat_id, message_id=message_id, text=text, parse_mode=None
+                ),
+                not_modified_ok=True,
+            )
 
     async def _deliver(
         self,
@@ -484,6 +506,20 @@ class TelegramTransport:
                 _log.warning("%s failed: %s", method, type(exc).__name__)
                 raise DeliveryError("Telegram error", permanent=False) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _origin(message: Message) -> tuple[Address, dict[str, str]]:
+    address = Address(Platform.TELEGRAM, str(message.chat.id))
+    reply_to = message.reply_to_message
+    ids = {
+        "message_id": str(message.message_id),
+        "reply_to_id": str(reply_to.message_id) if reply_to else "",
+    }
+    return address, ids
+
+
+def _media_kind(message: Message) -> str:
+    return next((kind for kind in _MEDIA_KINDS if getattr(message, kind, None)), "")
 
 
 def _chat_id(address: Address) -> int:
