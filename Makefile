@@ -28,6 +28,7 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing_sim
+	$(BIN)/python -m bench.relay_overhead
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -206,3 +206,21 @@ async def test_a_stable_nickname_when_the_officer_wants_one(sandbox: Sandbox) ->
         await officer.send("/end")
         await peer.wait_for("has closed the conversation")
         peer.inbox.clear()
+
+
+async def test_the_relay_hot_path_writes_nothing_to_disk(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    repo = sandbox.app.repo
+    database = sandbox.directory / "peerline.db"
+    wal = database.with_name("peerline.db-wal")
+    before = (repo.total_changes, database.stat().st_mtime_ns, wal.stat().st_size)
+    for n in range(20):
+        await officer.send(f"message {n}")
+        await peer.send(f"answer {n}")
+    await officer.wait_for("answer 19")
+    await peer.wait_for("message 19")
+    after = (repo.total_changes, database.stat().st_mtime_ns, wal.stat().st_size)
+    assert after == before

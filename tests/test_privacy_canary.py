@@ -22,6 +22,8 @@ from tests.test_e2e_walking_skeleton import ask_for_peer
 CANARY_FROM_OFFICER = "CANARY-officer-7f3a9c Sergeant Whitfield shot on Elm Street"
 CANARY_FROM_PEER = "CANARY-peer-2b8e41 call me at 555-0142"
 CANARY_NOTE = "CANARY-note-c41d Officer Ramirez hit on Route 9"
+CANARY_CAPTION = "CANARY-caption-77ab the letter from internal affairs"
+CANARY_EDIT = "CANARY-edit-e5f0 actually it was my partner"
 CANARY_LONG = (
     "CANARY-long-91d0 " + "word " * 1200 + "END-91d0"
 )  # over Telegram's limit: split in pieces
@@ -73,6 +75,12 @@ async def test_relayed_text_leaves_no_trace(
     await peer.wait_for(CANARY_FROM_OFFICER)
     await peer.send(CANARY_FROM_PEER)
     await officer.wait_for(CANARY_FROM_PEER)
+    await officer.send_media("document", caption=CANARY_CAPTION)
+    await peer.wait_for(CANARY_CAPTION)
+    typo = await peer.send("it was my sergeant")
+    await officer.wait_for("it was my sergeant")
+    await peer.edit(typo, CANARY_EDIT)
+    await officer.wait_for(CANARY_EDIT)
     await officer.send(CANARY_LONG)
     await peer.wait_for("END-91d0")
     # The long text arrived whole, in order, in pieces under Telegram's limit.
@@ -88,6 +96,9 @@ async def test_relayed_text_leaves_no_trace(
         "555-0142",
         "CANARY-note-c41d",
         "Ramirez",
+        "CANARY-caption-77ab",
+        "CANARY-edit-e5f0",
+        "my sergeant",
     ]
     needles = [c.encode() for c in canaries]
     user_ids = [str(u.user_id).encode() for u in (officer, peer)]

@@ -141,6 +141,11 @@ class Repository:
             await db.checkpoint(self._conn)
             await self._conn.close()
 
+    @property
+    def total_changes(self) -> int:
+        """Rows changed since the connection opened (to prove a path writes nothing)."""
+        return int(self._conn.total_changes)
+
     # -- helpers ---------------------------------------------------------------------------
 
     def address_hash(self, address: Address) -> bytes:

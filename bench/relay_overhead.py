@@ -1,0 +1,176 @@
+"""The relay hot path: how long Peerline itself takes to route one relayed message.
+
+Run with ``python -m bench.relay_overhead`` (``make bench``). The real dispatcher, handlers,
+relay engine and repository (SQLite on a temporary file) handle text messages between an
+officer and a peer in a live thread; the messenger is an in-memory stand-in that answers at
+once, so the figures are Peerline's own overhead per message, without any network. A second
+part sends the same traffic through the real python-telegram-bot against the local Bot API
+stand-in over HTTP on 127.0.0.1, for the end-to-end rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import os
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+from itertools import count
+from pathlib import Path
+
+from bot.app import App, utc_now
+from bot.config import Config, StorageConfig, TelegramConfig
+from bot.events import Address, Incoming, Kind, Platform, Reply, Sent
+from bot.invites import create_invites
+from bot.model import Category, Role, Thread, ThreadId
+from bot.sandbox.harness import Sandbox
+from crypto import MasterKey, master_key_from_text, normalize_invite_code
+
+
+class InstantMessenger:
+    """Answers every send at once; counts what it was asked to do."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self._ids = count(1)
+
+    @property
+    def platform(self) -> Platform:
+        return Platform.TELEGRAM
+
+    async def start(self, sink: object) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        self.sent += 1
+        return Sent(to, str(next(self._ids)))
+
+    async def edit(self, sent: Sent, reply: Reply) -> None:
+        return None
+
+    async def copy(
+        self, to: Address, source: Address, message_id: str, caption: str | None = None
+    ) -> Sent:
+        return Sent(to, str(next(self._ids)))
+
+    async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
+        return None
+
+
+def _key() -> MasterKey:
+    return master_key_from_text(base64.b64encode(os.urandom(32)).decode())
+
+
+async def in_process(messages: int) -> list[float]:
+    """Microseconds per relayed message inside Peerline (dispatcher to messenger)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(
+            telegram=TelegramConfig(enabled=False),
+            storage=StorageConfig(path=Path(tmp) / "bench.db"),
+        )
+        messenger = InstantMessenger()
+        app = App(config, transports=[messenger], key=_key(), tick_every=3600)
+        await app.start()
+        assert app.repo is not None and app.dispatcher is not None and app.services is not None
+        officer = Address(Platform.TELEGRAM, "1001")
+        peer = Address(Platform.TELEGRAM, "2001")
+        for role, address in ((Role.OFFICER, officer), (Role.PEER, peer)):
+            (code,) = await create_invites(
+                app.repo,
+                role=role,
+                agency=None,
+                count=1,
+                valid_for=timedelta(days=1),
+                certified_until=utc_now().date() + timedelta(days=30),
+                now=utc_now(),
+            )
+            normalized = normalize_invite_code(code)
+            assert normalized is not None
+            await app.repo.redeem_invite(normalized, address, utc_now())
+        officer_member = await app.repo.member_by_address(officer)
+        peer_member = await app.repo.member_by_address(peer)
+        assert officer_member is not None and peer_member is not None
+        app.services.relay.open(
+            Thread(
+                id=ThreadId("tbench"),
+                tag="BEN",
+                officer_id=officer_member.id,
+                helper_id=peer_member.id,
+                officer_alias="Quiet Heron",
+                category=Category.STRESS,
+                urgent=False,
+                opened_at=utc_now(),
+            )
+        )
+        timings = []
+        for n in range(messages):
+            sender = officer if n % 2 == 0 else peer
+            event = Incoming(sender, Kind.TEXT, text=f"message {n}", message_id=str(n + 10))
+            start = time.perf_counter()
+            await app.dispatcher.handle(event)
+            timings.append((time.perf_counter() - start) * 1e6)
+        assert messenger.sent == messages, "every message was relayed"
+        await app.stop()
+    return timings
+
+
+async def over_http(messages: int) -> tuple[float, float]:
+    """Messages per second through the real PTB and the local Bot API, and the seconds taken."""
+    with tempfile.TemporaryDirectory() as tmp:
+        box = Sandbox(Path(tmp))
+        await box.start()
+        try:
+            officer = await box.join("Dana", Role.OFFICER)
+            peer = await box.join("Alex", Role.PEER)
+            await officer.send("/talk")
+            for prompt, answer in (
+                ("What's it mostly about?", "Stress or burnout"),
+                ("Who would you like", "A peer"),
+                ("outside your own agency", "Doesn't matter"),
+                ("in a few words", "Skip"),
+            ):
+                await officer.press(await officer.wait_for(prompt), answer)
+            await peer.press(await peer.wait_for("New request"), "Accept")
+            await officer.wait_for("is here for you")
+            start = time.perf_counter()
+            for n in range(messages):
+                await officer.send(f"message {n}")
+            await peer.wait_for(f"message {messages - 1}", timeout=120)
+            took = time.perf_counter() - start
+        finally:
+            await box.stop()
+    return messages / took, took
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--http-messages", type=int, default=150)
+    args = parser.parse_args()
+    timings = asyncio.run(in_process(args.messages))
+    print(f"relay overhead inside Peerline, {len(timings)} messages (microseconds):")
+    print(
+        f"  p50 {statistics.median(timings):.0f}  p90 {percentile(timings, 0.9):.0f}  "
+        f"p99 {percentile(timings, 0.99):.0f}  mean {statistics.fmean(timings):.0f}"
+    )
+    rate, took = asyncio.run(over_http(args.http_messages))
+    print(
+        f"through the real PTB and the local Bot API: {args.http_messages} messages in "
+        f"{took:.1f} s = {rate:.0f} msg/s (PTB's AIORateLimiter caps sending at 30 msg/s, "
+        "Telegram's own limit)"
+    )
+
+
+if __name__ == "__main__":
+    main()
