@@ -115,9 +115,15 @@ class Catalog:
     note_skip: str = "Skip"
     intake_stale: str = "Let's start that again. Send /talk when you're ready."
     request_open: str = (
-        "Got it. We're finding {who} for you now. Most people are contacted within "
+        "Got it. We're finding {who} for you now. We aim to have someone with you within "
         "{goal_minutes} minutes, often sooner.\n\n"
         "You'll get a message here the moment someone picks up. Send /cancel to stop."
+    )
+    crisis_reminder: str = (
+        "If it gets worse while you wait, call or text 988 any time. They answer 24/7."
+    )
+    already_in_thread: str = (
+        "You're already in a conversation. Send /end to finish it before starting a new one."
     )
     request_already_open: str = (
         "We're still finding someone for you. You'll get a message here the moment someone "

@@ -26,7 +26,7 @@ NOTE_LIMIT = 200
 async def talk(turn: Turn) -> None:
     services = turn.services
     if services.relay.threads_of(turn.member.id):
-        await turn.say(turn.text.request_already_open)
+        await turn.say(turn.text.already_in_thread)
         return
     if await matching.open_request_of(services, turn.member.id) is not None:
         await turn.say(turn.text.request_already_open)

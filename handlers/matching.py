@@ -22,6 +22,7 @@ from bot.escalation import (
 from bot.events import Reply, Sent
 from bot.hours import current_window_end
 from bot.model import (
+    HEAVY_CATEGORIES,
     HELPER_ROLES,
     Member,
     MemberId,
@@ -106,6 +107,8 @@ async def open_request(
             who = who_phrase(services, record.wanted)
             crisis = services.choice(text.crisis_button, "crisis", "", officer.address)
             opening = status or text.request_open.format(who=who, goal_minutes=goal)
+            if record.category in HEAVY_CATEGORIES:
+                opening = f"{opening}\n\n{text.crisis_reminder}"
             await services.try_send(officer.address, Reply(opening, (crisis,)))
         await services.repo.mark_request(record.id, first_status_at=services.clock())
         await _advance(services, record.id)
