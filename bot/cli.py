@@ -8,12 +8,16 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Config, ConfigError, load_config, parse_duration
 from bot.invites import InviteError, create_invites, deep_link
 from bot.logs import setup_logging
 from bot.model import Role
 from crypto import KeyFileError, generate_key_file
+
+if TYPE_CHECKING:
+    from bot.storage.repository import Repository
 
 EXIT_USAGE = 2
 
@@ -113,9 +117,7 @@ def _keygen(config: Config) -> int:
 
 
 async def _invite_create(config: Config, args: argparse.Namespace) -> int:
-    from bot.app import load_key, utc_now  # noqa: PLC0415
-    from bot.storage.repository import Repository  # noqa: PLC0415
-    from crypto import Vault  # noqa: PLC0415
+    from bot.app import utc_now  # noqa: PLC0415
 
     try:
         valid_for = parse_duration(args.expires)
@@ -125,12 +127,9 @@ async def _invite_create(config: Config, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    try:
-        key = load_key(config)
-    except (KeyFileError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    repo = await _open_repository(config)
+    if repo is None:
         return EXIT_USAGE
-    repo = await Repository.open(config.storage.path, Vault(key))
     try:
         codes = await create_invites(
             repo,
@@ -158,9 +157,9 @@ if __name__ == "__main__":
     raise SystemExit(main())
 
 
-async def _roster(config: Config, args: argparse.Namespace) -> int:
+async def _open_repository(config: Config) -> Repository | None:
+    """The database, opened with the master key; None (after saying why) without a key."""
     from bot.app import load_key  # noqa: PLC0415
-    from bot.model import MemberId  # noqa: PLC0415
     from bot.storage.repository import Repository  # noqa: PLC0415
     from crypto import Vault  # noqa: PLC0415
 
@@ -168,8 +167,16 @@ async def _roster(config: Config, args: argparse.Namespace) -> int:
         key = load_key(config)
     except (KeyFileError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+    return await Repository.open(config.storage.path, Vault(key))
+
+
+async def _roster(config: Config, args: argparse.Namespace) -> int:
+    from bot.model import MemberId  # noqa: PLC0415
+
+    repo = await _open_repository(config)
+    if repo is None:
         return EXIT_USAGE
-    repo = await Repository.open(config.storage.path, Vault(key))
     try:
         if args.roster_command == "list":
             print("number  role         agency                available  certified   name")

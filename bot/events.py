@@ -34,6 +34,24 @@ class Address:
     __str__ = __repr__
 
 
+# The media kinds a transport reports in `Incoming.media_kind` (Telegram's own names), and
+# which of them carry a caption. Anything else arrives as UNSUPPORTED_MEDIA.
+MEDIA_KINDS = (
+    "photo",
+    "voice",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contact",
+    "video_note",
+    "animation",
+)
+CAPTIONED_MEDIA = frozenset({"photo", "voice", "audio", "video", "document", "animation"})
+UNSUPPORTED_MEDIA = "unsupported"
+
+
 class Kind(enum.StrEnum):
     TEXT = "text"
     COMMAND = "command"

@@ -5,8 +5,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
-from bot.events import Choice, DeliveryError, Reply, Sent
+from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS, Choice, DeliveryError, Reply, Sent
 from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, Wanted
 from bot.relay import Ambiguous, Deliver
 from bot.storage.repository import RequestRecord, new_request_id
@@ -20,21 +21,7 @@ router = Router()
 # Telegram refuses texts over 4096 characters; leave room for the header.
 MAX_CHUNK = 3800
 # Media kinds the relay carries (copied as they are, caption included).
-RELAYED_MEDIA = frozenset(
-    {
-        "photo",
-        "voice",
-        "audio",
-        "video",
-        "document",
-        "sticker",
-        "location",
-        "contact",
-        "video_note",
-        "animation",
-    }
-)
-CAPTIONED_MEDIA = frozenset({"photo", "voice", "audio", "video", "document", "animation"})
+RELAYED_MEDIA = frozenset(MEDIA_KINDS)
 # Telegram refuses captions over 1024 characters; a longer one travels as text after the media.
 CAPTION_LIMIT = 1024
 
@@ -90,23 +77,13 @@ async def relay_text(turn: Turn) -> None:
     route, recipient = found
     services = turn.services
     header = header_for(services, route.thread, turn.member)
-    sent_ids: list[str] = []
-    try:
+
+    async def send_text(sent_ids: list[str]) -> None:
         for piece in split_text(turn.event.text):
             sent = await services.messenger.send(recipient.address, Reply(f"{header}\n{piece}"))
             sent_ids.append(sent.message_id)
-    except DeliveryError as exc:
-        await _not_delivered(turn, route.thread, exc)
-        return
-    finally:
-        if sent_ids:
-            services.relay.relayed(
-                route.thread.id,
-                turn.member.id,
-                turn.event.message_id,
-                recipient.id,
-                tuple(sent_ids),
-            )
+
+    await _relay(turn, route, recipient, send_text)
 
 
 async def relay_media(turn: Turn) -> None:
@@ -128,8 +105,8 @@ async def relay_media(turn: Turn) -> None:
         caption = f"{header}\n{turn.event.text}" if turn.event.text else header
         if len(caption) > CAPTION_LIMIT:
             caption, overflow = header, turn.event.text
-    sent_ids: list[str] = []
-    try:
+
+    async def send_media(sent_ids: list[str]) -> None:
         if caption is None:  # stickers, locations, contacts: the header goes just before
             sent = await services.messenger.send(recipient.address, Reply(header))
             sent_ids.append(sent.message_id)
@@ -140,12 +117,26 @@ async def relay_media(turn: Turn) -> None:
         for piece in split_text(overflow) if overflow else []:
             sent = await services.messenger.send(recipient.address, Reply(f"{header}\n{piece}"))
             sent_ids.append(sent.message_id)
+
+    await _relay(turn, route, recipient, send_media)
+
+
+async def _relay(
+    turn: Turn,
+    route: Deliver,
+    recipient: Member,
+    sending: Callable[[list[str]], Awaitable[None]],
+) -> None:
+    """Run one relay, remember every copy it made (even when a later piece fails), and tell the
+    sender when delivery failed."""
+    sent_ids: list[str] = []
+    try:
+        await sending(sent_ids)
     except DeliveryError as exc:
         await _not_delivered(turn, route.thread, exc)
-        return
     finally:
         if sent_ids:
-            services.relay.relayed(
+            turn.services.relay.relayed(
                 route.thread.id,
                 turn.member.id,
                 turn.event.message_id,

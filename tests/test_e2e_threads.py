@@ -8,23 +8,13 @@ import asyncio
 import pytest
 
 from bot.catalog import EN
+from bot.events import MEDIA_KINDS
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import BotMessage, SimUser
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
-MEDIA = [
-    "photo",
-    "voice",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "video_note",
-    "animation",
-]
+MEDIA = list(MEDIA_KINDS)
 
 
 async def connect(sandbox: Sandbox, officer: SimUser, peer: SimUser) -> BotMessage:

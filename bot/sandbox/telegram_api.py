@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
+
 __all__ = ["BotMessage", "LocalBotApi", "SimUser"]
 
 _log = logging.getLogger(__name__)
@@ -85,20 +87,9 @@ _CHAT_METHODS = frozenset(
         "sendchataction",
     }
 )
-_MEDIA_FIELDS = (
-    "photo",
-    "voice",
-    "audio",
-    "video",
-    "document",
-    "sticker",
-    "location",
-    "contact",
-    "video_note",
-    "animation",
-)
+_MEDIA_FIELDS = MEDIA_KINDS
 # Media that carry a caption (the others ignore one, as on Telegram).
-_CAPTIONED = frozenset({"photo", "voice", "audio", "video", "document", "animation"})
+_CAPTIONED = CAPTIONED_MEDIA
 # Content the bot cannot relay; `SimUser.send_unsupported` sends one of these.
 _UNSUPPORTED_FIELDS = ("poll", "dice", "game", "story")
 

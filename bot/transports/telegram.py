@@ -48,6 +48,9 @@ from telegram.ext import (
 )
 
 from bot.events import (
+    CAPTIONED_MEDIA,
+    MEDIA_KINDS,
+    UNSUPPORTED_MEDIA,
     Address,
     DeliveryError,
     EventSink,
@@ -76,20 +79,9 @@ _DRAIN_TIMEOUT = 5.0  # seconds stop() waits for queued events to reach the sink
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
 
 # Checked in this order: an animation also carries `document`.
-_MEDIA_KINDS = (
-    "animation",
-    "photo",
-    "voice",
-    "audio",
-    "video_note",
-    "video",
-    "sticker",
-    "document",
-    "location",
-    "contact",
-)
-_CAPTIONED = frozenset({"animation", "photo", "voice", "audio", "video", "document"})
-UNSUPPORTED = "unsupported"  # media_kind of content that cannot be relayed (poll, dice, ...)
+_MEDIA_KINDS = ("animation", *(kind for kind in MEDIA_KINDS if kind != "animation"))
+_CAPTIONED = CAPTIONED_MEDIA
+UNSUPPORTED = UNSUPPORTED_MEDIA  # media_kind of content that cannot be relayed (poll, dice, ...)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 
