@@ -181,7 +181,7 @@ async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None
     if exc.permanent:
         await _recipient_gone(turn.services, thread, turn.member)
     else:
-        await turn.say(turn.text.not_delivered)
+        await turn.services.try_send(turn.event.address, Reply(turn.text.not_delivered))
 
 
 async def _recipient_gone(services: Services, thread: Thread, sender: Member) -> None:

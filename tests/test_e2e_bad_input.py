@@ -80,7 +80,7 @@ async def test_when_retries_run_out_the_sender_is_told_and_the_next_message_goes
     sandbox: Sandbox,
 ) -> None:
     officer, peer = await connected(sandbox)
-    sandbox.api.fail_next("sendMessage", status=500, description="Internal Server Error", times=3)
+    sandbox.api.fail_next("sendMessage", status=500, description="Internal Server Error", times=5)
     await officer.send("this one hits the outage")
     await officer.wait_for(EN.not_delivered)
     await officer.send("and this one after it")

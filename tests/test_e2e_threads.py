@@ -12,6 +12,7 @@ from bot.events import MEDIA_KINDS
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import BotMessage, SimUser
+from tests.conftest import FakeClock
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
 MEDIA = list(MEDIA_KINDS)
@@ -214,3 +215,54 @@ async def test_the_relay_hot_path_writes_nothing_to_disk(sandbox: Sandbox) -> No
     await peer.wait_for("message 19")
     after = (repo.total_changes, database.stat().st_mtime_ns, wal.stat().st_size)
     assert after == before
+
+
+async def test_an_update_delivered_twice_is_relayed_once(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    sent = await officer.send("only once, please")
+    await peer.wait_for("only once, please")
+    raw = sandbox.api.raw_message(officer.user_id, sent)
+    await sandbox.api.push_update({"message": raw})  # the platform re-delivers it
+    await officer.send("and then this")
+    await peer.wait_for("and then this")
+    assert sum("only once, please" in t for t in peer.texts()) == 1
+
+
+async def test_a_429_storm_keeps_order_and_loses_nothing(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    for _ in range(2):
+        sandbox.api.fail_next(
+            "sendMessage",
+            status=429,
+            description="Too Many Requests: retry after 1",
+            retry_after=1,
+        )
+        sandbox.api.fail_next("sendMessage", status=502, description="Bad Gateway")
+    for n in range(8):
+        await officer.send(f"storm {n}")
+    await peer.wait_for("storm 7", timeout=20)
+    relayed = [t.split("\n", 1)[1] for t in peer.texts() if "storm " in t]
+    assert relayed == [f"storm {n}" for n in range(8)]
+    assert not any(EN.not_delivered in t for t in officer.texts())
+
+
+async def test_on_call_hours_topics_and_time_zone(sandbox: Sandbox, clock: FakeClock) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    night = await sandbox.join("Alex", Role.PEER, available=False)
+    await night.send("/hours mon-sun 20:00-02:00")
+    await night.wait_for("Requests can come to you during")
+    await night.send("/timezone America/Chicago")
+    await night.wait_for("Your time zone is now America/Chicago")
+    await night.send("/topics")
+    topics = await night.wait_for(EN.topics_prompt)
+    await night.press(topics, EN.category_critical_incident)
+    await night.wait_until(lambda: any("\u2713" in label for label in night.last.labels()))
+    # 03:00 UTC is 21:00 in Chicago: inside the hours, so the offer comes without /available.
+    await ask_for_peer(officer, outside=False)
+    await night.wait_for("New request")
+    await night.send("/hours nonsense")
+    await night.wait_for("I couldn't read that")

@@ -177,7 +177,7 @@ async def test_server_errors_are_retried(api: LocalBotApi, transport: TelegramTr
     assert len(api.calls_of("sendMessage")) == 3
     assert alice.texts() == ["eventually"]
 
-    api.fail_next("sendMessage", status=502, description="Bad Gateway", times=3)
+    api.fail_next("sendMessage", status=502, description="Bad Gateway", times=5)
     with pytest.raises(DeliveryError) as info:
         await transport.send(addr(alice), Reply("never"))
     assert not info.value.permanent

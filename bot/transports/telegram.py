@@ -71,7 +71,7 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MAX_ATTEMPTS = 3  # tries per delivery, retries included
+_MAX_ATTEMPTS = 5  # tries per delivery, retries included: about 8 s of 5xx backoff
 _MAX_RETRY_AFTER = 30.0  # seconds; a longer flood wait fails fast instead of stalling the chat
 _MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
 _DRAIN_TIMEOUT = 5.0  # seconds stop() waits for queued events to reach the sink
