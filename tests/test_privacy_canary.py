@@ -8,6 +8,7 @@ id is stored in clear.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,8 +76,12 @@ async def test_relayed_text_leaves_no_trace(
     await peer.wait_for(CANARY_FROM_OFFICER)
     await peer.send(CANARY_FROM_PEER)
     await officer.wait_for(CANARY_FROM_PEER)
-    await officer.send_media("document", caption=CANARY_CAPTION)
-    await peer.wait_for(CANARY_CAPTION)
+    await officer.send_media(
+        "document", caption=CANARY_CAPTION, file_name="CANARY-file-31aa divorce papers.pdf"
+    )
+    document = await peer.wait_for(CANARY_CAPTION)
+    copied = sandbox.api.raw_message(peer.user_id, document.message_id)
+    assert "CANARY-file-31aa" in json.dumps(copied)  # the file itself arrived, name and all
     typo = await peer.send("it was my sergeant")
     await officer.wait_for("it was my sergeant")
     await peer.edit(typo, CANARY_EDIT)
@@ -97,6 +102,7 @@ async def test_relayed_text_leaves_no_trace(
         "CANARY-note-c41d",
         "Ramirez",
         "CANARY-caption-77ab",
+        "CANARY-file-31aa",
         "CANARY-edit-e5f0",
         "my sergeant",
     ]

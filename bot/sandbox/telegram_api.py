@@ -197,10 +197,14 @@ class SimUser:
         *,
         caption: str | None = None,
         reply_to: BotMessage | None = None,
+        file_name: str | None = None,
     ) -> int:
         """Send a piece of media (photo, voice, audio, video, document, sticker, location,
-        contact, video_note, animation); returns its message_id."""
+        contact, video_note, animation); returns its message_id. `file_name` names a
+        document."""
         extra: JsonDict = _media_json(kind, self._api.next_file_id())
+        if file_name is not None and isinstance(extra.get("document"), dict):
+            extra["document"]["file_name"] = file_name
         if caption is not None:
             extra["caption"] = caption
         return await self._send(extra, reply_to)
