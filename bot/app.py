@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.catalog import EN, Catalog
 from bot.config import Config
 from bot.events import Address, DeliveryError, Platform, Reply, Sent, Transport
-from bot.logs import cap_noisy_loggers
+from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
@@ -164,8 +164,13 @@ class App:
             transport = self._started.pop()
             try:
                 await transport.stop()
-            except Exception:
-                log.exception("%s transport did not stop cleanly", transport.platform.value)
+            except Exception as exc:
+                log.error(
+                    "%s transport did not stop cleanly: %s at %s",
+                    transport.platform.value,
+                    type(exc).__name__,
+                    where(exc),
+                )
         if self.repo is not None:
             await self.repo.close()
             self.repo = None

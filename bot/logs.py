@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from pathlib import Path
 
 # httpx logs every request URL at INFO, and a Bot API URL carries the bot token; PTB and
@@ -34,3 +35,13 @@ def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
 def cap_noisy_loggers() -> None:
     for name, floor in _CAPPED.items():
         logging.getLogger(name).setLevel(floor)
+
+
+def where(exc: BaseException) -> str:
+    """file:line of the innermost frame, for a log line that must not quote the exception:
+    an exception's message can carry what a person wrote."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "?"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno}"

@@ -7,6 +7,7 @@ import logging
 from collections import OrderedDict
 
 from bot.events import Incoming, Kind, Reply
+from bot.logs import where
 from handlers import (
     aftercare,
     common,
@@ -80,9 +81,10 @@ class Dispatcher:
         async with self._lock_for(key):
             try:
                 await self._handle(event)
-            except Exception:
-                # Never the event's content: its repr carries only kind and command.
-                log.exception("handler failed for %r", event)
+            except Exception as exc:
+                # Never the content: the event's repr carries only kind and command, and the
+                # exception is named by type and place, not by its message.
+                log.error("handler failed for %r: %s at %s", event, type(exc).__name__, where(exc))
                 await self.services.try_send(
                     event.address, Reply(self.services.text.something_went_wrong)
                 )
@@ -126,8 +128,8 @@ class Dispatcher:
         """Move the contact clock of every open request (called by the scheduler)."""
         try:
             await matching.tick(self.services)
-        except Exception:
-            log.exception("contact clock tick failed")
+        except Exception as exc:
+            log.error("contact clock tick failed: %s at %s", type(exc).__name__, where(exc))
 
     async def _command(self, turn: Turn) -> None:
         route = self.router.commands.get(turn.event.command)

@@ -21,6 +21,7 @@ from bot.escalation import (
 )
 from bot.events import Reply, Sent
 from bot.hours import current_window_end
+from bot.logs import where
 from bot.model import (
     HEAVY_CATEGORIES,
     HELPER_ROLES,
@@ -120,8 +121,8 @@ async def tick(services: Services) -> None:
         for request in await services.repo.open_requests():
             try:
                 await _advance(services, request.id)
-            except Exception:
-                log.exception("clock step failed for an open request")
+            except Exception as exc:
+                log.error("clock step failed: %s at %s", type(exc).__name__, where(exc))
 
 
 async def _routing_request(

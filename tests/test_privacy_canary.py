@@ -18,6 +18,8 @@ import pytest
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
+from handlers.base import Turn
+from handlers.router import CommandRoute
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
 CANARY_FROM_OFFICER = "CANARY-officer-7f3a9c Sergeant Whitfield shot on Elm Street"
@@ -134,3 +136,24 @@ async def test_relayed_text_leaves_no_trace(
         assert str(officer.user_id) not in record
         assert str(peer.user_id) not in record
         assert sandbox.api.token not in record
+
+
+async def test_a_failing_handler_is_logged_without_what_the_person_wrote(
+    sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    officer = await sandbox.join("Dana", Role.OFFICER)
+
+    async def explode(turn: Turn) -> None:
+        raise ValueError(f"bad input: {turn.event.args}")
+
+    assert sandbox.app is not None and sandbox.app.dispatcher is not None
+    sandbox.app.dispatcher.router.commands["explode"] = CommandRoute(explode, frozenset(Role))
+    await officer.send("/explode CANARY-crash-0b1d my address is 12 Oak Lane")
+    await officer.wait_for(EN.something_went_wrong)
+    failures = [r for r in caplog.records if "handler failed" in r.getMessage()]
+    assert failures, "the failure was logged"
+    for record in caplog.records:
+        logged = f"{record.getMessage()} {record.exc_text or ''} {record.exc_info or ''}"
+        assert "CANARY-crash-0b1d" not in logged
+        assert "Oak Lane" not in logged

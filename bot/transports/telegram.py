@@ -13,7 +13,6 @@ import asyncio
 import datetime as dtm
 import logging
 import os
-import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from bot.events import (
     Reply,
     Sent,
 )
+from bot.logs import where
 
 __all__ = ["UNSUPPORTED", "TelegramStartError", "TelegramTransport"]
 
@@ -105,15 +105,6 @@ class TelegramStartError(RuntimeError):
 class _Job:
     incoming: Incoming
     callback_query_id: str = ""  # answered before the sink sees the choice
-
-
-def _where(exc: BaseException) -> str:
-    """file:line of the innermost frame, for a log line that must not quote the exception."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return "?"
-    last = frames[-1]
-    return f"{os.path.basename(last.filename)}:{last.lineno}"  # noqa: PTH119
 
 
 def _seconds(value: float | dtm.timedelta) -> float:
@@ -364,7 +355,7 @@ class TelegramTransport:
                 "sink failed on a %s event: %s at %s",
                 job.incoming.kind.value,
                 type(exc).__name__,
-                _where(exc),
+                where(exc),
             )
 
     async def _answer(self, callback_query_id: str) -> None:
@@ -378,8 +369,8 @@ class TelegramTransport:
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
-        where = _where(error) if error is not None else "?"
-        _log.error("update handling failed: %s at %s", type(error).__name__, where)
+        place = where(error) if error is not None else "?"
+        _log.error("update handling failed: %s at %s", type(error).__name__, place)
 
     # -- sending -------------------------------------------------------------------------------
 
