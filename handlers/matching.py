@@ -455,6 +455,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
         category=request.category,
         urgent=request.urgent,
         opened_at=now,
+        outside_agency=request.outside_agency,
     )
     old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
     if old is not None:

@@ -199,7 +199,7 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
             officer_id=sender.id,
             category=thread.category,
             wanted=Wanted.EITHER,
-            outside_agency=False,
+            outside_agency=thread.outside_agency,
             urgent=thread.urgent,
             created_at=services.clock(),
         )

@@ -85,3 +85,20 @@ async def test_when_retries_run_out_the_sender_is_told_and_the_next_message_goes
     await officer.wait_for(EN.not_delivered)
     await officer.send("and this one after it")
     await peer.wait_for("and this one after it")
+
+
+async def test_a_reroute_keeps_outside_my_agency(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
+    peer = await sandbox.join("Alex", Role.PEER, agency="Shelbyville SO")
+    await ask_for_peer(officer, outside=True)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    colleague = await sandbox.join("Casey", Role.PEER, agency="Springfield PD")
+    outsider = await sandbox.join("Blake", Role.PEER, agency="Capital City PD")
+    await sandbox.stop_app()
+    await sandbox.start_app()  # the choice survives a restart, sealed with the thread
+    sandbox.api.block(peer.user_id)
+    await officer.send("hello?")
+    await officer.wait_for("can't be reached right now")
+    await outsider.wait_for("New request")
+    assert not any("New request" in t for t in colleague.texts())
