@@ -90,7 +90,7 @@ class App:
         key: MasterKey | None = None,
         clock: Callable[[], datetime] = utc_now,
         text: Catalog = EN,
-        tick_every: float = 5.0,
+        tick_every: float | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
@@ -98,7 +98,9 @@ class App:
         self._key = key
         self._transports = list(transports) if transports is not None else None
         self._started: list[Transport] = []
-        self._tick_every = tick_every
+        self._tick_every = (
+            tick_every if tick_every is not None else config.routing.clock_tick.total_seconds()
+        )
         self._scheduler: AsyncIOScheduler | None = None
         self.repo: Repository | None = None
         self.services: Services | None = None

@@ -139,6 +139,7 @@ class RoutingConfig:
     escalate_to_chaplains_after: timedelta = timedelta(minutes=10)
     page_coordinators_after: timedelta = timedelta(minutes=15)
     give_up_after: timedelta = timedelta(minutes=30)
+    clock_tick: timedelta = timedelta(seconds=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +209,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "escalate_to_chaplains_after",
             "page_coordinators_after",
             "give_up_after",
+            "clock_tick",
         }
     ),
     "crisis": frozenset({"lines"}),
@@ -476,6 +478,7 @@ def _routing(r: _Reader) -> RoutingConfig:
         ),
         page_coordinators_after=r.duration("page_coordinators_after", d.page_coordinators_after),
         give_up_after=r.duration("give_up_after", d.give_up_after),
+        clock_tick=r.duration("clock_tick", d.clock_tick),
     )
     for earlier in ("escalate_to_chaplains_after", "page_coordinators_after"):
         if getattr(routing, earlier) > routing.give_up_after:
