@@ -545,6 +545,7 @@ class Simulator:
         for helper in batch:
             self.tokens += 1
             request.offers[helper.id] = Offer(helper.id, expires, self.tokens)
+            self.set_helper(replace(helper, last_offered_at=self.now))  # as add_offer records
             request.offers_sent += 1
             self.counters.offers_sent += 1
             u = self.rng.random()

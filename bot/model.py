@@ -79,6 +79,7 @@ class Member:
     cooldown_until: datetime | None = None
     ignored_offers: int = 0
     topics: frozenset[Category] = frozenset()
+    last_offered_at: datetime | None = None
 
     @property
     def is_helper(self) -> bool:

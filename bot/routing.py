@@ -95,7 +95,8 @@ def rank_candidates(
     default_zone: str = "UTC",
 ) -> list[Member]:
     """Eligible helpers, best first: the officer's previous helper if asked for, then least
-    recently assigned, then least loaded; a specialty match breaks ties."""
+    recently assigned, then least loaded; a specialty match breaks ties, then whoever was
+    offered something least recently, so offers rotate."""
     eligible = [
         helper
         for helper in helpers
@@ -115,6 +116,7 @@ def rank_candidates(
             h.last_assigned_at or never,
             live_threads.get(h.id, 0),
             request.category not in h.topics,
+            h.last_offered_at or never,
             h.id,
         )
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
@@ -49,6 +50,9 @@ def members(draw: st.DrawFn, member_id: int) -> Member:
         away_until=None if away is None else NOW + timedelta(minutes=away),
         cooldown_until=None if cooldown is None else NOW + timedelta(minutes=cooldown),
         topics=frozenset(draw(st.sets(st.sampled_from(list(Category)), max_size=3))),
+        last_offered_at=draw(
+            st.one_of(st.none(), st.integers(1, 600).map(lambda m: NOW - timedelta(minutes=m)))
+        ),
     )
 
 
@@ -180,3 +184,21 @@ def test_on_call_hours_follow_the_helpers_own_zone() -> None:
     away = replace(base, timezone="America/Chicago", away_until=NOW + timedelta(hours=2))
     assert not is_available(away, NOW)
     assert is_available(away, NOW + timedelta(hours=2, minutes=1)) is False  # window over
+
+
+@given(scenarios())
+def test_offers_rotate_among_helpers_who_are_otherwise_equal(
+    scenario: tuple[RoutingRequest, list[Member], dict[MemberId, int], Policy],
+) -> None:
+    request, helpers, loads, policy = scenario
+    ranked = rank_candidates(request, helpers, live_threads=loads, now=NOW, policy=policy)
+    never = datetime.min.replace(tzinfo=UTC)
+    for first, second in itertools.pairwise(ranked):
+        tie = (
+            request.preferred not in (first.id, second.id)
+            and first.last_assigned_at == second.last_assigned_at
+            and loads.get(first.id, 0) == loads.get(second.id, 0)
+            and (request.category in first.topics) == (request.category in second.topics)
+        )
+        if tie:
+            assert (first.last_offered_at or never) <= (second.last_offered_at or never)

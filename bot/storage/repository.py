@@ -287,6 +287,7 @@ class Repository:
             cooldown_until=_dt(row["cooldown_until"]),
             ignored_offers=row["ignored_offers"],
             topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
+            last_offered_at=_dt(row["last_offered_at"]),
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -544,6 +545,9 @@ class Repository:
         message_id: str | None,
     ) -> None:
         message_ct = None
+        await self._exec(
+            "UPDATE members SET last_offered_at = ? WHERE id = ?", (_ts(now), helper_id)
+        )
         if message_id is not None:
             message_ct = self._vault.seal_text(
                 message_id, table="offers", column="message", row=f"{request_id}/{helper_id}"
