@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
 import pytest
 
 from bot.events import Address, Platform
@@ -481,3 +482,36 @@ async def test_statements_are_serialized_on_the_shared_connection(repo: Reposito
     assert final is not None
     assert not final.available  # the last toggle (i = 49) set it False
     assert len(await repo.members()) == 2
+
+
+async def test_rebuilding_a_table_in_a_migration_keeps_its_children(tmp_path: Path) -> None:
+    """v3 rebuilds `requests`; a declined-as-involved offer must survive it, or that helper
+    would be offered the same incident again."""
+    path = tmp_path / "old.db"
+    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    await conn.execute("PRAGMA foreign_keys = ON")
+    for version, sql in db.migrations()[:2]:
+        await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+    await conn.execute(
+        "INSERT INTO members (platform, address_hash, address_ct, role, joined_at)"
+        " VALUES ('telegram', x'01', x'01', 'peer', '2026-11-24')"
+    )
+    await conn.execute(
+        "INSERT INTO requests (id, officer_ct, category, wanted, outside_agency, urgent,"
+        " created_at) VALUES ('r1', x'00', 'stress', 'peer', 0, 0, '2026-11-24')"
+    )
+    await conn.execute(
+        "INSERT INTO offers (request_id, helper_id, state, sent_at, expires_at, involved)"
+        " VALUES ('r1', 1, 'declined', 'a', 'b', 1)"
+    )
+    await conn.close()
+
+    upgraded = await db.connect(path)
+    try:
+        async with upgraded.execute("SELECT state, involved FROM offers") as cursor:
+            assert [tuple(row) for row in await cursor.fetchall()] == [("declined", 1)]
+        async with upgraded.execute("PRAGMA foreign_keys") as cursor:
+            row = await cursor.fetchone()
+            assert row is not None and row[0] == 1
+    finally:
+        await upgraded.close()

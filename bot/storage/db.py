@@ -72,12 +72,22 @@ async def migrate(conn: aiosqlite.Connection) -> None:
         log.info("applying schema migration v%d", version)
         # One transaction per step: a failed step leaves the previous version intact.
         # executescript would commit an open transaction first, so BEGIN is part of the script.
+        # Foreign keys are off while a step runs (SQLite's procedure for rebuilding a table:
+        # dropping the old one would otherwise cascade-delete its children) and checked before
+        # the step commits. The pragma has no effect inside a transaction, so it is set outside.
+        await conn.execute("PRAGMA foreign_keys = OFF")
         try:
-            await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;")
+            await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};")
+            async with conn.execute("PRAGMA foreign_key_check") as cursor:
+                if await cursor.fetchone() is not None:
+                    raise RuntimeError(f"migration v{version} would break a foreign key")
+            await conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
                 await conn.rollback()
             raise
+        finally:
+            await conn.execute("PRAGMA foreign_keys = ON")
 
 
 async def checkpoint(conn: aiosqlite.Connection) -> None:
