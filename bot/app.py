@@ -174,7 +174,12 @@ class App:
                     where(exc),
                 )
         if self.repo is not None:
-            await self.repo.close()
+            if self.services is not None:
+                # A clock step or an accept may still be running: let it finish its writes.
+                async with self.services.matching_lock:
+                    await self.repo.close()
+            else:
+                await self.repo.close()
             self.repo = None
         log.info("stopped")
 

@@ -233,6 +233,22 @@ class Catalog:
         "You have {count} conversations open: {threads}. Reply (swipe) to a message from the "
         "one you mean, or send /switch and its tag first. This message was not sent."
     )
+    reply_unknown: str = (
+        "I can't tell which conversation that reply belongs to; it may be from one that has "
+        "ended. Send it again without replying to a message. This message was not sent."
+    )
+    handover_continues: str = (
+        "{name} has left the conversation. We're still finding {who} for you; you'll get a "
+        "message here the moment they pick up. Send /cancel to stop looking."
+    )
+    urgent_in_thread_officer: str = (
+        "Please call or text 988 now, or 911 if you're in danger. You can do that and keep "
+        "this chat open; {name} has been told.\n\n{lines}"
+    )
+    urgent_in_thread_helper: str = (
+        "{alias} (#{tag}) tapped \u201cI'm not safe right now\u201d. They have been given 988 and "
+        "the crisis lines."
+    )
     thread_line: str = "#{tag} {alias}"
     threads_list: str = "Your open conversations:\n{lines}\n\nSend /switch and a tag to choose."
     threads_current: str = " \u2190 your messages go here"

@@ -57,7 +57,13 @@ class Ambiguous:
     threads: tuple[Thread, ...]
 
 
-Route = Deliver | NotInThread | Ambiguous
+@dataclass(frozen=True, slots=True)
+class UnknownReply:
+    """A reply to a message no live thread knows (an ended conversation, a bot notice, or
+    anything from before a restart): where it belongs cannot be told, so it goes nowhere."""
+
+
+Route = Deliver | NotInThread | Ambiguous | UnknownReply
 
 # Per thread, how many relayed messages are remembered for replies and edits.
 _REMEMBERED_PER_THREAD = 500
@@ -145,9 +151,11 @@ class RelayEngine:
         if not threads:
             return NotInThread()
         if reply_to_id:
+            # A reply names its thread; one that names none is never sent to a guess.
             replied = self._shown_in.get((sender, reply_to_id))
-            if replied is not None and replied in self.threads:
-                return Deliver(self.threads[replied], self.threads[replied].other(sender))
+            if replied is None or replied not in self.threads:
+                return UnknownReply()
+            return Deliver(self.threads[replied], self.threads[replied].other(sender))
         if len(threads) == 1:
             return Deliver(threads[0], threads[0].other(sender))
         chosen = self.selected(sender)
@@ -181,6 +189,15 @@ class RelayEngine:
         if thread is not None and recipient == thread.helper_id:
             self._seq += 1
             self._activity[thread_id] = self._seq
+
+    def shown(self, thread_id: ThreadId, member: MemberId, message_id: str) -> None:
+        """A bot message about this thread (e.g. "You're connected") in `member`'s chat: a reply
+        to it belongs to this thread."""
+        memory = self._memory.get(thread_id)
+        if memory is None or not message_id:
+            return
+        memory.shown[(member, message_id)] = None
+        self._shown_in[(member, message_id)] = thread_id
 
     def copies(self, sender: MemberId, source_id: str) -> tuple[Thread, tuple[str, ...]] | None:
         """The thread and relayed copies of a message `sender` sent, if still remembered."""

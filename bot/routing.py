@@ -62,8 +62,10 @@ def is_eligible(
     now: datetime,
     policy: Policy,
     default_zone: str = "UTC",
+    check_availability: bool = True,
 ) -> bool:
-    """Every rule a helper must pass to be offered this request."""
+    """Every rule a helper must pass to be offered this request (and, but for availability,
+    to accept it)."""
     excluded = request.already_offered | request.involved | request.blocked | request.conflicts
     # A certification is good through its last day in the program's own time zone.
     today = now.astimezone(ZoneInfo(default_zone)).date()
@@ -82,7 +84,7 @@ def is_eligible(
             and helper.agency_hash == request.officer_agency_hash
         ),
     )
-    return all(checks) and is_available(helper, now, default_zone)
+    return all(checks) and (not check_availability or is_available(helper, now, default_zone))
 
 
 def rank_candidates(

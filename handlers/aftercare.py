@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import replace
 
 from bot.events import Reply
@@ -16,8 +17,14 @@ HELPED = ("yes", "no", "unsure")
 
 
 async def ask_rating(services: Services, officer: Member) -> None:
+    """One rating per conversation: the buttons carry a one-time token, kept in memory."""
+    token = secrets.token_hex(4)
+    services.rating_tokens[token] = None
+    while len(services.rating_tokens) > 10_000:
+        del services.rating_tokens[next(iter(services.rating_tokens))]
     choices = tuple(
-        services.choice(str(score), "rate", str(score), officer.address) for score in range(1, 6)
+        services.choice(str(score), "rate", f"{token}/{score}", officer.address)
+        for score in range(1, 6)
     )
     await services.try_send(officer.address, Reply(services.text.rate_prompt, choices, columns=5))
 
@@ -25,10 +32,12 @@ async def ask_rating(services: Services, officer: Member) -> None:
 @router.choice("rate", roles=OFFICERS)
 async def rated(turn: Turn, arg: str) -> None:
     """Only the number is stored: no member, no thread, no time."""
-    if arg not in {"1", "2", "3", "4", "5"}:
+    token, _, score = arg.partition("/")
+    if score not in {"1", "2", "3", "4", "5"} or token not in turn.services.rating_tokens:
         await turn.say(turn.text.choice_expired)
         return
-    rating = await turn.services.repo.add_rating(int(arg), None)
+    del turn.services.rating_tokens[token]
+    rating = await turn.services.repo.add_rating(int(score), None)
     text = turn.text
     labels = (text.helped_yes, text.helped_no, text.helped_unsure)
     choices = tuple(

@@ -76,6 +76,8 @@ class Services:
     # Why recently closed requests closed ("taken" or "closed"), so a late press on an old offer
     # gets the right answer. Memory only, bounded.
     closed: dict[RequestId, str] = field(default_factory=dict)
+    # One-time tokens of rating prompts not yet answered (memory only).
+    rating_tokens: dict[str, None] = field(default_factory=dict)
     # Held by every step that changes an open request (clock tick, accept, decline, cancel).
     matching_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

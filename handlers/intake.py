@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.model import TOPICS, Category, MemberId, Role, Wanted
+from bot.events import Reply
+from bot.model import TOPICS, Category, MemberId, Role, Thread, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
 from handlers.base import Intake, Turn
-from handlers.common import category_label
+from handlers.common import category_label, crisis_lines
 from handlers.router import Router
 
 router = Router()
@@ -51,8 +52,13 @@ def _intake(turn: Turn) -> Intake | None:
 
 @router.choice("urg", roles=OFFICERS)
 async def not_safe(turn: Turn, _arg: str) -> None:
-    """The urgent path: crisis lines at once, every available helper, coordinators paged."""
+    """The urgent path: crisis lines at once, every available helper, coordinators paged.
+    Pressed during a conversation (an old button): the crisis lines, and the helper is told."""
     turn.services.intakes.pop(turn.member.id, None)
+    threads = turn.services.relay.threads_of(turn.member.id)
+    if threads:
+        await _not_safe_in_thread(turn, threads[0])
+        return
     if await matching.open_request_of(turn.services, turn.member.id) is not None:
         await turn.say(turn.text.request_already_open)
         return
@@ -184,3 +190,15 @@ async def cancel(turn: Turn) -> None:
         await turn.say(turn.text.nothing_to_cancel)
         return
     await turn.say(turn.text.request_cancelled)
+
+
+async def _not_safe_in_thread(turn: Turn, thread: Thread) -> None:
+    services = turn.services
+    text = turn.text
+    helper = await services.repo.member(thread.helper_id)
+    name = helper.display_name if helper else ""
+    lines = crisis_lines(text, services.config.crisis)
+    await turn.say(text.urgent_in_thread_officer.format(name=name, lines=lines))
+    if helper is not None:
+        alert = text.urgent_in_thread_helper.format(alias=thread.officer_alias, tag=thread.tag)
+        await services.try_send(helper.address, Reply(alert))

@@ -19,7 +19,7 @@ from bot.escalation import (
     effective_wanted,
     next_wake,
 )
-from bot.events import Reply, Sent
+from bot.events import DeliveryError, Kind, Reply, Sent
 from bot.hours import current_window_end
 from bot.logs import where
 from bot.model import (
@@ -34,7 +34,14 @@ from bot.model import (
     Wanted,
 )
 from bot.relay import new_alias, new_tag
-from bot.routing import Policy, RoutingRequest, is_available, local_time, next_batch
+from bot.routing import (
+    Policy,
+    RoutingRequest,
+    is_available,
+    is_eligible,
+    local_time,
+    next_batch,
+)
 from bot.storage.repository import (
     OfferRecord,
     OfferState,
@@ -171,7 +178,7 @@ async def _advance(services: Services, request_id: RequestId) -> None:
         return
     officer = await repo.member(request.officer_id)
     if officer is None or not officer.active:
-        await repo.delete_request(request_id)
+        await close_request(services, request, services.text.offer_closed)
         return
     now = services.clock()
     timing = _timing(services)
@@ -247,13 +254,16 @@ async def _carry_out(services: Services, step: _Step) -> None:
         await repo.mark_request(request_id, widened=True)
         if not request.urgent:
             await services.try_send(officer.address, Reply(text.status_widened))
-    if decision.offer:
-        await _send_offers(services, request, batch, now)
+    live = any(o.expires_at > now for o in pending)
+    nobody = not batch and not live
+    if decision.offer and await _send_offers(services, request, batch, now) == 0 and not live:
+        # Everyone the policy found was unreachable: as good as nobody, so page now.
+        nobody = True
+        decision = replace(decision, page=request.paged_at is None)
     if decision.page:
         await repo.mark_request(request_id, paged_at=now)
         await _page_coordinators(services, request, now)
         if not request.urgent:
-            nobody = not batch and not any(o.expires_at > now for o in pending)
             notice = text.status_none_free if nobody else text.status_paged
             await services.try_send(officer.address, Reply(notice))
     if decision.give_up:
@@ -267,7 +277,9 @@ async def _carry_out(services: Services, step: _Step) -> None:
 
 async def _send_offers(
     services: Services, request: RequestRecord, batch: list[Member], now: datetime
-) -> None:
+) -> int:
+    """Offer the request to `batch`; returns how many offers reached someone. A helper who
+    cannot be reached at all (blocked the bot, account gone) is set away, not retried."""
     text = services.text
     note = services.notes.get(request.id, "")
     body = text.offer.format(
@@ -289,14 +301,19 @@ async def _send_offers(
             ),
             columns=2,
         )
-        sent = await services.try_send(helper.address, reply)
-        if sent is None:
+        try:
+            sent = await services.send(helper.address, reply)
+        except DeliveryError as exc:
+            log.warning("offer not delivered (permanent=%s)", exc.permanent)
+            if exc.permanent:
+                await services.repo.set_away(helper.id, None)
             continue
         await services.repo.add_offer(request.id, helper.id, now, expires, sent.message_id)
         delivered += 1
     if delivered:
         await services.repo.mark_request(request.id, first_offer_at=now)
     log.info("offers sent: %d", delivered)
+    return delivered
 
 
 async def _expire_offer(
@@ -401,12 +418,22 @@ async def _edit_offer(
     await services.try_edit(Sent(helper.address, message_id), Reply(notice))
 
 
-async def _answer_offer(turn: Turn, notice: str) -> None:
-    message_id = turn.event.message_id
+async def _answer_offer(turn: Turn, notice: str, offer_message: str | None = None) -> list[str]:
+    """Answer a helper about an offer: the offer message itself is edited (so its note and
+    buttons go); when they answered by typing its number they also get the answer as a new
+    message. Returns the ids of the messages that now show `notice`."""
+    shown: list[str] = []
+    message_id = offer_message
+    if message_id is None and turn.event.kind is Kind.CHOICE:
+        message_id = turn.event.message_id
     if message_id:
         await turn.services.try_edit(Sent(turn.event.address, message_id), Reply(notice))
-    else:
-        await turn.say(notice)
+        shown.append(message_id)
+    if turn.event.kind is not Kind.CHOICE or not message_id:
+        sent = await turn.services.try_send(turn.event.address, Reply(notice))
+        if sent is not None:
+            shown.append(sent.message_id)
+    return shown
 
 
 @router.choice("acc", roles=HELPER_ROLES)
@@ -417,33 +444,65 @@ async def accept(turn: Turn, arg: str) -> None:
         await _accept(turn, RequestId(arg))
 
 
+async def _still_eligible(
+    services: Services, helper: Member, request: RequestRecord, officer: Member
+) -> bool:
+    """At the moment of accepting, every rule but availability is checked again: a cool-down,
+    a lapsed certification or a new chain-of-command record since the offer went out."""
+    now = services.clock()
+    routing_request = await _routing_request(
+        services, request, officer, request.wanted, [], now=now, second_round=True
+    )
+    widened = ClockState(
+        wanted=request.wanted,
+        urgent=request.urgent,
+        created_at=request.created_at,
+        widened=request.widened,
+        paged=request.paged_at is not None,
+        gave_up=request.gave_up_at is not None,
+    )
+    routing_request = replace(
+        routing_request, wanted=effective_wanted(widened, now, _timing(services))
+    )
+    return is_eligible(
+        helper,
+        routing_request,
+        live_threads=services.relay.load(helper.id),
+        now=now,
+        policy=_policy(services),
+        default_zone=services.config.program.timezone,
+        check_availability=False,
+    )
+
+
 async def _accept(turn: Turn, request_id: RequestId) -> None:
     services = turn.services
     helper = turn.member
     repo = services.repo
+    text = turn.text
     request = await repo.request(request_id)
     if request is None:
         taken = services.closed.get(request_id) == "taken"
-        await _answer_offer(turn, turn.text.offer_taken if taken else turn.text.offer_closed)
-        return
-    if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
-        await turn.say(turn.text.offer_busy)
+        await _answer_offer(turn, text.offer_taken if taken else text.offer_closed)
         return
     offers = await repo.offers(request_id)
     mine = next((o for o in offers if o.helper_id == helper.id), None)
-    if mine is None or mine.involved or mine.state is OfferState.DECLINED:
-        await _answer_offer(turn, turn.text.offer_closed)
+    offer_message = mine.message_id if mine is not None else None
+    if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
+        await turn.services.try_send(turn.event.address, Reply(text.offer_busy))
         return
-    if not await repo.delete_request(request_id):
-        await _answer_offer(turn, turn.text.offer_taken)
+    officer = await repo.member(request.officer_id)
+    old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    if officer is None or (old is None and services.relay.threads_of(officer.id)):
+        # Gone, or already talking with someone (this is not a hand-over): nothing to join.
+        await close_request(services, request, text.offer_closed)
+        await _answer_offer(turn, text.offer_closed)
+        return
+    usable = mine is not None and not mine.involved and mine.state is not OfferState.DECLINED
+    if not usable or not await _still_eligible(services, helper, request, officer):
+        await _answer_offer(turn, text.offer_closed, offer_message)
         return
     now = turn.now
-    services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
-    services.remember_closed(request_id, "taken")
-    officer = await repo.member(request.officer_id)
-    if officer is None:
-        await _answer_offer(turn, turn.text.offer_closed)
-        return
     private = await repo.officer_private(officer.id)
     alias = aftercare.stable_alias(services, officer) if private.stable_alias else new_alias()
     thread = Thread(
@@ -457,43 +516,49 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
         opened_at=now,
         outside_agency=request.outside_agency,
     )
-    old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    # The claim: request gone, thread stored (and a handed-over thread shredded), or nothing.
+    if not await repo.claim_request(request_id, thread, old.id if old else None):
+        await _answer_offer(turn, text.offer_taken, offer_message)
+        return
     if old is not None:
         services.relay.close(old.id)  # in the same step as the open: no message falls between
     services.relay.open(thread)
-    await repo.save_thread(thread)
-    if old is not None:
-        await _hand_over(services, old, thread, helper)
+    services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
+    services.remember_closed(request_id, "taken")
+    log.info("request matched; thread opened")
     await repo.mark_assigned(helper.id, now)
     await repo.reset_ignored_offers(helper.id)
     await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
     await _record(services, request, matched_at=now)
-    log.info("request matched; thread opened")
+    if old is not None:
+        await _hand_over(services, old, thread, helper)
     for offer in offers:
         if offer.helper_id != helper.id and offer.state is OfferState.PENDING:
-            await _edit_offer(services, offer.helper_id, offer.message_id, turn.text.offer_taken)
-    await _answer_offer(
-        turn, turn.text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
-    )
+            await _edit_offer(services, offer.helper_id, offer.message_id, text.offer_taken)
+    connected = text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
+    for message_id in await _answer_offer(turn, connected, offer_message):
+        services.relay.shown(thread.id, helper.id, message_id)
     role_phrase = {
-        Role.CHAPLAIN: turn.text.role_phrase_chaplain,
-        Role.CLINICIAN: turn.text.role_phrase_clinician,
-    }.get(helper.role, turn.text.role_phrase_peer)
-    await services.try_send(
+        Role.CHAPLAIN: text.role_phrase_chaplain,
+        Role.CLINICIAN: text.role_phrase_clinician,
+    }.get(helper.role, text.role_phrase_peer)
+    opened = await services.try_send(
         officer.address,
         Reply(
-            turn.text.thread_open_officer.format(
+            text.thread_open_officer.format(
                 name=helper.display_name,
                 role_phrase=role_phrase,
                 confidentiality=services.config.program.confidentiality,
             )
         ),
     )
+    if opened is not None:
+        services.relay.shown(thread.id, officer.id, opened.message_id)
 
 
 async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:
-    """The new helper picked up: the old thread's key is destroyed and its helper told."""
-    await services.repo.shred_thread(old.id)
+    """The new helper picked up (the old thread's key went with the claim): tell the old
+    helper they have left."""
     previous = await services.repo.member(old.helper_id)
     if previous is None:
         return
@@ -511,15 +576,19 @@ async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: M
 async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:
     services = turn.services
     async with services.matching_lock:
+        offers = await services.repo.offers(request_id)
+        mine = next((o for o in offers if o.helper_id == turn.member.id), None)
+        offer_message = mine.message_id if mine is not None else None
         declined = await services.repo.set_offer_state(
             request_id, turn.member.id, OfferState.DECLINED, involved=involved
         )
         if not declined:
-            await _answer_offer(turn, turn.text.offer_closed)
+            await _answer_offer(turn, turn.text.offer_closed, offer_message)
             return
         await services.repo.reset_ignored_offers(turn.member.id)
         text = turn.text
-        await _answer_offer(turn, text.offer_involved_ack if involved else text.offer_declined)
+        notice = text.offer_involved_ack if involved else text.offer_declined
+        await _answer_offer(turn, notice, offer_message)
         await _advance(services, request_id)
 
 

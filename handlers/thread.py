@@ -8,8 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS, Choice, DeliveryError, Reply, Sent
-from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, Wanted
-from bot.relay import Ambiguous, Deliver
+from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, ThreadId, Wanted
+from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import aftercare, matching
 from handlers.base import Services, Turn
@@ -59,6 +59,9 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
             for t in route.threads
         )
         await turn.say(services.text.ambiguous.format(count=len(route.threads), threads=lines))
+        return None
+    if isinstance(route, UnknownReply):
+        await turn.say(services.text.reply_unknown)
         return None
     if not isinstance(route, Deliver):
         await _not_in_thread(turn)
@@ -187,12 +190,15 @@ async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None
 async def _recipient_gone(services: Services, thread: Thread, sender: Member) -> None:
     """The other side blocked the bot or left: close the thread, tell the sender, and find the
     officer someone new if it was the helper who is gone."""
+    if services.relay.close(thread.id) is None:
+        return  # already closed or handed over while the send was under way
     await services.repo.shred_thread(thread.id)
-    services.relay.close(thread.id)
     text = services.text
     if sender.role is Role.OFFICER:
         helper = await services.repo.member(thread.helper_id)
         name = helper.display_name if helper else ""
+        # Unreachable: no more offers until they say /available again.
+        await services.repo.set_away(thread.helper_id, None)
         await services.try_send(sender.address, Reply(text.helper_unreachable.format(name=name)))
         record = RequestRecord(
             id=new_request_id(),
@@ -256,13 +262,13 @@ async def end(turn: Turn) -> None:
         await close_thread(services, thread, closed_by=turn.member)
         return
     route = services.relay.route(turn.member.id, turn.event.reply_to_id)
+    if isinstance(route, UnknownReply):
+        route = services.relay.route(turn.member.id)  # /end names no message: ignore the reply
     if isinstance(route, Deliver):
         await close_thread(services, route.thread, closed_by=turn.member)
     elif isinstance(route, Ambiguous):
         choices = tuple(
-            turn.choice(
-                turn.text.end_button.format(tag=t.tag, alias=t.officer_alias), "end", t.tag
-            )
+            turn.choice(turn.text.end_button.format(tag=t.tag, alias=t.officer_alias), "end", t.id)
             for t in route.threads
         )
         await turn.say(turn.text.end_which, choices)
@@ -272,8 +278,8 @@ async def end(turn: Turn) -> None:
 
 @router.choice("end")
 async def end_chosen(turn: Turn, arg: str) -> None:
-    thread = turn.services.relay.by_tag(turn.member.id, arg)
-    if thread is None:
+    thread = turn.services.relay.threads.get(ThreadId(arg))
+    if thread is None or turn.member.id not in (thread.officer_id, thread.helper_id):
         await turn.say(turn.text.switch_unknown)
         return
     await close_thread(turn.services, thread, closed_by=turn.member)
@@ -283,11 +289,19 @@ async def close_thread(
     services: Services, thread: Thread, *, closed_by: Member, ask_rating: bool = True
 ) -> None:
     """Close a thread: forget it in memory, shred its key, tell both sides, and ask the
-    officer for an anonymous rating."""
-    services.relay.close(thread.id)
-    await services.repo.shred_thread(thread.id)
+    officer for an anonymous rating. A hand-over still searching goes on if the helper
+    left, and stops if the officer ended the conversation."""
+    async with services.matching_lock:  # never between a hand-over's accept and its close
+        if services.relay.close(thread.id) is None:
+            return  # closed or handed over a moment ago
+        await services.repo.shred_thread(thread.id)
+        hand_over = await _pending_hand_over(services, thread)
+        if hand_over is not None and closed_by.id == thread.officer_id:
+            await matching.close_request(services, hand_over, services.text.offer_closed)
+            hand_over = None
+        elif hand_over is not None:
+            await services.repo.clear_transfer(hand_over.id)
     log.info("thread closed; key destroyed")
-    await _withdraw_hand_over(services, thread)
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
         until = services.clock() + services.config.routing.cooldown_after_urgent
         await services.repo.set_cooldown(thread.helper_id, until)
@@ -297,8 +311,14 @@ async def close_thread(
     helper: Member | None = other if officer is closed_by else closed_by
     if officer is not None and helper is not None:
         block = _block_choice(services, helper, officer)
-        officer_reply = Reply(text.thread_ended_by_you, block)
-        if officer is other:
+        if officer is closed_by:
+            officer_reply = Reply(text.thread_ended_by_you, block)
+        elif hand_over is not None:
+            who = matching.who_phrase(services, hand_over.wanted)
+            notice = text.handover_continues.format(name=helper.display_name, who=who)
+            officer_reply = Reply(notice)
+            ask_rating = False  # their conversation goes on with someone else
+        else:
             notice = text.thread_ended_by_other_officer.format(name=helper.display_name)
             officer_reply = Reply(notice, block)
         await services.try_send(officer.address, officer_reply)
@@ -316,12 +336,11 @@ async def close_thread(
         await services.try_send(helper.address, helper_reply)
 
 
-async def _withdraw_hand_over(services: Services, thread: Thread) -> None:
-    """A hand-over still searching for this thread has nothing left to hand over."""
-    async with services.matching_lock:
-        request = await matching.open_request_of(services, thread.officer_id)
-        if request is not None and request.transfer_thread == thread.id:
-            await matching.close_request(services, request, services.text.offer_closed)
+async def _pending_hand_over(services: Services, thread: Thread) -> RequestRecord | None:
+    request = await matching.open_request_of(services, thread.officer_id)
+    if request is not None and request.transfer_thread == thread.id:
+        return request
+    return None
 
 
 def _block_choice(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:

@@ -78,9 +78,7 @@ async def migrate(conn: aiosqlite.Connection) -> None:
         await conn.execute("PRAGMA foreign_keys = OFF")
         try:
             await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};")
-            async with conn.execute("PRAGMA foreign_key_check") as cursor:
-                if await cursor.fetchone() is not None:
-                    raise RuntimeError(f"migration v{version} would break a foreign key")
+            await _check_foreign_keys(conn, version)
             await conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -88,6 +86,12 @@ async def migrate(conn: aiosqlite.Connection) -> None:
             raise
         finally:
             await conn.execute("PRAGMA foreign_keys = ON")
+
+
+async def _check_foreign_keys(conn: aiosqlite.Connection, version: int) -> None:
+    async with conn.execute("PRAGMA foreign_key_check") as cursor:
+        if await cursor.fetchone() is not None:
+            raise RuntimeError(f"migration v{version} would break a foreign key")
 
 
 async def checkpoint(conn: aiosqlite.Connection) -> None:

@@ -487,6 +487,10 @@ class Repository:
                     (_ts(value), request_id),
                 )
 
+    async def clear_transfer(self, request_id: RequestId) -> None:
+        """The thread being handed over has ended: the request becomes an ordinary one."""
+        await self._exec("UPDATE requests SET transfer_thread = NULL WHERE id = ?", (request_id,))
+
     async def record_metrics(self, metrics: RequestMetrics) -> None:
         await self._exec(
             "INSERT INTO request_metrics (day, category, urgent, outcome, secs_to_status,"
@@ -593,17 +597,19 @@ class Repository:
         *,
         involved: bool = False,
     ) -> bool:
-        """Move a pending offer to `state`. False if it was not pending any more."""
+        """Move a pending offer to `state`. False if it was not pending any more. Declaring
+        involvement also counts on an offer that timed out: it must never come back to them."""
         changed = await self._exec(
             "UPDATE offers SET state = ?, involved = ? WHERE request_id = ? AND helper_id = ?"
-            " AND state = 'pending'",
-            (state.value, int(involved), request_id, helper_id),
+            " AND (state = 'pending' OR (? AND state = 'expired'))",
+            (state.value, int(involved), request_id, helper_id, int(involved)),
         )
         return changed == 1
 
     # -- threads ---------------------------------------------------------------------------
 
-    async def save_thread(self, record: Thread) -> None:
+    def _thread_row(self, record: Thread) -> tuple[str, bytes, bytes, str]:
+        """A thread as stored: everything but its id sealed under its own fresh key."""
         key = self._vault.new_thread_key()
         body = json.dumps(
             {
@@ -616,15 +622,49 @@ class Repository:
                 "outside": record.outside_agency,
             }
         ).encode()
+        return (
+            record.id,
+            self._vault.wrap_thread_key(key, record.id),
+            key.seal(body, record.id.encode()),
+            _ts(record.opened_at),
+        )
+
+    async def save_thread(self, record: Thread) -> None:
         await self._exec(
             "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
-            (
-                record.id,
-                self._vault.wrap_thread_key(key, record.id),
-                key.seal(body, record.id.encode()),
-                _ts(record.opened_at),
-            ),
+            self._thread_row(record),
         )
+
+    async def claim_request(
+        self, request_id: RequestId, thread: Thread, replaces: ThreadId | None = None
+    ) -> bool:
+        """The accept, all or nothing: the request (and its offers) go, the new thread is
+        stored, and a thread being handed over is shredded. False when someone else claimed
+        the request first (nothing changes)."""
+        row = self._thread_row(thread)
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._conn.execute(
+                    "DELETE FROM requests WHERE id = ?", (request_id,)
+                )
+                if cursor.rowcount != 1:
+                    await self._conn.execute("ROLLBACK")
+                    return False
+                await self._conn.execute(
+                    "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
+                    row,
+                )
+                if replaces is not None:
+                    await self._conn.execute("DELETE FROM threads WHERE id = ?", (replaces,))
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            if replaces is not None:
+                await db.checkpoint(self._conn)
+        return True
 
     async def live_threads(self) -> list[Thread]:
         found = []
