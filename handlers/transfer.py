@@ -29,7 +29,7 @@ def _target_label(turn: Turn, wanted: Wanted) -> str:
 
 async def _ask_target(turn: Turn, thread: Thread) -> None:
     choices = tuple(
-        turn.choice(_target_label(turn, wanted), "xfer", f"{thread.tag}/{wanted.value}")
+        turn.choice(_target_label(turn, wanted), "xfer", f"{thread.id}/{wanted.value}")
         for wanted in TARGETS
     )
     await turn.say(turn.text.transfer_which, choices)
@@ -42,9 +42,7 @@ async def transfer(turn: Turn) -> None:
         await _ask_target(turn, route.thread)
     elif isinstance(route, Ambiguous):
         choices = tuple(
-            turn.choice(
-                turn.text.thread_line.format(tag=t.tag, alias=t.officer_alias), "xt", t.tag
-            )
+            turn.choice(turn.text.thread_line.format(tag=t.tag, alias=t.officer_alias), "xt", t.id)
             for t in route.threads
         )
         await turn.say(turn.text.transfer_thread_which, choices)
@@ -54,7 +52,7 @@ async def transfer(turn: Turn) -> None:
 
 @router.choice("xt", roles=HELPER_ROLES)
 async def transfer_which_thread(turn: Turn, arg: str) -> None:
-    thread = turn.services.relay.by_tag(turn.member.id, arg)
+    thread = _helpers_thread(turn, arg)
     if thread is None:
         await turn.say(turn.text.switch_unknown)
         return
@@ -64,9 +62,9 @@ async def transfer_which_thread(turn: Turn, arg: str) -> None:
 @router.choice("xfer", roles=HELPER_ROLES)
 async def propose(turn: Turn, arg: str) -> None:
     services = turn.services
-    tag, _, wanted_value = arg.partition("/")
-    thread = services.relay.by_tag(turn.member.id, tag)
-    if thread is None or thread.helper_id != turn.member.id or wanted_value not in TARGET_VALUES:
+    thread_id, _, wanted_value = arg.partition("/")
+    thread = _helpers_thread(turn, thread_id)
+    if thread is None or wanted_value not in TARGET_VALUES:
         await turn.say(turn.text.switch_unknown)
         return
     officer = await services.repo.member(thread.officer_id)
@@ -85,6 +83,13 @@ async def propose(turn: Turn, arg: str) -> None:
         officer.address, Reply(text.transfer_ask.format(name=name, who=who), choices)
     )
     await turn.say(text.transfer_asked)
+
+
+def _helpers_thread(turn: Turn, thread_id: str) -> Thread | None:
+    thread = turn.services.relay.threads.get(ThreadId(thread_id))
+    if thread is None or thread.helper_id != turn.member.id:
+        return None
+    return thread
 
 
 def _officers_thread(turn: Turn, thread_id: str) -> Thread | None:
