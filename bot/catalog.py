@@ -14,19 +14,26 @@ from dataclasses import dataclass, fields
 class Catalog:
     # -- strangers and joining -------------------------------------------------------------
     not_member: str = (
-        "This is a private service. If you were given an invite code, send /start and the code."
+        "This is a private service. If you were given an invite code, send /start and the code. "
+        "If you need help right now, call or text 988."
     )
     invite_bad: str = (
         "That code didn't work. Check it and send /start with the code again, or ask your "
-        "coordinator for a new one."
+        "coordinator for a new one. If you need help right now, call or text 988."
     )
-    invite_used: str = "That code has already been used. Ask your coordinator for a new one."
-    invite_expired: str = "That code has expired. Ask your coordinator for a new one."
+    invite_used: str = (
+        "That code has already been used. Ask your coordinator for a new one. "
+        "If you need help right now, call or text 988."
+    )
+    invite_expired: str = (
+        "That code has expired. Ask your coordinator for a new one. "
+        "If you need help right now, call or text 988."
+    )
     already_member: str = "You're already signed up. Send /help to see what you can do."
     welcome_officer: str = (
         "Welcome. Here you can reach a trained peer or a chaplain, day or night.\n\n"
-        "Your name, number and account stay hidden. What you write is passed on, never "
-        "stored.\n\n"
+        "The people you talk to won't see your name, number or account. Nothing you write "
+        "is stored.\n\n"
         "Send /talk whenever you want to talk. Send /crisis any time for 24/7 crisis lines."
     )
     welcome_helper: str = (
@@ -39,11 +46,11 @@ class Catalog:
 
     # -- help ------------------------------------------------------------------------------
     help_officer: str = (
+        "/crisis \u2013 24/7 crisis lines\n"
         "/talk \u2013 reach a peer or chaplain\n"
-        "/cancel \u2013 stop a request you made\n"
-        "/nickname \u2013 same nickname each time, or a new one\n"
+        "/cancel \u2013 stop looking for someone\n"
         "/end \u2013 finish a conversation\n"
-        "/crisis \u2013 24/7 crisis lines\n\n"
+        "/nickname \u2013 keep the same nickname each time, or get a new one\n\n"
         "Nothing you write here is stored."
     )
     help_helper: str = (
@@ -52,7 +59,7 @@ class Catalog:
         "/hours \u2013 set weekly on-call hours\n"
         "/topics \u2013 topics you'd like first\n"
         "/name \u2013 change the name officers see\n"
-        "/threads, /switch \u2013 with several conversations open\n"
+        "/threads, /switch \u2013 see and choose between open conversations\n"
         "/transfer \u2013 hand a conversation over, with the officer's consent\n"
         "/end \u2013 finish a conversation\n"
         "/crisis \u2013 24/7 crisis lines"
@@ -116,8 +123,8 @@ class Catalog:
     intake_stale: str = "Let's start that again. Send /talk when you're ready."
     request_open: str = (
         "Got it. We're finding {who} for you now. We aim to have someone with you within "
-        "{goal_minutes} minutes, often sooner.\n\n"
-        "You'll get a message here the moment someone picks up. Send /cancel to stop."
+        "{goal_minutes} minutes.\n\n"
+        "You'll get a message here the moment someone picks up. Send /cancel to stop looking."
     )
     crisis_reminder: str = (
         "If it gets worse while you wait, call or text 988 any time. They answer 24/7."
@@ -127,24 +134,27 @@ class Catalog:
     )
     request_already_open: str = (
         "We're still finding someone for you. You'll get a message here the moment someone "
-        "picks up. Send /cancel to stop."
+        "picks up. Send /cancel to stop looking."
     )
     status_widened: str = (
-        "Still looking. Nobody has picked up yet, so we're now asking peers and chaplains "
-        "both. You're not forgotten. Send /cancel to stop."
+        "Still looking. Nobody has picked up yet, so we're now asking both peers and "
+        "chaplains. You're not forgotten. You'll get a message here the moment someone picks "
+        "up. Send /cancel to stop looking."
     )
     status_paged: str = (
-        "Still looking. We've called the on-call coordinator to help find someone. You're not "
-        "forgotten. Send /cancel to stop."
+        "Still looking. We've asked the on-call coordinator to help find someone for you. "
+        "You're not forgotten. You'll get a message here the moment someone picks up. "
+        "Send /cancel to stop looking."
     )
     status_none_free: str = (
-        "Everyone is busy right now, so we've called the on-call coordinator to find someone "
-        "for you. You'll get a message here the moment someone picks up. Send /cancel to stop."
+        "No one is free right now, so we've asked the on-call coordinator to find someone "
+        "for you. You'll get a message here the moment someone picks up. Send /cancel to stop "
+        "looking."
     )
     status_gave_up: str = (
         "I'm sorry this is taking so long. We'll keep looking and message you here the moment "
-        "someone is free.\n\n"
-        "If you need someone now, these lines answer 24/7:\n{lines}"
+        "someone is free. If you'd rather not wait, tap Stop looking.\n\n"
+        "If you need someone now, these lines can help:\n{lines}"
     )
     stop_looking: str = "Stop looking"
     page_coordinator: str = (
@@ -152,7 +162,7 @@ class Catalog:
         "Please help find a peer or chaplain. You won't see who asked."
     )
     page_urgent: str = "URGENT (officer not safe). "
-    request_cancelled: str = "Okay, I've stopped looking. Send /talk whenever you want."
+    request_cancelled: str = "Okay, I've stopped looking. Send /talk any time you want to talk."
     nothing_to_cancel: str = "There's nothing to cancel right now."
     who_phrase_peer: str = "a peer"
     who_phrase_chaplain: str = "a chaplain"
@@ -175,7 +185,7 @@ class Catalog:
     offer_involved_ack: str = (
         "Thank you for saying so. We'll find someone else; this request won't come to you again."
     )
-    offer_expired: str = "This offer timed out and has gone to someone else."
+    offer_expired: str = "This offer timed out, so we're asking someone else."
     ignored_set_away: str = (
         "You've missed {count} offers in a row, so I've set you to away. "
         "Send /available when you're ready again."
@@ -204,8 +214,8 @@ class Catalog:
     header_to_officer: str = "{name}:"
     thread_ended_by_you: str = "This conversation is closed. Nothing from it was kept."
     rate_prompt: str = (
-        "How was this conversation, from 1 (not good) to 5 (very good)? Only the number is "
-        "kept, with no link to you or to them."
+        "If you like, rate this conversation from 1 (not good) to 5 (very good). Only the "
+        "number is kept, with no link to you or to them."
     )
     helped_prompt: str = "Did it help?"
     helped_yes: str = "Yes"
@@ -226,8 +236,8 @@ class Catalog:
     )
     not_delivered: str = "Your last message could not be delivered. Please try again in a minute."
     media_not_relayed: str = (
-        "That kind of message can't be passed on. Please send text, a photo, a voice note or "
-        "a file instead. It was not sent."
+        "That kind of message can't be passed on, so it was not sent. Please send text, a "
+        "photo, a voice note or a file instead."
     )
     ambiguous: str = (
         "You have {count} conversations open: {threads}. Reply (swipe) to a message from the "
@@ -307,7 +317,9 @@ class Catalog:
     )
 
     # -- helper status ---------------------------------------------------------------------
-    now_available: str = "You're available. Requests will come to you here."
+    now_available: str = (
+        "You're available. Requests will come to you here. Send /away when you need a break."
+    )
     now_away: str = "You're away. You won't get new requests until you send /available."
     now_away_until: str = (
         "You're away until your on-call hours end ({until}). Send /available to come back sooner."
@@ -336,7 +348,9 @@ class Catalog:
     )
     name_prompt: str = "Send /name followed by the name officers should see, e.g. /name Sam."
     name_set: str = "Done. Officers will see you as \u201c{name}\u201d."
-    name_bad: str = "Please use 1 to 32 letters, numbers or spaces."
+    name_bad: str = (
+        "That name won't work. Please use 1 to 32 letters, numbers or spaces, e.g. /name Sam."
+    )
 
     # -- general ---------------------------------------------------------------------------
     choice_expired: str = "That button is no longer active. Send /help to see your options."
