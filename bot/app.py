@@ -162,6 +162,10 @@ class App:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self.services is not None:
+            # Let a running clock step finish its sends while the transports are still up.
+            async with self.services.matching_lock:
+                pass
         while self._started:
             transport = self._started.pop()
             try:

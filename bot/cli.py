@@ -84,10 +84,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (KeyFileError, ValueError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+        except Exception as exc:
+            print(f"error: {_start_failure(exc)}", file=sys.stderr)
+            return 1
         return 0
     if args.command == "roster":
         return asyncio.run(_roster(config, args))
     return asyncio.run(_invite_create(config, args))
+
+
+def _start_failure(exc: Exception) -> str:
+    """One line for a failed start. Messages are our own or SQLite's; none carries the token
+    (the Telegram transport re-raises without PTB's message, which can)."""
+    import sqlite3  # noqa: PLC0415
+
+    from bot.storage.db import SchemaTooNewError  # noqa: PLC0415
+    from bot.transports.telegram import TelegramStartError  # noqa: PLC0415
+    from crypto import DecryptionError  # noqa: PLC0415
+
+    if isinstance(exc, TelegramStartError | SchemaTooNewError):
+        return str(exc)
+    if isinstance(exc, DecryptionError):
+        return "the master key does not open this database (wrong key file?)"
+    if isinstance(exc, sqlite3.Error | OSError):
+        return f"the database or log file could not be used ({type(exc).__name__}: {exc})"
+    return f"Peerline could not start ({type(exc).__name__})"
 
 
 def _check(config: Config) -> int:

@@ -26,16 +26,32 @@ RELAYED_MEDIA = frozenset(MEDIA_KINDS)
 CAPTION_LIMIT = 1024
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _fit(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 units."""
+    used = 0
+    for index, char in enumerate(text):
+        used += 2 if ord(char) > 0xFFFF else 1
+        if used > limit:
+            return index
+    return len(text)
+
+
 def split_text(text: str, limit: int = MAX_CHUNK) -> list[str]:
-    """Split long text into pieces under `limit`, preferring line and word breaks."""
+    """Split long text into pieces under `limit` units, preferring line and word breaks."""
     pieces: list[str] = []
     rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = rest.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
+    while units(rest) > limit:
+        hard = _fit(rest, limit)
+        cut = rest.rfind("\n", 0, hard)
+        if cut < hard // 2:
+            cut = rest.rfind(" ", 0, hard)
+        if cut < hard // 2:
+            cut = hard
         pieces.append(rest[:cut].rstrip())
         rest = rest[cut:].lstrip()
     pieces.append(rest)
@@ -106,7 +122,7 @@ async def relay_media(turn: Turn) -> None:
     overflow = ""
     if turn.event.media_kind in CAPTIONED_MEDIA:
         caption = f"{header}\n{turn.event.text}" if turn.event.text else header
-        if len(caption) > CAPTION_LIMIT:
+        if units(caption) > CAPTION_LIMIT:
             caption, overflow = header, turn.event.text
 
     async def send_media(sent_ids: list[str]) -> None:
@@ -163,9 +179,9 @@ async def relay_edit(turn: Turn) -> None:
     header = header_for(services, thread, turn.member)
     is_caption = turn.event.media_kind in CAPTIONED_MEDIA
     body = f"{header}\n{turn.event.text}" if turn.event.text else header
-    limit = CAPTION_LIMIT if is_caption else MAX_CHUNK + len(header) + 1
+    limit = CAPTION_LIMIT if is_caption else MAX_CHUNK + units(header) + 1
     try:
-        if len(copy_ids) == 1 and len(body) <= limit:
+        if len(copy_ids) == 1 and units(body) <= limit:
             await services.messenger.edit_copy(
                 Sent(recipient.address, copy_ids[0]), body, is_caption=is_caption
             )

@@ -154,3 +154,27 @@ def test_roster_list_supervise_and_revoke(
     run(config_file, "roster", "list")
     assert "revoked" in capsys.readouterr().out
     assert run(config_file, "roster", "revoke", "99") == 2
+
+
+def test_run_that_cannot_reach_telegram_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket  # noqa: PLC0415
+
+    with socket.socket() as probe:  # a port on loopback that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:secret-token-value")
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[telegram]\nbase_url = "http://127.0.0.1:{port}/bot"\n'
+        '[logging]\nfile = "peerline.log"\n',
+        encoding="utf-8",
+    )
+    assert main(["--config", str(path), "keygen"]) == 0
+    capsys.readouterr()
+    assert main(["--config", str(path), "run"]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: could not reach the Telegram Bot API")
+    assert "Traceback" not in err and "secret-token-value" not in err
+    assert "secret-token-value" not in (tmp_path / "peerline.log").read_text(encoding="utf-8")

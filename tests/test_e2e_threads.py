@@ -266,3 +266,13 @@ async def test_on_call_hours_topics_and_time_zone(sandbox: Sandbox, clock: FakeC
     await night.wait_for("New request")
     await night.send("/hours nonsense")
     await night.wait_for("I couldn't read that")
+
+
+async def test_a_long_emoji_message_arrives_whole(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    await officer.send("\U0001f622" * 2500 + " END")  # 5,000 UTF-16 units
+    await peer.wait_for("END")
+    pieces = [m.text.split("\n", 1)[1] for m in peer.inbox if "\U0001f622" in m.text]
+    assert "".join(pieces).replace(" ", "") == "\U0001f622" * 2500 + "END"

@@ -515,3 +515,28 @@ async def test_rebuilding_a_table_in_a_migration_keeps_its_children(tmp_path: Pa
             assert row is not None and row[0] == 1
     finally:
         await upgraded.close()
+
+
+async def test_a_busy_checkpoint_is_retried_and_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process reading (the CLI, a backup) keeps old WAL frames; shredding must notice."""
+    path = tmp_path / "busy.db"
+    conn = await db.connect(path)
+    try:
+        await conn.execute("CREATE TABLE scratch (x TEXT)")
+        await conn.execute("INSERT INTO scratch VALUES ('shred-me')")
+        reader = sqlite3.connect(str(path))
+        try:
+            reader.execute("BEGIN")
+            reader.execute("SELECT count(*) FROM scratch").fetchall()  # holds a snapshot
+            await conn.execute("DELETE FROM scratch")
+            assert not await db.checkpoint(conn, tries=2)
+            assert "WAL checkpoint stayed busy" in caplog.text
+        finally:
+            reader.close()
+        assert await db.checkpoint(conn)
+        wal = path.with_name("busy.db-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+    finally:
+        await conn.close()

@@ -570,8 +570,9 @@ async def test_stop_is_clean_and_idempotent(api: LocalBotApi, sink: Inbox) -> No
     assert time.monotonic() - started < 3.0  # the long poll is not waited out
     assert api.pending_updates == 0  # everything fetched was confirmed
     assert api.calls_of("getUpdates")[-1].get("timeout") == 0
-    with pytest.raises(RuntimeError, match="not started"):
+    with pytest.raises(DeliveryError) as stopped:  # a clear "not delivered", not a crash
         await transport.send(addr(alice), Reply("x"))
+    assert not stopped.value.permanent
 
     # A restarted transport picks up where the last one left off, with nothing replayed.
     await alice.send("while down")
@@ -634,3 +635,23 @@ async def test_stop_drains_fetched_updates_and_lets_the_sink_reply(api: LocalBot
     assert len(alice.inbox) == 3 - api.pending_updates
     assert len(alice.inbox) >= 1
     assert alice.texts() == [f"echo m{i}" for i in range(len(alice.inbox))]
+
+
+async def test_stop_waits_out_a_flood_wait_so_nothing_confirmed_is_lost(
+    api: LocalBotApi, sink: Inbox
+) -> None:
+    """Polling confirms fetched updates to Telegram before they are handled; stop() must let
+    a delivery waiting out a flood wait finish, or the message is gone for good."""
+    alice, bob = api.user(1001), api.user(1002)
+
+    async def relay(incoming: Incoming) -> None:
+        await relaying.send(addr(bob), Reply(f"relayed: {incoming.text}"))
+
+    relaying = TelegramTransport(api.token, base_url=api.base_url, poll_timeout=1.0)
+    await relaying.start(relay)
+    api.fail_next("sendMessage", status=429, description="Too Many Requests", retry_after=6)
+    await alice.send("first")
+    await alice.send("second")
+    await asyncio.sleep(0.3)  # both fetched (and so confirmed); "first" is in its flood wait
+    await relaying.stop()
+    assert bob.texts() == ["relayed: first", "relayed: second"]

@@ -67,8 +67,15 @@ _JSON_FIELDS = frozenset(
     }
 )
 
+# Telegram counts these limits in UTF-16 code units (an emoji is two).
 _MAX_TEXT = 4096
 _MAX_CAPTION = 1024
+
+
+def _units(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
 _MAX_CALLBACK_DATA = 64
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
@@ -842,14 +849,14 @@ def _text(value: object) -> str:
     text = value if isinstance(value, str) else ""
     if not text.strip():
         raise ApiError(400, "Bad Request: message text is empty")
-    if len(text) > _MAX_TEXT:
+    if _units(text) > _MAX_TEXT:
         raise ApiError(400, "Bad Request: message is too long")
     return text
 
 
 def _caption(value: object) -> str:
     caption = value if isinstance(value, str) else ""
-    if len(caption) > _MAX_CAPTION:
+    if _units(caption) > _MAX_CAPTION:
         raise ApiError(400, "Bad Request: message caption is too long")
     return caption
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from importlib import resources
@@ -94,6 +95,17 @@ async def _check_foreign_keys(conn: aiosqlite.Connection, version: int) -> None:
             raise RuntimeError(f"migration v{version} would break a foreign key")
 
 
-async def checkpoint(conn: aiosqlite.Connection) -> None:
-    """Fold the WAL into the main file and truncate it, so shredded bytes leave the WAL too."""
-    await conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+async def checkpoint(conn: aiosqlite.Connection, *, tries: int = 5) -> bool:
+    """Fold the WAL into the main file and truncate it, so shredded bytes leave the WAL too.
+
+    Another connection's open read (the CLI, a backup) makes SQLite answer "busy" and keep the
+    old frames; retried a few times, then reported. False: the WAL still holds old frames
+    (the next checkpoint, at the next shred or at close, takes them)."""
+    for attempt in range(tries):
+        async with conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] == 0:
+            return True
+        await asyncio.sleep(0.05 * 2**attempt)
+    log.warning("WAL checkpoint stayed busy; shredded rows leave the WAL at the next one")
+    return False

@@ -74,7 +74,9 @@ T = TypeVar("T")
 _MAX_ATTEMPTS = 5  # tries per delivery, retries included: about 8 s of 5xx backoff
 _MAX_RETRY_AFTER = 30.0  # seconds; a longer flood wait fails fast instead of stalling the chat
 _MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
-_DRAIN_TIMEOUT = 5.0  # seconds stop() waits for queued events to reach the sink
+# Seconds stop() waits for queued events to be handled. Polling has already confirmed them to
+# Telegram, so this must outlast the slowest single delivery: a full flood wait plus backoff.
+_DRAIN_TIMEOUT = 45.0
 # BadRequest descriptions meaning the person is unreachable for good.
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
 
@@ -457,18 +459,23 @@ class TelegramTransport:
         """Run one Bot API call with bounded retries, mapping failures to `DeliveryError`."""
         loop = asyncio.get_running_loop()
         for attempt in range(1, _MAX_ATTEMPTS + 1):
-            if (pause := self._paused_until - loop.time()) > 0:
+            if (pause := self._paused_until - loop.time()) > _MAX_RETRY_AFTER:
+                raise DeliveryError("rate limited", permanent=False)
+            if pause > 0:
                 await asyncio.sleep(pause)
+            if self._app is None:
+                raise DeliveryError("Telegram transport stopped", permanent=False)
             last_try = attempt == _MAX_ATTEMPTS
             try:
                 return await call()
             except RetryAfter as exc:
                 wait = _seconds(exc.retry_after)
                 _log.warning("%s rate limited (attempt %d)", method, attempt)
+                # Flood control is per bot: hold back every send, not just this one, even when
+                # this one gives up (hammering during a long ban only prolongs it).
+                self._paused_until = max(self._paused_until, loop.time() + wait)
                 if last_try or wait > _MAX_RETRY_AFTER:
                     raise DeliveryError("rate limited", permanent=False) from None
-                # Flood control is per bot: hold back every send, not just this one.
-                self._paused_until = max(self._paused_until, loop.time() + wait)
             except Forbidden:
                 _log.warning("%s refused: Forbidden", method)
                 raise DeliveryError("blocked or deactivated", permanent=True) from None
