@@ -655,3 +655,50 @@ async def test_stop_waits_out_a_flood_wait_so_nothing_confirmed_is_lost(
     await asyncio.sleep(0.3)  # both fetched (and so confirmed); "first" is in its flood wait
     await relaying.stop()
     assert bob.texts() == ["relayed: first", "relayed: second"]
+
+
+async def test_an_update_is_confirmed_only_once_handled(
+    api: LocalBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If handling never finishes (a crash, a stop that cannot wait), Telegram keeps the update
+    and sends it again after the restart; what was handled is not replayed."""
+    import bot.transports.telegram as telegram_module  # noqa: PLC0415
+
+    monkeypatch.setattr(telegram_module, "_DRAIN_TIMEOUT", 0.3)
+    alice = api.user(1001)
+    seen: list[str] = []
+    hang, stuck_reached = asyncio.Event(), asyncio.Event()
+
+    async def stuck_sink(incoming: Incoming) -> None:
+        seen.append(incoming.text)
+        if incoming.text == "stuck":
+            stuck_reached.set()
+            await hang.wait()  # never set: the process "dies" while handling it
+
+    first = TelegramTransport(api.token, base_url=api.base_url, poll_timeout=1.0)
+    await first.start(stuck_sink)
+    await alice.send("handled")
+    await alice.send("stuck")
+    async with asyncio.timeout(5):
+        await stuck_reached.wait()
+    assert seen == ["handled", "stuck"]
+    await first.stop()
+    assert api.pending_updates == 1  # "handled" confirmed, "stuck" kept by Telegram
+
+    again: list[str] = []
+    arrived = asyncio.Event()
+
+    async def working_sink(incoming: Incoming) -> None:
+        again.append(incoming.text)
+        arrived.set()
+
+    second = TelegramTransport(api.token, base_url=api.base_url, poll_timeout=1.0)
+    await second.start(working_sink)
+    try:
+        async with asyncio.timeout(5):
+            await arrived.wait()
+        await asyncio.sleep(0.2)  # nothing else (no replay of "handled") follows
+        assert again == ["stuck"]
+    finally:
+        await second.stop()
+    assert api.pending_updates == 0

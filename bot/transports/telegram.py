@@ -10,6 +10,7 @@ Nothing here logs message content or chat ids: failures are logged by error clas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dtm
 import logging
 import os
@@ -74,9 +75,10 @@ T = TypeVar("T")
 _MAX_ATTEMPTS = 5  # tries per delivery, retries included: about 8 s of 5xx backoff
 _MAX_RETRY_AFTER = 30.0  # seconds; a longer flood wait fails fast instead of stalling the chat
 _MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
-# Seconds stop() waits for queued events to be handled. Polling has already confirmed them to
-# Telegram, so this must outlast the slowest single delivery: a full flood wait plus backoff.
-_DRAIN_TIMEOUT = 45.0
+# Seconds stop() waits for queued events to be handled. An event cut off is not lost (its update
+# is confirmed only once handled, so Telegram sends it again after the restart), but it may be
+# handled twice, so stop waits for ordinary deliveries, flood waits of a few seconds included.
+_DRAIN_TIMEOUT = 15.0
 # BadRequest descriptions meaning the person is unreachable for good.
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
 
@@ -107,6 +109,7 @@ class TelegramStartError(RuntimeError):
 class _Job:
     incoming: Incoming
     callback_query_id: str = ""  # answered before the sink sees the choice
+    update_id: int = -1  # confirmed to Telegram only once this job is done
 
 
 def _seconds(value: float | dtm.timedelta) -> float:
@@ -139,6 +142,14 @@ class TelegramTransport:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
         self._paused_until = 0.0  # loop time before which nothing is sent (flood control)
+        # Update ids fetched and not yet handled; Telegram keeps (and re-sends) every update
+        # from the lowest of these on, so a crash loses nothing it was sent.
+        self._unfinished: set[int] = set()
+        self._known: set[int] = set()  # fetched ids at or above the confirmed offset
+        self._next_offset: int | None = None
+        self._progress = asyncio.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._running: list[_Job] = []
 
     def __repr__(self) -> str:
         return f"TelegramTransport(running={self._app is not None})"
@@ -177,7 +188,7 @@ class TelegramTransport:
                 .rate_limiter(AIORateLimiter(max_retries=0))  # retries are ours, see _deliver
                 .concurrent_updates(False)  # handlers only enqueue; per-chat workers run the sink
                 .job_queue(None)
-                .get_updates_read_timeout(self._poll_timeout + 5.0)
+                .updater(None)  # our own polling confirms an update only once it is handled
             )
             if self._base_url is not None:
                 builder = builder.base_url(self._base_url)
@@ -210,13 +221,8 @@ class TelegramTransport:
                 ) from None
             try:
                 await app.start()
-                assert app.updater is not None  # noqa: S101 - built with the default updater
-                await app.updater.start_polling(
-                    timeout=dtm.timedelta(seconds=self._poll_timeout),
-                    allowed_updates=[Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY],
-                    drop_pending_updates=False,
-                    error_callback=self._on_polling_error,
-                )
+                await app.bot.delete_webhook(drop_pending_updates=False)
+                self._poller = asyncio.create_task(self._poll(app), name="telegram-polling")
             except BaseException:
                 await self._shutdown(app)
                 raise
@@ -245,13 +251,80 @@ class TelegramTransport:
 
     async def _shutdown(self, app: AnyApplication) -> None:
         try:
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()  # confirms the offset of everything fetched so far
+            if self._poller is not None:
+                self._poller.cancel()
+                await asyncio.gather(self._poller, return_exceptions=True)
+                self._poller = None
             if app.running:
-                await app.stop()  # hands queued updates to the handlers, i.e. to the workers
+                await app.stop()
             await self._drain_workers()
+            await self._confirm(app)
         finally:
             await app.shutdown()
+
+    # -- polling: confirm an update only once it has been handled ------------------------------
+
+    async def _poll(self, app: AnyApplication) -> None:
+        allowed = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+        failures = 0
+        while True:
+            try:
+                updates = await app.bot.get_updates(
+                    offset=self._offset(),
+                    timeout=dtm.timedelta(seconds=self._poll_timeout),
+                    allowed_updates=allowed,
+                    read_timeout=self._poll_timeout + 5.0,
+                )
+                failures = 0
+            except TelegramError as exc:  # network trouble, 5xx, a revoked token, ...
+                failures += 1
+                _log.warning("getUpdates failed: %s", type(exc).__name__)
+                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                continue
+            fresh = [u for u in updates if u.update_id not in self._known]
+            for update in fresh:
+                self._known.add(update.update_id)
+                self._unfinished.add(update.update_id)
+                await app.process_update(update)
+                if not any(job.update_id == update.update_id for job in self._queued()):
+                    self._finish(update.update_id)  # not for us (a group, ...): done already
+            if updates and not fresh:
+                # Telegram re-sent only what is still being handled: wait for progress rather
+                # than asking again at once.
+                self._progress.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        await self._progress.wait()
+
+    def _queued(self) -> list[_Job]:
+        return [job for queue in self._pending.values() for job in queue] + self._running
+
+    def _offset(self) -> int | None:
+        """Everything below the lowest unfinished update is confirmed; nothing above it is."""
+        if self._unfinished:
+            offset = min(self._unfinished)
+        elif self._known:
+            offset = max(self._known) + 1
+        else:
+            return self._next_offset
+        self._known = {u for u in self._known if u >= offset}
+        self._next_offset = offset
+        return offset
+
+    def _finish(self, update_id: int) -> None:
+        if update_id >= 0:
+            self._unfinished.discard(update_id)
+            self._progress.set()
+
+    async def _confirm(self, app: AnyApplication) -> None:
+        """At stop: confirm what was handled, so a restart does not replay it."""
+        offset = self._offset()
+        if offset is None:
+            return
+        try:
+            await app.bot.get_updates(offset=offset, timeout=0, allowed_updates=[])
+        except TelegramError as exc:
+            _log.warning("could not confirm handled updates: %s", type(exc).__name__)
 
     async def _drain_workers(self) -> None:
         workers = list(self._workers.values())
@@ -277,7 +350,7 @@ class TelegramTransport:
             return
         incoming = self._convert_edit(message) if edited else self._convert(message)
         if incoming is not None:
-            self._enqueue(_Job(incoming))
+            self._enqueue(_Job(incoming, update_id=update.update_id))
 
     async def _on_callback(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -295,7 +368,7 @@ class TelegramTransport:
             choice=query.data or "",
             message_id=str(carrier.message_id),
         )
-        self._enqueue(_Job(incoming, callback_query_id=query.id))
+        self._enqueue(_Job(incoming, callback_query_id=query.id, update_id=update.update_id))
 
     def _convert(self, message: Message) -> Incoming:
         address, ids = _origin(message)
@@ -337,8 +410,15 @@ class TelegramTransport:
         try:
             while queue := self._pending.get(key):
                 job = queue.popleft()
-                async with self._slots:
-                    await self._run(job)
+                self._running.append(job)
+                try:
+                    async with self._slots:
+                        await self._run(job)
+                finally:
+                    self._running.remove(job)
+                # Not reached when cancelled at stop: that update stays unconfirmed, and
+                # Telegram sends it again after the restart.
+                self._finish(job.update_id)
         finally:
             self._pending.pop(key, None)
             self._workers.pop(key, None)
@@ -365,9 +445,6 @@ class TelegramTransport:
             await self._bot.answer_callback_query(callback_query_id)
         except TelegramError as exc:
             _log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
-
-    def _on_polling_error(self, exc: TelegramError) -> None:
-        _log.warning("getUpdates failed: %s", type(exc).__name__)
 
     async def _on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         error = context.error
