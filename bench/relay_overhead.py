@@ -36,6 +36,7 @@ class InstantMessenger:
     def __init__(self) -> None:
         self.sent = 0
         self._ids = count(1)
+        self._failed = asyncio.Event()
 
     @property
     def platform(self) -> Platform:
@@ -46,6 +47,10 @@ class InstantMessenger:
 
     async def stop(self) -> None:
         return None
+
+    @property
+    def failed(self) -> asyncio.Event:
+        return self._failed
 
     async def send(self, to: Address, reply: Reply) -> Sent:
         self.sent += 1

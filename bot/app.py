@@ -24,6 +24,10 @@ from handlers.dispatch import Dispatcher
 log = logging.getLogger(__name__)
 
 
+class TransportFailedError(RuntimeError):
+    """A transport can no longer receive anything; running on would leave people unanswered."""
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -197,7 +201,18 @@ class App:
         try:
             await self.start()
             log.info("Peerline is running; press Ctrl-C to stop")
-            await stop.wait()
+            waits = [asyncio.ensure_future(stop.wait())]
+            waits += [asyncio.ensure_future(t.failed.wait()) for t in self.transports]
+            try:
+                await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for waiting in waits:
+                    waiting.cancel()
+            broken = [t.platform.value for t in self.transports if t.failed.is_set()]
+            if broken and not stop.is_set():
+                raise TransportFailedError(
+                    f"the {', '.join(broken)} connection failed for good (was the token revoked?)"
+                )
         finally:
             await self.stop()
             for sig in (signal.SIGINT, signal.SIGTERM):

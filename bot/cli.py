@@ -98,11 +98,12 @@ def _start_failure(exc: Exception) -> str:
     (the Telegram transport re-raises without PTB's message, which can)."""
     import sqlite3  # noqa: PLC0415
 
+    from bot.app import TransportFailedError  # noqa: PLC0415
     from bot.storage.db import SchemaTooNewError  # noqa: PLC0415
     from bot.transports.telegram import TelegramStartError  # noqa: PLC0415
     from crypto import DecryptionError  # noqa: PLC0415
 
-    if isinstance(exc, TelegramStartError | SchemaTooNewError):
+    if isinstance(exc, TelegramStartError | SchemaTooNewError | TransportFailedError):
         return str(exc)
     if isinstance(exc, DecryptionError):
         return "the master key does not open this database (wrong key file?)"

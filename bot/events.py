@@ -6,6 +6,7 @@ of this module knows which platform a person is on.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -161,4 +162,9 @@ class Transport(Messenger, Protocol):
 
     async def stop(self) -> None:
         """Stop receiving and close connections. Safe to call twice."""
+        ...
+
+    @property
+    def failed(self) -> asyncio.Event:
+        """Set when the transport can no longer receive (e.g. its token was revoked)."""
         ...

@@ -6,7 +6,9 @@ import asyncio
 import os
 import signal
 
-from bot.app import App
+import pytest
+
+from bot.app import App, TransportFailedError
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
@@ -71,3 +73,31 @@ async def test_sigterm_shuts_down_cleanly(sandbox: Sandbox) -> None:
     async with asyncio.timeout(10):
         await running
     assert app.repo is None  # the database was checkpointed and closed
+
+
+async def test_a_revoked_token_stops_the_app_with_a_clear_reason(sandbox: Sandbox) -> None:
+    await sandbox.stop_app()
+    assert sandbox.config is not None
+    config = sandbox.config
+    app = App(
+        config,
+        transports=[
+            TelegramTransport(
+                config.telegram.token,
+                base_url=config.telegram.base_url,
+                base_file_url=config.telegram.base_file_url,
+                poll_timeout=1.0,
+            )
+        ],
+        key=load_master_key(sandbox.key_file),
+    )
+    polls = len(sandbox.api.calls_of("getUpdates"))
+    running = asyncio.create_task(app.run())
+    async with asyncio.timeout(10):
+        while len(sandbox.api.calls_of("getUpdates")) == polls:  # noqa: ASYNC110 - polling began
+            await asyncio.sleep(0.01)
+    sandbox.api.token = "123456:revoked"  # every call with the old token now gets 401
+    with pytest.raises(TransportFailedError, match="token revoked"):
+        async with asyncio.timeout(10):
+            await running
+    assert app.repo is None  # it still shut down cleanly

@@ -150,6 +150,7 @@ class TelegramTransport:
         self._progress = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
         self._running: list[_Job] = []
+        self._failed = asyncio.Event()
 
     def __repr__(self) -> str:
         return f"TelegramTransport(running={self._app is not None})"
@@ -157,6 +158,10 @@ class TelegramTransport:
     @property
     def platform(self) -> Platform:
         return Platform.TELEGRAM
+
+    @property
+    def failed(self) -> asyncio.Event:
+        return self._failed
 
     @property
     def bot_username(self) -> str:
@@ -276,7 +281,12 @@ class TelegramTransport:
                     read_timeout=self._poll_timeout + 5.0,
                 )
                 failures = 0
-            except TelegramError as exc:  # network trouble, 5xx, a revoked token, ...
+            except InvalidToken:
+                # Revoked or changed: nothing will ever arrive. Say so and let the app stop.
+                _log.error("Telegram rejected the bot token; no more messages can arrive")
+                self._failed.set()
+                return
+            except TelegramError as exc:  # network trouble, 5xx, ...
                 failures += 1
                 _log.warning("getUpdates failed: %s", type(exc).__name__)
                 await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
