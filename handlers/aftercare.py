@@ -6,7 +6,7 @@ import secrets
 from dataclasses import replace
 
 from bot.events import Reply
-from bot.model import Member, Role
+from bot.model import Member, MemberId, Role
 from bot.relay import alias_from
 from handlers.base import Services, Turn
 from handlers.router import Router
@@ -75,3 +75,22 @@ def stable_alias(services: Services, officer: Member) -> str:
     """The same nickname every time, derived with a keyed hash: it reveals nothing itself."""
     digest = services.vault.lookup_hash(str(officer.id).encode(), purpose="alias")
     return alias_from(digest)
+
+
+@router.choice("blk", roles=OFFICERS)
+async def block_helper(turn: Turn, arg: str) -> None:
+    """The officer's private "not this person again": sealed, never shown to anyone."""
+    services = turn.services
+    if not arg.isdigit():
+        await turn.say(turn.text.choice_expired)
+        return
+    helper = await services.repo.member(MemberId(int(arg)))
+    if helper is None:
+        await turn.say(turn.text.choice_expired)
+        return
+    private = await services.repo.officer_private(turn.member.id)
+    last = None if private.last_helper == helper.id else private.last_helper
+    await services.repo.save_officer_private(
+        turn.member.id, replace(private, blocked=private.blocked | {helper.id}, last_helper=last)
+    )
+    await turn.say(turn.text.blocked.format(name=helper.display_name))

@@ -14,6 +14,7 @@ from handlers import (
     helper,
     intake,
     matching,
+    offers,
     onboarding,
     thread,
     transfer,
@@ -35,7 +36,7 @@ def build_router() -> Router:
         common.router,
         helper.router,
         intake.router,
-        matching.router,
+        offers.router,
         thread.router,
         transfer.router,
     ):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.events import Reply
-from bot.model import TOPICS, Category, MemberId, Role, Thread, Wanted
+from bot.model import TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
 from handlers.base import Intake, Turn
@@ -202,3 +202,15 @@ async def _not_safe_in_thread(turn: Turn, thread: Thread) -> None:
     if helper is not None:
         alert = text.urgent_in_thread_helper.format(alias=thread.officer_alias, tag=thread.tag)
         await services.try_send(helper.address, Reply(alert))
+
+
+@router.choice("stop", roles=OFFICERS)
+async def stop_looking(turn: Turn, arg: str) -> None:
+    services = turn.services
+    async with services.matching_lock:
+        request = await services.repo.request(RequestId(arg))
+        if request is None or request.officer_id != turn.member.id:
+            await turn.say(turn.text.nothing_to_cancel)
+            return
+        await matching.close_request(services, request, turn.text.offer_closed)
+    await turn.say(turn.text.request_cancelled)

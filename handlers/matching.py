@@ -1,7 +1,8 @@
-"""Offers, the race to accept, and the contact clock that keeps a request moving.
+"""Open requests and the contact clock that keeps each one moving: offers out, timeouts,
+widening, paging coordinators, the crisis lines. Answers to offers are in handlers/offers.py.
 
-Every step that changes an open request runs under one lock, so the clock's tick, an accept and a
-cancel never interleave. Deleting the request row is the claim: exactly one accept can do it.
+Every step that changes an open request runs under one lock (`services.matching_lock`), so the
+clock's tick, an accept and a cancel never interleave.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bot.escalation import (
     effective_wanted,
     next_wake,
 )
-from bot.events import DeliveryError, Kind, Reply, Sent
+from bot.events import DeliveryError, Reply, Sent
 from bot.hours import current_window_end
 from bot.logs import where
 from bot.model import (
@@ -29,16 +30,13 @@ from bot.model import (
     MemberId,
     RequestId,
     Role,
-    Thread,
     ThreadId,
     Wanted,
 )
-from bot.relay import new_alias, new_tag
 from bot.routing import (
     Policy,
     RoutingRequest,
     is_available,
-    is_eligible,
     local_time,
     next_batch,
 )
@@ -47,26 +45,21 @@ from bot.storage.repository import (
     OfferState,
     RequestMetrics,
     RequestRecord,
-    new_thread_id,
 )
-from handlers import aftercare
-from handlers.base import Services, Turn
+from handlers.base import Services
 from handlers.common import category_label, crisis_lines
-from handlers.router import Router
 
 log = logging.getLogger(__name__)
-router = Router()
-STAFF_ON_CALL = HELPER_ROLES | {Role.COORDINATOR}
 
 
-def _policy(services: Services) -> Policy:
+def routing_policy(services: Services) -> Policy:
     routing = services.config.routing
     return Policy(
         max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
     )
 
 
-def _timing(services: Services) -> Timing:
+def clock_timing(services: Services) -> Timing:
     routing = services.config.routing
     return Timing(
         offer_timeout=routing.offer_timeout,
@@ -119,7 +112,7 @@ async def open_request(
                 opening = f"{opening}\n\n{text.crisis_reminder}"
             await services.try_send(officer.address, Reply(opening, (crisis,)))
         await services.repo.mark_request(record.id, first_status_at=services.clock())
-        await _advance(services, record.id)
+        await advance(services, record.id)
 
 
 async def tick(services: Services) -> None:
@@ -127,12 +120,12 @@ async def tick(services: Services) -> None:
     async with services.matching_lock:
         for request in await services.repo.open_requests():
             try:
-                await _advance(services, request.id)
+                await advance(services, request.id)
             except Exception as exc:
                 log.error("clock step failed: %s at %s", type(exc).__name__, where(exc))
 
 
-async def _routing_request(
+async def routing_view(
     services: Services,
     request: RequestRecord,
     officer: Member,
@@ -170,7 +163,7 @@ async def _routing_request(
     )
 
 
-async def _advance(services: Services, request_id: RequestId) -> None:
+async def advance(services: Services, request_id: RequestId) -> None:
     """One step of the contact clock for one request (caller holds the matching lock)."""
     repo = services.repo
     request = await repo.request(request_id)
@@ -181,7 +174,7 @@ async def _advance(services: Services, request_id: RequestId) -> None:
         await close_request(services, request, services.text.offer_closed)
         return
     now = services.clock()
-    timing = _timing(services)
+    timing = clock_timing(services)
     offers = await repo.offers(request_id)
     state = ClockState(
         wanted=request.wanted,
@@ -203,7 +196,7 @@ async def _advance(services: Services, request_id: RequestId) -> None:
     zone = services.config.program.timezone
     batch: list[Member] = []
     for second_round in (False, True):
-        routing_request = await _routing_request(
+        routing_request = await routing_view(
             services, request, officer, wanted, offers, now=now, second_round=second_round
         )
         batch = next_batch(
@@ -211,7 +204,7 @@ async def _advance(services: Services, request_id: RequestId) -> None:
             helpers,
             live_threads=loads,
             now=now,
-            policy=_policy(services),
+            policy=routing_policy(services),
             everyone=request.urgent,
             default_zone=zone,
         )
@@ -323,7 +316,7 @@ async def _expire_offer(
     if not await repo.set_offer_state(request.id, helper_id, OfferState.EXPIRED):
         return
     offer = next((o for o in offers if o.helper_id == helper_id), None)
-    await _edit_offer(
+    await edit_offer(
         services, helper_id, offer.message_id if offer else None, services.text.offer_expired
     )
     ignored = await repo.count_ignored_offer(helper_id)
@@ -383,13 +376,15 @@ async def close_request(services: Services, request: RequestRecord, notice: str)
         return
     services.notes.pop(request.id, None)
     services.remember_closed(request.id, "closed")
-    await _record(services, request, matched_at=None)
+    await record_metrics(services, request, matched_at=None)
     for offer in offers:
         if offer.state is OfferState.PENDING:
-            await _edit_offer(services, offer.helper_id, offer.message_id, notice)
+            await edit_offer(services, offer.helper_id, offer.message_id, notice)
 
 
-async def _record(services: Services, request: RequestRecord, matched_at: datetime | None) -> None:
+async def record_metrics(
+    services: Services, request: RequestRecord, matched_at: datetime | None
+) -> None:
     def since(moment: datetime | None) -> float | None:
         return (moment - request.created_at).total_seconds() if moment else None
 
@@ -409,226 +404,10 @@ async def _record(services: Services, request: RequestRecord, matched_at: dateti
     )
 
 
-async def _edit_offer(
+async def edit_offer(
     services: Services, helper_id: MemberId, message_id: str | None, notice: str
 ) -> None:
     helper = await services.repo.member(helper_id)
     if helper is None or message_id is None:
         return
     await services.try_edit(Sent(helper.address, message_id), Reply(notice))
-
-
-async def _answer_offer(turn: Turn, notice: str, offer_message: str | None = None) -> list[str]:
-    """Answer a helper about an offer: the offer message itself is edited (so its note and
-    buttons go); when they answered by typing its number they also get the answer as a new
-    message. Returns the ids of the messages that now show `notice`."""
-    shown: list[str] = []
-    message_id = offer_message
-    if message_id is None and turn.event.kind is Kind.CHOICE:
-        message_id = turn.event.message_id
-    if message_id:
-        await turn.services.try_edit(Sent(turn.event.address, message_id), Reply(notice))
-        shown.append(message_id)
-    if turn.event.kind is not Kind.CHOICE or not message_id:
-        sent = await turn.services.try_send(turn.event.address, Reply(notice))
-        if sent is not None:
-            shown.append(sent.message_id)
-    return shown
-
-
-@router.choice("acc", roles=HELPER_ROLES)
-async def accept(turn: Turn, arg: str) -> None:
-    """Accepting attests "I was not a responder, witness or party to this incident"."""
-    services = turn.services
-    async with services.matching_lock:
-        await _accept(turn, RequestId(arg))
-
-
-async def _still_eligible(
-    services: Services, helper: Member, request: RequestRecord, officer: Member
-) -> bool:
-    """At the moment of accepting, every rule but availability is checked again: a cool-down,
-    a lapsed certification or a new chain-of-command record since the offer went out."""
-    now = services.clock()
-    routing_request = await _routing_request(
-        services, request, officer, request.wanted, [], now=now, second_round=True
-    )
-    widened = ClockState(
-        wanted=request.wanted,
-        urgent=request.urgent,
-        created_at=request.created_at,
-        widened=request.widened,
-        paged=request.paged_at is not None,
-        gave_up=request.gave_up_at is not None,
-    )
-    routing_request = replace(
-        routing_request, wanted=effective_wanted(widened, now, _timing(services))
-    )
-    return is_eligible(
-        helper,
-        routing_request,
-        live_threads=services.relay.load(helper.id),
-        now=now,
-        policy=_policy(services),
-        default_zone=services.config.program.timezone,
-        check_availability=False,
-    )
-
-
-async def _accept(turn: Turn, request_id: RequestId) -> None:
-    services = turn.services
-    helper = turn.member
-    repo = services.repo
-    text = turn.text
-    request = await repo.request(request_id)
-    if request is None:
-        taken = services.closed.get(request_id) == "taken"
-        await _answer_offer(turn, text.offer_taken if taken else text.offer_closed)
-        return
-    offers = await repo.offers(request_id)
-    mine = next((o for o in offers if o.helper_id == helper.id), None)
-    offer_message = mine.message_id if mine is not None else None
-    if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
-        await turn.services.try_send(turn.event.address, Reply(text.offer_busy))
-        return
-    officer = await repo.member(request.officer_id)
-    old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
-    if officer is None or (old is None and services.relay.threads_of(officer.id)):
-        # Gone, or already talking with someone (this is not a hand-over): nothing to join.
-        await close_request(services, request, text.offer_closed)
-        await _answer_offer(turn, text.offer_closed)
-        return
-    usable = mine is not None and not mine.involved and mine.state is not OfferState.DECLINED
-    if not usable or not await _still_eligible(services, helper, request, officer):
-        await _answer_offer(turn, text.offer_closed, offer_message)
-        return
-    now = turn.now
-    private = await repo.officer_private(officer.id)
-    alias = aftercare.stable_alias(services, officer) if private.stable_alias else new_alias()
-    thread = Thread(
-        id=new_thread_id(),
-        tag=new_tag(services.relay.taken_tags()),
-        officer_id=officer.id,
-        helper_id=helper.id,
-        officer_alias=alias,
-        category=request.category,
-        urgent=request.urgent,
-        opened_at=now,
-        outside_agency=request.outside_agency,
-    )
-    # The claim: request gone, thread stored (and a handed-over thread shredded), or nothing.
-    if not await repo.claim_request(request_id, thread, old.id if old else None):
-        await _answer_offer(turn, text.offer_taken, offer_message)
-        return
-    if old is not None:
-        services.relay.close(old.id)  # in the same step as the open: no message falls between
-    services.relay.open(thread)
-    services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
-    services.remember_closed(request_id, "taken")
-    log.info("request matched; thread opened")
-    await repo.mark_assigned(helper.id, now)
-    await repo.reset_ignored_offers(helper.id)
-    await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
-    await _record(services, request, matched_at=now)
-    if old is not None:
-        await _hand_over(services, old, thread, helper)
-    for offer in offers:
-        if offer.helper_id != helper.id and offer.state is OfferState.PENDING:
-            await _edit_offer(services, offer.helper_id, offer.message_id, text.offer_taken)
-    connected = text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
-    for message_id in await _answer_offer(turn, connected, offer_message):
-        services.relay.shown(thread.id, helper.id, message_id)
-    role_phrase = {
-        Role.CHAPLAIN: text.role_phrase_chaplain,
-        Role.CLINICIAN: text.role_phrase_clinician,
-    }.get(helper.role, text.role_phrase_peer)
-    opened = await services.try_send(
-        officer.address,
-        Reply(
-            text.thread_open_officer.format(
-                name=helper.display_name,
-                role_phrase=role_phrase,
-                confidentiality=services.config.program.confidentiality,
-            )
-        ),
-    )
-    if opened is not None:
-        services.relay.shown(thread.id, officer.id, opened.message_id)
-
-
-async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:
-    """The new helper picked up (the old thread's key went with the claim): tell the old
-    helper they have left."""
-    previous = await services.repo.member(old.helper_id)
-    if previous is None:
-        return
-    who = {
-        Role.CHAPLAIN: services.text.who_phrase_chaplain,
-        Role.CLINICIAN: services.text.who_phrase_clinician,
-    }.get(new_helper.role, services.text.who_phrase_peer)
-    notice = services.text.transfer_done_helper.format(
-        alias=old.officer_alias, tag=old.tag, who=who
-    )
-    await services.try_send(previous.address, Reply(notice))
-    log.info("thread handed over (%s)", new.category.value)
-
-
-async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:
-    services = turn.services
-    async with services.matching_lock:
-        offers = await services.repo.offers(request_id)
-        mine = next((o for o in offers if o.helper_id == turn.member.id), None)
-        offer_message = mine.message_id if mine is not None else None
-        declined = await services.repo.set_offer_state(
-            request_id, turn.member.id, OfferState.DECLINED, involved=involved
-        )
-        if not declined:
-            await _answer_offer(turn, turn.text.offer_closed, offer_message)
-            return
-        await services.repo.reset_ignored_offers(turn.member.id)
-        text = turn.text
-        notice = text.offer_involved_ack if involved else text.offer_declined
-        await _answer_offer(turn, notice, offer_message)
-        await _advance(services, request_id)
-
-
-@router.choice("dec", roles=HELPER_ROLES)
-async def decline(turn: Turn, arg: str) -> None:
-    await _decline(turn, RequestId(arg), involved=False)
-
-
-@router.choice("inv", roles=HELPER_ROLES)
-async def declare_involved(turn: Turn, arg: str) -> None:
-    """The privilege does not cover a helper who was a responder, witness or party."""
-    await _decline(turn, RequestId(arg), involved=True)
-
-
-@router.choice("stop", roles=frozenset({Role.OFFICER}))
-async def stop_looking(turn: Turn, arg: str) -> None:
-    services = turn.services
-    async with services.matching_lock:
-        request = await services.repo.request(RequestId(arg))
-        if request is None or request.officer_id != turn.member.id:
-            await turn.say(turn.text.nothing_to_cancel)
-            return
-        await close_request(services, request, turn.text.offer_closed)
-    await turn.say(turn.text.request_cancelled)
-
-
-@router.choice("blk", roles=frozenset({Role.OFFICER}))
-async def block_helper(turn: Turn, arg: str) -> None:
-    """The officer's private "not this person again": sealed, never shown to anyone."""
-    services = turn.services
-    if not arg.isdigit():
-        await turn.say(turn.text.choice_expired)
-        return
-    helper = await services.repo.member(MemberId(int(arg)))
-    if helper is None:
-        await turn.say(turn.text.choice_expired)
-        return
-    private = await services.repo.officer_private(turn.member.id)
-    last = None if private.last_helper == helper.id else private.last_helper
-    await services.repo.save_officer_private(
-        turn.member.id, replace(private, blocked=private.blocked | {helper.id}, last_helper=last)
-    )
-    await turn.say(turn.text.blocked.format(name=helper.display_name))

@@ -1,0 +1,211 @@
+"""Helpers answer offers: Accept (first one wins), Decline, or "I was involved".
+
+Every step runs under the matching lock shared with the contact clock (handlers/matching.py).
+The accept is one transaction: the request row is deleted (the claim), the thread stored, and a
+thread being handed over shredded, or nothing changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from bot.escalation import ClockState, effective_wanted
+from bot.events import Kind, Reply, Sent
+from bot.model import HELPER_ROLES, Member, RequestId, Role, Thread, ThreadId
+from bot.relay import new_alias, new_tag
+from bot.routing import is_eligible
+from bot.storage.repository import OfferState, RequestRecord, new_thread_id
+from handlers import aftercare, matching
+from handlers.base import Services, Turn
+from handlers.router import Router
+
+log = logging.getLogger(__name__)
+router = Router()
+
+
+async def _answer_offer(turn: Turn, notice: str, offer_message: str | None = None) -> list[str]:
+    """Answer a helper about an offer: the offer message itself is edited (so its note and
+    buttons go); when they answered by typing its number they also get the answer as a new
+    message. Returns the ids of the messages that now show `notice`."""
+    shown: list[str] = []
+    message_id = offer_message
+    if message_id is None and turn.event.kind is Kind.CHOICE:
+        message_id = turn.event.message_id
+    if message_id:
+        await turn.services.try_edit(Sent(turn.event.address, message_id), Reply(notice))
+        shown.append(message_id)
+    if turn.event.kind is not Kind.CHOICE or not message_id:
+        sent = await turn.services.try_send(turn.event.address, Reply(notice))
+        if sent is not None:
+            shown.append(sent.message_id)
+    return shown
+
+
+@router.choice("acc", roles=HELPER_ROLES)
+async def accept(turn: Turn, arg: str) -> None:
+    """Accepting attests "I was not a responder, witness or party to this incident"."""
+    services = turn.services
+    async with services.matching_lock:
+        await _accept(turn, RequestId(arg))
+
+
+async def _still_eligible(
+    services: Services, helper: Member, request: RequestRecord, officer: Member
+) -> bool:
+    """At the moment of accepting, every rule but availability is checked again: a cool-down,
+    a lapsed certification or a new chain-of-command record since the offer went out."""
+    now = services.clock()
+    routing_request = await matching.routing_view(
+        services, request, officer, request.wanted, [], now=now, second_round=True
+    )
+    widened = ClockState(
+        wanted=request.wanted,
+        urgent=request.urgent,
+        created_at=request.created_at,
+        widened=request.widened,
+        paged=request.paged_at is not None,
+        gave_up=request.gave_up_at is not None,
+    )
+    routing_request = replace(
+        routing_request, wanted=effective_wanted(widened, now, matching.clock_timing(services))
+    )
+    return is_eligible(
+        helper,
+        routing_request,
+        live_threads=services.relay.load(helper.id),
+        now=now,
+        policy=matching.routing_policy(services),
+        default_zone=services.config.program.timezone,
+        check_availability=False,
+    )
+
+
+async def _accept(turn: Turn, request_id: RequestId) -> None:
+    services = turn.services
+    helper = turn.member
+    repo = services.repo
+    text = turn.text
+    request = await repo.request(request_id)
+    if request is None:
+        taken = services.closed.get(request_id) == "taken"
+        await _answer_offer(turn, text.offer_taken if taken else text.offer_closed)
+        return
+    offers = await repo.offers(request_id)
+    mine = next((o for o in offers if o.helper_id == helper.id), None)
+    offer_message = mine.message_id if mine is not None else None
+    if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
+        await turn.services.try_send(turn.event.address, Reply(text.offer_busy))
+        return
+    officer = await repo.member(request.officer_id)
+    old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    if officer is None or (old is None and services.relay.threads_of(officer.id)):
+        # Gone, or already talking with someone (this is not a hand-over): nothing to join.
+        await matching.close_request(services, request, text.offer_closed)
+        await _answer_offer(turn, text.offer_closed)
+        return
+    usable = mine is not None and not mine.involved and mine.state is not OfferState.DECLINED
+    if not usable or not await _still_eligible(services, helper, request, officer):
+        await _answer_offer(turn, text.offer_closed, offer_message)
+        return
+    now = turn.now
+    private = await repo.officer_private(officer.id)
+    alias = aftercare.stable_alias(services, officer) if private.stable_alias else new_alias()
+    thread = Thread(
+        id=new_thread_id(),
+        tag=new_tag(services.relay.taken_tags()),
+        officer_id=officer.id,
+        helper_id=helper.id,
+        officer_alias=alias,
+        category=request.category,
+        urgent=request.urgent,
+        opened_at=now,
+        outside_agency=request.outside_agency,
+    )
+    # The claim: request gone, thread stored (and a handed-over thread shredded), or nothing.
+    if not await repo.claim_request(request_id, thread, old.id if old else None):
+        await _answer_offer(turn, text.offer_taken, offer_message)
+        return
+    if old is not None:
+        services.relay.close(old.id)  # in the same step as the open: no message falls between
+    services.relay.open(thread)
+    services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
+    services.remember_closed(request_id, "taken")
+    log.info("request matched; thread opened")
+    await repo.mark_assigned(helper.id, now)
+    await repo.reset_ignored_offers(helper.id)
+    await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
+    await matching.record_metrics(services, request, matched_at=now)
+    if old is not None:
+        await _hand_over(services, old, thread, helper)
+    for offer in offers:
+        if offer.helper_id != helper.id and offer.state is OfferState.PENDING:
+            await matching.edit_offer(
+                services, offer.helper_id, offer.message_id, text.offer_taken
+            )
+    connected = text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
+    for message_id in await _answer_offer(turn, connected, offer_message):
+        services.relay.shown(thread.id, helper.id, message_id)
+    role_phrase = {
+        Role.CHAPLAIN: text.role_phrase_chaplain,
+        Role.CLINICIAN: text.role_phrase_clinician,
+    }.get(helper.role, text.role_phrase_peer)
+    opened = await services.try_send(
+        officer.address,
+        Reply(
+            text.thread_open_officer.format(
+                name=helper.display_name,
+                role_phrase=role_phrase,
+                confidentiality=services.config.program.confidentiality,
+            )
+        ),
+    )
+    if opened is not None:
+        services.relay.shown(thread.id, officer.id, opened.message_id)
+
+
+async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:
+    """The new helper picked up (the old thread's key went with the claim): tell the old
+    helper they have left."""
+    previous = await services.repo.member(old.helper_id)
+    if previous is None:
+        return
+    who = {
+        Role.CHAPLAIN: services.text.who_phrase_chaplain,
+        Role.CLINICIAN: services.text.who_phrase_clinician,
+    }.get(new_helper.role, services.text.who_phrase_peer)
+    notice = services.text.transfer_done_helper.format(
+        alias=old.officer_alias, tag=old.tag, who=who
+    )
+    await services.try_send(previous.address, Reply(notice))
+    log.info("thread handed over (%s)", new.category.value)
+
+
+async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:
+    services = turn.services
+    async with services.matching_lock:
+        offers = await services.repo.offers(request_id)
+        mine = next((o for o in offers if o.helper_id == turn.member.id), None)
+        offer_message = mine.message_id if mine is not None else None
+        declined = await services.repo.set_offer_state(
+            request_id, turn.member.id, OfferState.DECLINED, involved=involved
+        )
+        if not declined:
+            await _answer_offer(turn, turn.text.offer_closed, offer_message)
+            return
+        await services.repo.reset_ignored_offers(turn.member.id)
+        text = turn.text
+        notice = text.offer_involved_ack if involved else text.offer_declined
+        await _answer_offer(turn, notice, offer_message)
+        await matching.advance(services, request_id)
+
+
+@router.choice("dec", roles=HELPER_ROLES)
+async def decline(turn: Turn, arg: str) -> None:
+    await _decline(turn, RequestId(arg), involved=False)
+
+
+@router.choice("inv", roles=HELPER_ROLES)
+async def declare_involved(turn: Turn, arg: str) -> None:
+    """The privilege does not cover a helper who was a responder, witness or party."""
+    await _decline(turn, RequestId(arg), involved=True)
