@@ -4,7 +4,7 @@ Run with ``python -m bench.routing_sim`` (``make bench``). No database, no netwo
 an event heap of (time, seq, event) drives the same pure functions the app uses —
 `bot.escalation.effective_wanted`, `bot.routing.next_batch` (with the app's second round that may
 re-offer helpers whose offers merely expired), `bot.escalation.decide` and
-`bot.escalation.next_wake` — exactly as `handlers.matching._advance` combines them. Only the
+`bot.escalation.next_wake` — exactly as `handlers.matching.advance` combines them. Only the
 bookkeeping the database would hold (requests, offers, live threads, helpers' records) is kept
 here in plain Python; helpers are updated with `dataclasses.replace`, as the repository would.
 
@@ -285,7 +285,7 @@ class Simulator:
         self.p = params
         self.rng = random.Random(params.seed)
         routing = RoutingConfig()
-        # Exactly as handlers.matching._policy and _timing build them from the config.
+        # Exactly as handlers.matching.routing_policy and _timing build them from the config.
         self.policy = Policy(
             max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
         )
@@ -409,7 +409,7 @@ class Simulator:
             self.pool = (bucket, [h for h in self.helpers.values() if self.available(h)])
         return self.pool[1]
 
-    # -- the contact clock: mirrors handlers.matching._advance ---------------------------------
+    # -- the contact clock: mirrors handlers.matching.advance ---------------------------------
 
     def routing_request(
         self, request: Request, wanted: Wanted, *, second_round: bool
