@@ -82,7 +82,7 @@ class Params:
     thread_median_minutes: float = 40.0
     thread_sigma: float = 0.6
     patience_minutes: float = 120.0  # the officer stops looking after this long unmatched
-    # handlers.matching._accept refuses only declined offers, so an accept that arrives after
+    # handlers.offers._accept refuses declined offers, so an accept that arrives after
     # the offer expired would be honoured if the helper could still press; on Telegram the
     # expiry edit removes the buttons, so by default a late accept is lost.
     honour_late_accepts: bool = False
@@ -285,7 +285,7 @@ class Simulator:
         self.p = params
         self.rng = random.Random(params.seed)
         routing = RoutingConfig()
-        # Exactly as handlers.matching.routing_policy and _timing build them from the config.
+        # Exactly as handlers.matching.routing_policy and clock_timing build them from the config.
         self.policy = Policy(
             max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
         )
