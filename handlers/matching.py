@@ -79,6 +79,18 @@ def who_phrase(services: Services, wanted: Wanted) -> str:
     }[wanted]
 
 
+def clock_state(request: RequestRecord) -> ClockState:
+    """The parts of a stored request the contact clock decides on."""
+    return ClockState(
+        wanted=request.wanted,
+        urgent=request.urgent,
+        created_at=request.created_at,
+        widened=request.widened,
+        paged=request.paged_at is not None,
+        gave_up=request.gave_up_at is not None,
+    )
+
+
 async def open_request_of(services: Services, officer_id: MemberId) -> RequestRecord | None:
     for request in await services.repo.open_requests():
         if request.officer_id == officer_id:
@@ -176,14 +188,7 @@ async def advance(services: Services, request_id: RequestId) -> None:
     now = services.clock()
     timing = clock_timing(services)
     offers = await repo.offers(request_id)
-    state = ClockState(
-        wanted=request.wanted,
-        urgent=request.urgent,
-        created_at=request.created_at,
-        widened=request.widened,
-        paged=request.paged_at is not None,
-        gave_up=request.gave_up_at is not None,
-    )
+    state = clock_state(request)
     pending = [
         PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
     ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from bot.escalation import ClockState, effective_wanted
+from bot.escalation import effective_wanted
 from bot.events import Kind, Reply, Sent
 from bot.model import HELPER_ROLES, Member, RequestId, Role, Thread, ThreadId
 from bot.relay import new_alias, new_tag
@@ -59,14 +59,7 @@ async def _still_eligible(
     routing_request = await matching.routing_view(
         services, request, officer, request.wanted, [], now=now, second_round=True
     )
-    widened = ClockState(
-        wanted=request.wanted,
-        urgent=request.urgent,
-        created_at=request.created_at,
-        widened=request.widened,
-        paged=request.paged_at is not None,
-        gave_up=request.gave_up_at is not None,
-    )
+    widened = matching.clock_state(request)
     routing_request = replace(
         routing_request, wanted=effective_wanted(widened, now, matching.clock_timing(services))
     )
