@@ -198,6 +198,24 @@ class Outcome:
     offers_sent: int
 
 
+def clock_view(request: Request) -> tuple[ClockState, list[PendingOffer]]:
+    """What the contact clock decides on, as handlers.matching.clock_state builds it."""
+    state = ClockState(
+        wanted=request.wanted,
+        urgent=request.urgent,
+        created_at=request.created_at,
+        widened=request.widened,
+        paged=request.paged_at is not None,
+        gave_up=request.gave_up_at is not None,
+    )
+    pending = [
+        PendingOffer(o.helper_id, o.expires_at)
+        for o in request.offers.values()
+        if o.state is OfferState.PENDING
+    ]
+    return state, pending
+
+
 def assert_match_allowed(request: Request, helper: Member) -> None:
     """The rules the accepted helper must keep, checked at the moment of the match."""
     if request.outside_agency and helper.agency_hash == request.agency:
@@ -460,14 +478,7 @@ class Simulator:
         if request.id not in self.open:
             return
         now = self.now
-        state = ClockState(
-            wanted=request.wanted,
-            urgent=request.urgent,
-            created_at=request.created_at,
-            widened=request.widened,
-            paged=request.paged_at is not None,
-            gave_up=request.gave_up_at is not None,
-        )
+        state, pending = clock_view(request)
         wanted = effective_wanted(state, now, self.timing)
         helpers = self.candidates()
         batch: list[Member] = []
@@ -476,11 +487,6 @@ class Simulator:
             batch = self.batch_for(routing_request, helpers, request.urgent)
             if batch:
                 break
-        pending = [
-            PendingOffer(o.helper_id, o.expires_at)
-            for o in request.offers.values()
-            if o.state is OfferState.PENDING
-        ]
         self.counters.decisions += 1
         decision = decide(state, pending, now, self.timing, anyone_to_offer=bool(batch))
         if not decision.idle:
@@ -497,19 +503,7 @@ class Simulator:
         self.plan_wake(request)
 
     def plan_wake(self, request: Request) -> None:
-        state = ClockState(
-            wanted=request.wanted,
-            urgent=request.urgent,
-            created_at=request.created_at,
-            widened=request.widened,
-            paged=request.paged_at is not None,
-            gave_up=request.gave_up_at is not None,
-        )
-        pending = [
-            PendingOffer(o.helper_id, o.expires_at)
-            for o in request.offers.values()
-            if o.state is OfferState.PENDING
-        ]
+        state, pending = clock_view(request)
         wake = next_wake(state, pending, self.timing)
         if wake is None:
             self.planned_wake.pop(request.id, None)
