@@ -52,7 +52,7 @@ async def transfer(turn: Turn) -> None:
 
 @router.choice("xt", roles=HELPER_ROLES)
 async def transfer_which_thread(turn: Turn, arg: str) -> None:
-    thread = _helpers_thread(turn, arg)
+    thread = _own_thread(turn, arg, as_helper=True)
     if thread is None:
         await turn.say(turn.text.switch_unknown)
         return
@@ -63,7 +63,7 @@ async def transfer_which_thread(turn: Turn, arg: str) -> None:
 async def propose(turn: Turn, arg: str) -> None:
     services = turn.services
     thread_id, _, wanted_value = arg.partition("/")
-    thread = _helpers_thread(turn, thread_id)
+    thread = _own_thread(turn, thread_id, as_helper=True)
     if thread is None or wanted_value not in TARGET_VALUES:
         await turn.say(turn.text.switch_unknown)
         return
@@ -85,25 +85,20 @@ async def propose(turn: Turn, arg: str) -> None:
     await turn.say(text.transfer_asked)
 
 
-def _helpers_thread(turn: Turn, thread_id: str) -> Thread | None:
+def _own_thread(turn: Turn, thread_id: str, *, as_helper: bool) -> Thread | None:
+    """The live thread named by button data, if the presser is on the side it is meant for."""
     thread = turn.services.relay.threads.get(ThreadId(thread_id))
-    if thread is None or thread.helper_id != turn.member.id:
+    if thread is None:
         return None
-    return thread
-
-
-def _officers_thread(turn: Turn, thread_id: str) -> Thread | None:
-    thread = turn.services.relay.threads.get(ThreadId(thread_id))
-    if thread is None or thread.officer_id != turn.member.id:
-        return None
-    return thread
+    side = thread.helper_id if as_helper else thread.officer_id
+    return thread if side == turn.member.id else None
 
 
 @router.choice("xok", roles=OFFICERS)
 async def agree(turn: Turn, arg: str) -> None:
     services = turn.services
     thread_id, _, wanted_value = arg.partition("/")
-    thread = _officers_thread(turn, thread_id)
+    thread = _own_thread(turn, thread_id, as_helper=False)
     if thread is None or wanted_value not in TARGET_VALUES:
         await turn.say(turn.text.choice_expired)
         return
@@ -133,7 +128,7 @@ async def agree(turn: Turn, arg: str) -> None:
 
 @router.choice("xno", roles=OFFICERS)
 async def refuse(turn: Turn, arg: str) -> None:
-    thread = _officers_thread(turn, arg)
+    thread = _own_thread(turn, arg, as_helper=False)
     if thread is None:
         await turn.say(turn.text.choice_expired)
         return
