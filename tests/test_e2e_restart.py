@@ -49,22 +49,22 @@ async def test_buttons_still_work_after_a_restart(sandbox: Sandbox) -> None:
     await officer.wait_for("is here for you")
 
 
-async def test_sigterm_shuts_down_cleanly(sandbox: Sandbox) -> None:
-    await sandbox.stop_app()
+def standalone_app(sandbox: Sandbox) -> App:
+    """An App on the sandbox's database and Bot API, for a test to `run()` itself."""
     assert sandbox.config is not None
     config = sandbox.config
-    app = App(
-        config,
-        transports=[
-            TelegramTransport(
-                config.telegram.token,
-                base_url=config.telegram.base_url,
-                base_file_url=config.telegram.base_file_url,
-                poll_timeout=1.0,
-            )
-        ],
-        key=load_master_key(sandbox.key_file),
+    transport = TelegramTransport(
+        config.telegram.token,
+        base_url=config.telegram.base_url,
+        base_file_url=config.telegram.base_file_url,
+        poll_timeout=1.0,
     )
+    return App(config, transports=[transport], key=load_master_key(sandbox.key_file))
+
+
+async def test_sigterm_shuts_down_cleanly(sandbox: Sandbox) -> None:
+    await sandbox.stop_app()
+    app = standalone_app(sandbox)
     running = asyncio.create_task(app.run())
     async with asyncio.timeout(10):
         while app.dispatcher is None:  # noqa: ASYNC110 - App has no "started" event to await
@@ -77,20 +77,7 @@ async def test_sigterm_shuts_down_cleanly(sandbox: Sandbox) -> None:
 
 async def test_a_revoked_token_stops_the_app_with_a_clear_reason(sandbox: Sandbox) -> None:
     await sandbox.stop_app()
-    assert sandbox.config is not None
-    config = sandbox.config
-    app = App(
-        config,
-        transports=[
-            TelegramTransport(
-                config.telegram.token,
-                base_url=config.telegram.base_url,
-                base_file_url=config.telegram.base_file_url,
-                poll_timeout=1.0,
-            )
-        ],
-        key=load_master_key(sandbox.key_file),
-    )
+    app = standalone_app(sandbox)
     polls = len(sandbox.api.calls_of("getUpdates"))
     running = asyncio.create_task(app.run())
     async with asyncio.timeout(10):
