@@ -1,0 +1,121 @@
+"""Invites: created as keyed hashes, redeemed once into a member."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.events import Address
+from bot.model import (
+    Member,
+    MemberId,
+    Role,
+)
+from bot.storage.base import stamp
+from bot.storage.members import MemberStore
+
+
+class InviteProblem(enum.StrEnum):
+    UNKNOWN = "unknown"
+    USED = "used"
+    EXPIRED = "expired"
+    ALREADY_MEMBER = "already_member"
+
+
+@dataclass(frozen=True, slots=True)
+class InviteSpec:
+    role: Role
+    agency: str | None
+    expires_at: datetime
+    certified_until: date | None = None
+
+
+class InviteStore(MemberStore):
+    async def create_invite(self, normalized_code: str, spec: InviteSpec, now: datetime) -> None:
+        code_hash = self._vault.invite_hash(normalized_code)
+        agency_hash = agency_ct = None
+        if spec.agency:
+            agency_hash = self.agency_hash(spec.agency)
+            agency_ct = self._vault.seal_text(
+                spec.agency, table="invites", column="agency", row=code_hash.hex()
+            )
+        await self._exec(
+            "INSERT INTO invites (code_hash, role, agency_hash, agency_ct, certified_until,"
+            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                code_hash,
+                spec.role.value,
+                agency_hash,
+                agency_ct,
+                spec.certified_until.isoformat() if spec.certified_until else None,
+                stamp(now),
+                stamp(spec.expires_at),
+            ),
+        )
+
+    async def redeem_invite(
+        self, normalized_code: str, address: Address, now: datetime
+    ) -> Member | InviteProblem:
+        """Use an invite once, making `address` a member. All or nothing."""
+        code_hash = self._vault.invite_hash(normalized_code)
+        address_hash = self.address_hash(address)
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                invite = await self._fetch_locked(
+                    "SELECT * FROM invites WHERE code_hash = ?", (code_hash,)
+                )
+                problem: InviteProblem | None = None
+                if invite is None:
+                    problem = InviteProblem.UNKNOWN
+                elif invite["redeemed_at"] is not None:
+                    problem = InviteProblem.USED
+                elif datetime.fromisoformat(invite["expires_at"]) <= now:
+                    problem = InviteProblem.EXPIRED
+                elif await self._fetch_locked(
+                    "SELECT 1 FROM members WHERE address_hash = ?", (address_hash,)
+                ):
+                    problem = InviteProblem.ALREADY_MEMBER
+                if problem is not None or invite is None:
+                    await self._conn.execute("ROLLBACK")
+                    return problem or InviteProblem.UNKNOWN
+                agency_ct = None
+                if invite["agency_ct"] is not None:
+                    agency = self._vault.open_text(
+                        invite["agency_ct"], table="invites", column="agency", row=code_hash.hex()
+                    )
+                    agency_ct = self._vault.seal_text(
+                        agency, table="members", column="agency", row=address_hash.hex()
+                    )
+                address_ct = self._vault.seal_text(
+                    address.chat_id, table="members", column="address", row=address_hash.hex()
+                )
+                cursor = await self._conn.execute(
+                    "INSERT INTO members (platform, address_hash, address_ct, role, agency_hash,"
+                    " agency_ct, certified_until, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        address.platform.value,
+                        address_hash,
+                        address_ct,
+                        invite["role"],
+                        invite["agency_hash"],
+                        agency_ct,
+                        invite["certified_until"],
+                        stamp(now),
+                    ),
+                )
+                member_id = cursor.lastrowid
+                # Single use: the row stays only to say "already used"; the agency name goes.
+                await self._conn.execute(
+                    "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",
+                    (stamp(now), code_hash),
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+        member = await self.member(MemberId(int(member_id or 0)))
+        assert member is not None  # noqa: S101 - inserted just above
+        return member

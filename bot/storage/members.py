@@ -1,0 +1,170 @@
+"""Members: sealed addresses and agencies, availability, hours, and an officer's private list."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import aiosqlite
+
+from bot.events import Address, Platform
+from bot.hours import WeeklyHours
+from bot.model import (
+    Category,
+    Member,
+    MemberId,
+    OfficerPrivate,
+    Role,
+)
+from bot.storage.base import StoreBase, day_or_none, hours_or_none, moment_or_none, stamp
+
+
+class MemberStore(StoreBase):
+    def _member(self, row: aiosqlite.Row) -> Member:
+        row_key = bytes(row["address_hash"]).hex()
+        chat_id = self._vault.open_text(
+            row["address_ct"], table="members", column="address", row=row_key
+        )
+        return Member(
+            id=MemberId(row["id"]),
+            role=Role(row["role"]),
+            address=Address(Platform(row["platform"]), chat_id),
+            agency_hash=row["agency_hash"],
+            display_name=row["display_name"],
+            available=bool(row["available"]),
+            certified_until=day_or_none(row["certified_until"]),
+            active=bool(row["active"]),
+            joined_at=datetime.fromisoformat(row["joined_at"]),
+            last_assigned_at=moment_or_none(row["last_assigned_at"]),
+            timezone=row["timezone"],
+            on_call=hours_or_none(row["on_call"]),
+            away_until=moment_or_none(row["away_until"]),
+            cooldown_until=moment_or_none(row["cooldown_until"]),
+            ignored_offers=row["ignored_offers"],
+            topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
+            last_offered_at=moment_or_none(row["last_offered_at"]),
+        )
+
+    async def member(self, member_id: MemberId) -> Member | None:
+        row = await self._one("SELECT * FROM members WHERE id = ?", (member_id,))
+        return self._member(row) if row else None
+
+    async def member_by_address(self, address: Address) -> Member | None:
+        row = await self._one(
+            "SELECT * FROM members WHERE address_hash = ?", (self.address_hash(address),)
+        )
+        return self._member(row) if row else None
+
+    async def members(self, *, roles: frozenset[Role] | None = None) -> list[Member]:
+        rows = await self._all("SELECT * FROM members WHERE active = 1 ORDER BY id")
+        found = [self._member(row) for row in rows]
+        return [m for m in found if roles is None or m.role in roles]
+
+    async def member_agency(self, member_id: MemberId) -> str | None:
+        """The agency's name, for the coordinator's roster only."""
+        row = await self._one(
+            "SELECT address_hash, agency_ct FROM members WHERE id = ?", (member_id,)
+        )
+        if row is None or row["agency_ct"] is None:
+            return None
+        return self._vault.open_text(
+            row["agency_ct"], table="members", column="agency", row=bytes(row[0]).hex()
+        )
+
+    async def all_members(self) -> list[Member]:
+        """Everyone, revoked included (for the roster)."""
+        return [self._member(row) for row in await self._all("SELECT * FROM members ORDER BY id")]
+
+    async def set_active(self, member_id: MemberId, active: bool) -> bool:
+        changed = await self._exec(
+            "UPDATE members SET active = ?, available = 0 WHERE id = ?", (int(active), member_id)
+        )
+        return changed == 1
+
+    async def set_available(self, member_id: MemberId, available: bool) -> None:
+        await self._exec(
+            "UPDATE members SET available = ? WHERE id = ?", (int(available), member_id)
+        )
+
+    async def set_display_name(self, member_id: MemberId, name: str) -> None:
+        await self._exec("UPDATE members SET display_name = ? WHERE id = ?", (name, member_id))
+
+    async def mark_assigned(self, member_id: MemberId, now: datetime) -> None:
+        await self._exec(
+            "UPDATE members SET last_assigned_at = ? WHERE id = ?", (stamp(now), member_id)
+        )
+
+    async def set_hours(
+        self, member_id: MemberId, hours: WeeklyHours | None, timezone: str | None
+    ) -> None:
+        await self._exec(
+            "UPDATE members SET on_call = ?, timezone = ? WHERE id = ?",
+            (str(hours) if hours else None, timezone, member_id),
+        )
+
+    async def set_away(self, member_id: MemberId, away_until: datetime | None) -> None:
+        """Not available, and (inside on-call hours) away until `away_until`."""
+        await self._exec(
+            "UPDATE members SET available = 0, away_until = ? WHERE id = ?",
+            (stamp(away_until) if away_until else None, member_id),
+        )
+
+    async def set_cooldown(self, member_id: MemberId, until: datetime) -> None:
+        await self._exec(
+            "UPDATE members SET cooldown_until = ? WHERE id = ?", (stamp(until), member_id)
+        )
+
+    async def count_ignored_offer(self, member_id: MemberId) -> int:
+        """One more offer left to time out; returns how many in a row."""
+        await self._exec(
+            "UPDATE members SET ignored_offers = ignored_offers + 1 WHERE id = ?", (member_id,)
+        )
+        row = await self._one("SELECT ignored_offers FROM members WHERE id = ?", (member_id,))
+        return int(row[0]) if row else 0
+
+    async def reset_ignored_offers(self, member_id: MemberId) -> None:
+        await self._exec("UPDATE members SET ignored_offers = 0 WHERE id = ?", (member_id,))
+
+    async def set_topics(self, member_id: MemberId, topics: frozenset[Category]) -> None:
+        value = ",".join(sorted(t.value for t in topics))
+        await self._exec("UPDATE members SET topics = ? WHERE id = ?", (value, member_id))
+
+    async def officer_private(self, member_id: MemberId) -> OfficerPrivate:
+        row = await self._one("SELECT private_ct FROM members WHERE id = ?", (member_id,))
+        if row is None or row[0] is None:
+            return OfficerPrivate()
+        body = json.loads(
+            self._vault.open(row[0], table="members", column="private", row=str(member_id))
+        )
+        last = body.get("last_helper")
+        return OfficerPrivate(
+            blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
+            last_helper=MemberId(last) if last is not None else None,
+            stable_alias=bool(body.get("stable_alias", False)),
+        )
+
+    async def save_officer_private(self, member_id: MemberId, private: OfficerPrivate) -> None:
+        body = json.dumps(
+            {
+                "blocked": sorted(private.blocked),
+                "last_helper": private.last_helper,
+                "stable_alias": private.stable_alias,
+            }
+        ).encode()
+        sealed = self._vault.seal(body, table="members", column="private", row=str(member_id))
+        await self._exec("UPDATE members SET private_ct = ? WHERE id = ?", (sealed, member_id))
+
+    async def add_supervision(self, supervisor: MemberId, report: MemberId) -> None:
+        await self._exec(
+            "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
+            (supervisor, report),
+        )
+
+    async def chain_of_command(self, member_id: MemberId) -> frozenset[MemberId]:
+        """Everyone the member supervises or reports to, as the roster records it."""
+        rows = await self._all(
+            "SELECT report_id FROM supervision WHERE supervisor_id = ?"
+            " UNION SELECT supervisor_id FROM supervision WHERE report_id = ?",
+            (member_id, member_id),
+        )
+        return frozenset(MemberId(row[0]) for row in rows)

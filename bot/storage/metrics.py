@@ -1,0 +1,76 @@
+"""Anonymous numbers: clock metrics and ratings, with no member, thread or time of day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from bot.model import (
+    Category,
+)
+from bot.storage.base import StoreBase
+
+
+@dataclass(frozen=True, slots=True)
+class RequestMetrics:
+    """The contact clock of one request, as numbers only."""
+
+    day: date
+    category: Category
+    urgent: bool
+    outcome: str  # "matched" or "cancelled"
+    secs_to_status: float | None
+    secs_to_first_offer: float | None
+    secs_to_accept: float | None
+    met_goal: bool
+
+
+class MetricsStore(StoreBase):
+    async def record_metrics(self, metrics: RequestMetrics) -> None:
+        await self._exec(
+            "INSERT INTO request_metrics (day, category, urgent, outcome, secs_to_status,"
+            " secs_to_first_offer, secs_to_accept, met_goal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                metrics.day.isoformat(),
+                metrics.category.value,
+                int(metrics.urgent),
+                metrics.outcome,
+                metrics.secs_to_status,
+                metrics.secs_to_first_offer,
+                metrics.secs_to_accept,
+                int(metrics.met_goal),
+            ),
+        )
+
+    async def add_rating(self, score: int | None, helped: str | None) -> int:
+        """A new anonymous rating row; returns its number so 'helped' can be added to it."""
+        async with self._lock:
+            cursor = await self._conn.execute(
+                "INSERT INTO ratings (score, helped) VALUES (?, ?)", (score, helped)
+            )
+            return int(cursor.lastrowid or 0)
+
+    async def set_rating_helped(self, rating_id: int, helped: str) -> None:
+        await self._exec(
+            "UPDATE ratings SET helped = ? WHERE id = ? AND helped IS NULL", (helped, rating_id)
+        )
+
+    async def ratings(self) -> list[tuple[int | None, str | None]]:
+        rows = await self._all("SELECT score, helped FROM ratings ORDER BY id")
+        return [(row[0], row[1]) for row in rows]
+
+    async def metrics(self) -> list[RequestMetrics]:
+        rows = await self._all("SELECT * FROM request_metrics ORDER BY id")
+        return [
+            RequestMetrics(
+                day=date.fromisoformat(row["day"]),
+                category=Category(row["category"]),
+                urgent=bool(row["urgent"]),
+                outcome=row["outcome"],
+                secs_to_status=row["secs_to_status"],
+                secs_to_first_offer=row["secs_to_first_offer"],
+                secs_to_accept=row["secs_to_accept"],
+                met_goal=bool(row["met_goal"]),
+            )
+            for row in rows
+        ]

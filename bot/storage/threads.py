@@ -1,0 +1,108 @@
+"""Live threads: each sealed under its own key, shredded at the end."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime
+
+from bot.model import (
+    Category,
+    MemberId,
+    RequestId,
+    Thread,
+    ThreadId,
+)
+from bot.storage import db
+from bot.storage.base import StoreBase, stamp
+
+
+def new_thread_id() -> ThreadId:
+    return ThreadId("t" + secrets.token_hex(8))
+
+
+class ThreadStore(StoreBase):
+    def _thread_row(self, record: Thread) -> tuple[str, bytes, bytes, str]:
+        """A thread as stored: everything but its id sealed under its own fresh key."""
+        key = self._vault.new_thread_key()
+        body = json.dumps(
+            {
+                "tag": record.tag,
+                "officer": record.officer_id,
+                "helper": record.helper_id,
+                "alias": record.officer_alias,
+                "category": record.category.value,
+                "urgent": record.urgent,
+                "outside": record.outside_agency,
+            }
+        ).encode()
+        return (
+            record.id,
+            self._vault.wrap_thread_key(key, record.id),
+            key.seal(body, record.id.encode()),
+            stamp(record.opened_at),
+        )
+
+    async def save_thread(self, record: Thread) -> None:
+        await self._exec(
+            "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
+            self._thread_row(record),
+        )
+
+    async def claim_request(
+        self, request_id: RequestId, thread: Thread, replaces: ThreadId | None = None
+    ) -> bool:
+        """The accept, all or nothing: the request (and its offers) go, the new thread is
+        stored, and a thread being handed over is shredded. False when someone else claimed
+        the request first (nothing changes)."""
+        row = self._thread_row(thread)
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = await self._conn.execute(
+                    "DELETE FROM requests WHERE id = ?", (request_id,)
+                )
+                if cursor.rowcount != 1:
+                    await self._conn.execute("ROLLBACK")
+                    return False
+                await self._conn.execute(
+                    "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
+                    row,
+                )
+                if replaces is not None:
+                    await self._conn.execute("DELETE FROM threads WHERE id = ?", (replaces,))
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+            if replaces is not None:
+                await db.checkpoint(self._conn)
+        return True
+
+    async def live_threads(self) -> list[Thread]:
+        found = []
+        for row in await self._all("SELECT * FROM threads ORDER BY opened_at"):
+            thread_id = ThreadId(row["id"])
+            key = self._vault.unwrap_thread_key(row["wrapped_key"], thread_id)
+            body = json.loads(key.open(row["sealed"], thread_id.encode()))
+            found.append(
+                Thread(
+                    id=thread_id,
+                    tag=body["tag"],
+                    officer_id=MemberId(body["officer"]),
+                    helper_id=MemberId(body["helper"]),
+                    officer_alias=body["alias"],
+                    category=Category(body["category"]),
+                    urgent=bool(body["urgent"]),
+                    opened_at=datetime.fromisoformat(row["opened_at"]),
+                    outside_agency=bool(body.get("outside", False)),
+                )
+            )
+        return found
+
+    async def shred_thread(self, thread_id: ThreadId) -> None:
+        """Destroy a thread's key and sealed record, then push the deletion out of the WAL."""
+        await self._exec("DELETE FROM threads WHERE id = ?", (thread_id,))
+        async with self._lock:
+            await db.checkpoint(self._conn)
