@@ -178,3 +178,73 @@ def test_run_that_cannot_reach_telegram_says_so_in_one_line(
     assert err.splitlines()[-1].startswith("error: could not reach the Telegram Bot API")
     assert "Traceback" not in err and "secret-token-value" not in err
     assert "secret-token-value" not in (tmp_path / "peerline.log").read_text(encoding="utf-8")
+
+
+def _leaf_commands() -> list[list[str]]:
+    from bot.cli.entry import build_parser  # noqa: PLC0415
+
+    epilog = build_parser().epilog or ""
+    return [
+        line.split("  ")[1].split()[1:]
+        for line in epilog.splitlines()
+        if line.startswith("  peerline ")
+    ]
+
+
+def test_help_lists_every_command_and_each_has_its_own_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    top = capsys.readouterr().out
+    leaves = _leaf_commands()
+    names = {" ".join(leaf) for leaf in leaves}
+    assert {"run", "demo", "check", "keygen", "invite create", "roster list"} <= names
+    for leaf in leaves:
+        assert f"peerline {' '.join(leaf)} " in top
+        with pytest.raises(SystemExit) as exited:
+            main([*leaf, "--help"])
+        assert exited.value.code == 0
+        assert f"usage: peerline {' '.join(leaf)}" in capsys.readouterr().out
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert re.fullmatch(r"peerline \d+\.\d+\.\d+\S*\n", capsys.readouterr().out)
+
+
+def test_config_before_or_after_the_command_or_from_the_environment(
+    config_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(config_file.parent.parent)  # no config.toml here
+    assert main(["keygen", "--config", str(config_file)]) == 0
+    assert main(["check", "--config", str(config_file)]) == 0
+    capsys.readouterr()
+    assert main(["check"]) == 2
+    assert "config.toml: file not found" in capsys.readouterr().err
+    monkeypatch.setenv("PEERLINE_CONFIG", str(config_file))
+    assert main(["check"]) == 0
+    assert str(config_file) in capsys.readouterr().out
+    # An explicit --config wins over the environment, wherever it is written.
+    other = config_file.parent / "other.toml"
+    other.write_text('[routing]\noffer_timeout = "soon"\n', encoding="utf-8")
+    assert main(["check", "--config", str(other)]) == 2
+    assert main(["--config", str(other), "check"]) == 2
+    assert (
+        main(
+            [
+                "--config",
+                str(other),
+                "invite",
+                "create",
+                "--config",
+                str(config_file),
+                "--role",
+                "officer",
+            ]
+        )
+        == 0
+    )
