@@ -131,6 +131,11 @@ class Dispatcher:
             await matching.tick(self.services)
         except Exception as exc:
             log.error("contact clock tick failed: %s at %s", type(exc).__name__, where(exc))
+        try:
+            # A checkpoint a reader kept busy is retried here, outside every lock.
+            await self.services.repo.fold_wal_if_due()
+        except Exception as exc:
+            log.error("WAL checkpoint failed: %s at %s", type(exc).__name__, where(exc))
 
     async def _command(self, turn: Turn) -> None:
         route = self.router.commands.get(turn.event.command)

@@ -385,6 +385,7 @@ async def close_request(services: Services, request: RequestRecord, notice: str)
     for offer in offers:
         if offer.state is OfferState.PENDING:
             await edit_offer(services, offer.helper_id, offer.message_id, notice)
+    await services.repo.fold_wal()  # the withdrawn request and its offers leave the WAL
 
 
 async def record_metrics(

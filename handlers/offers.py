@@ -129,6 +129,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     await repo.reset_ignored_offers(helper.id)
     await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
     await matching.record_metrics(services, request, matched_at=now)
+    await repo.fold_wal()  # the claimed request and the accept's writes leave the WAL now
     if old is not None:
         await _hand_over(services, old, thread, helper)
     for offer in offers:

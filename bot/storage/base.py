@@ -7,6 +7,7 @@ crypto/ for data at rest.
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -14,7 +15,10 @@ import aiosqlite
 
 from bot.events import Address
 from bot.hours import WeeklyHours, parse_hours
+from bot.storage import db
 from crypto import Vault
+
+log = logging.getLogger(__name__)
 
 
 def stamp(moment: datetime) -> str:
@@ -40,6 +44,31 @@ class StoreBase:
         # One connection is shared by every coroutine: statements are serialized so that none
         # lands inside another's transaction.
         self._lock = asyncio.Lock()
+        # A delete that shreds or withdraws (or an accept) has happened and the WAL may still
+        # hold the old rows: fold it in at the next chance (see fold_wal).
+        self._checkpoint_due = False
+        self._busy_reported = False
+
+    def checkpoint_due(self) -> bool:
+        return self._checkpoint_due
+
+    async def fold_wal(self) -> bool:
+        """Checkpoint (TRUNCATE) now, in one attempt that never waits, so rows just deleted
+        or rewritten leave the WAL. While another connection reads, it stays due and the
+        clock tick tries again (`fold_wal_if_due`); no lock is held between attempts."""
+        self._checkpoint_due = True
+        async with self._lock:
+            folded = await db.checkpoint(self._conn)
+        if folded:
+            self._checkpoint_due = False
+            self._busy_reported = False
+        elif not self._busy_reported:
+            self._busy_reported = True
+            log.warning("WAL checkpoint busy (another reader is open); retried on the clock tick")
+        return folded
+
+    async def fold_wal_if_due(self) -> bool:
+        return await self.fold_wal() if self._checkpoint_due else True
 
     def address_hash(self, address: Address) -> bytes:
         value = f"{address.platform.value}:{address.chat_id}".encode()

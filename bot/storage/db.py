@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from importlib import resources
@@ -13,6 +12,12 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# How long a write waits for another process's write lock (the CLI's short transactions).
+# Short, so that nothing the bot does can stall for long behind another connection.
+BUSY_TIMEOUT_SECONDS = 1.0
+# Pages in the WAL before SQLite folds it into the main file by itself: a small WAL holds
+# little history between the explicit checkpoints that follow every shred and every accept.
+WAL_AUTOCHECKPOINT_PAGES = 32
 
 
 class SchemaTooNewError(Exception):
@@ -37,16 +42,19 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
     """Open the database with WAL and secure_delete, and bring its schema up to date."""
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(str(path), isolation_level=None)
+    conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     try:
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode = WAL")
+        await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         # Deleted rows (wrapped thread keys, redeemed invites) are overwritten, not left as
         # free pages that a copy of the file would still carry.
         await conn.execute("PRAGMA secure_delete = ON")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA synchronous = NORMAL")
         await migrate(conn)
+        # Whatever an earlier run (or a migration) left in the WAL is folded in now if it can be.
+        await checkpoint(conn)
     except BaseException:
         await conn.close()
         raise
@@ -95,17 +103,17 @@ async def _check_foreign_keys(conn: aiosqlite.Connection, version: int) -> None:
             raise RuntimeError(f"migration v{version} would break a foreign key")
 
 
-async def checkpoint(conn: aiosqlite.Connection, *, tries: int = 5) -> bool:
+async def checkpoint(conn: aiosqlite.Connection) -> bool:
     """Fold the WAL into the main file and truncate it, so shredded bytes leave the WAL too.
 
-    Another connection's open read (the CLI, a backup) makes SQLite answer "busy" and keep the
-    old frames; retried a few times, then reported. False: the WAL still holds old frames
-    (the next checkpoint, at the next shred or at close, takes them)."""
-    for attempt in range(tries):
+    One attempt that never waits: another connection's open read (the CLI, a backup) makes
+    SQLite answer "busy" and keep the frames it still needs. False: the WAL still holds old
+    frames; the caller retries later (the clock tick), never while holding a lock in a loop."""
+    ms = int(BUSY_TIMEOUT_SECONDS * 1000)
+    await conn.execute("PRAGMA busy_timeout = 0")
+    try:
         async with conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cursor:
             row = await cursor.fetchone()
-        if row is None or row[0] == 0:
-            return True
-        await asyncio.sleep(0.05 * 2**attempt)
-    log.warning("WAL checkpoint stayed busy; shredded rows leave the WAL at the next one")
-    return False
+    finally:
+        await conn.execute(f"PRAGMA busy_timeout = {ms}")
+    return row is None or row[0] == 0

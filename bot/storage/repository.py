@@ -6,6 +6,7 @@ column and row) with a keyed hash beside them for lookup; nothing here can hold 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from bot.storage import db
@@ -34,6 +35,8 @@ __all__ = [
     "new_thread_id",
 ]
 
+log = logging.getLogger(__name__)
+
 
 class Repository(InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore):
     """Every read and write of the database, one store per concern over one connection."""
@@ -44,7 +47,8 @@ class Repository(InviteStore, MemberStore, RequestStore, ThreadStore, MetricsSto
 
     async def close(self) -> None:
         async with self._lock:
-            await db.checkpoint(self._conn)
+            if not await db.checkpoint(self._conn):
+                log.warning("WAL checkpoint busy at close; the next start folds it")
             await self._conn.close()
 
     @property

@@ -111,8 +111,11 @@ class RequestStore(StoreBase):
         return [self._request(row) for row in rows]
 
     async def delete_request(self, request_id: RequestId) -> bool:
-        """Remove a request (and its offers). True if it was still there: the caller won it."""
-        return await self._exec("DELETE FROM requests WHERE id = ?", (request_id,)) == 1
+        """Remove a request (and its offers). True if it was still there: the caller won it.
+        The caller folds the WAL once its follow-up writes are done (or the clock tick does)."""
+        deleted = await self._exec("DELETE FROM requests WHERE id = ?", (request_id,)) == 1
+        self._checkpoint_due = self._checkpoint_due or deleted
+        return deleted
 
     async def mark_request(self, request_id: RequestId, **moments: datetime | bool) -> None:
         """Record clock steps: widened, paged_at, gave_up_at, first_status_at, first_offer_at.

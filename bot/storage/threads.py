@@ -13,7 +13,6 @@ from bot.model import (
     Thread,
     ThreadId,
 )
-from bot.storage import db
 from bot.storage.base import StoreBase, stamp
 
 
@@ -76,8 +75,9 @@ class ThreadStore(StoreBase):
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
-            if replaces is not None:
-                await db.checkpoint(self._conn)
+        # The request row (and any handed-over thread) must leave the WAL: the caller folds it
+        # once the accept's other writes are done, or the clock tick does.
+        self._checkpoint_due = True
         return True
 
     async def live_threads(self) -> list[Thread]:
@@ -104,5 +104,4 @@ class ThreadStore(StoreBase):
     async def shred_thread(self, thread_id: ThreadId) -> None:
         """Destroy a thread's key and sealed record, then push the deletion out of the WAL."""
         await self._exec("DELETE FROM threads WHERE id = ?", (thread_id,))
-        async with self._lock:
-            await db.checkpoint(self._conn)
+        await self.fold_wal()
