@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bot.app import App, utc_now
 from bot.config import Config, StorageConfig, TelegramConfig
-from bot.events import Address, Incoming, Kind, Platform, Reply, Sent
+from bot.events import Address, Incoming, Kind, Media, NotRelayableError, Platform, Reply, Sent
 from bot.invites import create_invites
 from bot.model import Category, Role, Thread, ThreadId
 from bot.sandbox.harness import Sandbox
@@ -66,6 +66,18 @@ class InstantMessenger:
 
     async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
         return None
+
+    async def delete(self, sent: Sent) -> None:
+        return None
+
+    async def accept_identity(self, address: Address) -> None:
+        return None
+
+    async def fetch_media(self, source: Address, message_id: str) -> Media:
+        raise NotRelayableError()
+
+    async def send_media(self, to: Address, media: Media, caption: str | None) -> Sent:
+        return Sent(to, str(next(self._ids)))
 
 
 def _key() -> MasterKey:

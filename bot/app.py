@@ -13,13 +13,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.catalog import EN, Catalog
 from bot.config import Config
-from bot.events import Address, DeliveryError, Platform, Reply, Sent, Transport
+from bot.events import Address, Platform, Reply, Sent, Transport
 from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
 from handlers.base import ChoiceCodec, Services
-from handlers.dispatch import Dispatcher
+from handlers.dispatch import Dispatcher, build_router
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,21 @@ class PlatformMessenger:
     async def copy(
         self, to: Address, source: Address, message_id: str, caption: str | None = None
     ) -> Sent:
-        if to.platform is not source.platform:
-            # Across platforms media must be streamed through memory (comes with Signal).
-            raise DeliveryError("media across platforms is not supported yet", permanent=False)
-        return await self._for(to).copy(to, source, message_id, caption=caption)
+        if to.platform is source.platform:
+            return await self._for(to).copy(to, source, message_id, caption=caption)
+        # Across platforms the media is read into memory from one and sent to the other; it
+        # never touches the disk, and the reference is dropped as soon as it is sent.
+        media = await self._for(source).fetch_media(source, message_id)
+        return await self._for(to).send_media(to, media, caption)
 
     async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
         await self._for(sent.address).edit_copy(sent, text, is_caption=is_caption)
+
+    async def delete(self, sent: Sent) -> None:
+        await self._for(sent.address).delete(sent)
+
+    async def accept_identity(self, address: Address) -> None:
+        await self._for(address).accept_identity(address)
 
 
 def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
@@ -80,6 +88,19 @@ def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
         base_file_url=config.telegram.base_file_url,
         poll_timeout=config.telegram.poll_timeout,
         menu=text.menu(),
+    )
+
+
+def signal_transport(config: Config, text: Catalog = EN) -> Transport:
+    from bot.transports.signal import SignalTransport  # noqa: PLC0415 - platform at the edge
+
+    return SignalTransport(
+        config.signal.service,
+        config.signal.number,
+        https=config.signal.https,
+        commands=build_router().commands,
+        choose_hint=text.signal_choose_hint,
+        crisis_hint=text.signal_crisis_hint,
     )
 
 
@@ -113,11 +134,11 @@ class App:
     @property
     def transports(self) -> list[Transport]:
         if self._transports is None:
-            self._transports = (
-                [telegram_transport(self.config, self.text)]
-                if self.config.telegram.enabled
-                else []
-            )
+            self._transports = []
+            if self.config.telegram.enabled:
+                self._transports.append(telegram_transport(self.config, self.text))
+            if self.config.signal.enabled:
+                self._transports.append(signal_transport(self.config, self.text))
         return self._transports
 
     async def start(self) -> None:

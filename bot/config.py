@@ -31,6 +31,7 @@ __all__ = [
     "LoggingConfig",
     "ProgramConfig",
     "RoutingConfig",
+    "SignalConfig",
     "StorageConfig",
     "TelegramConfig",
     "load_config",
@@ -117,6 +118,17 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class SignalConfig:
+    enabled: bool = False
+    # host:port of signal-cli-rest-api (json-rpc mode), without a scheme.
+    service: str = "127.0.0.1:8080"
+    # The bot's registered Signal number, E.164 ("+15555550123"); "" only when disabled.
+    number: str = ""
+    # Plain HTTP is accepted only for a gateway on this machine; anything else needs https.
+    https: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class StorageConfig:
     path: Path = Path("peerline.db")
 
@@ -171,6 +183,7 @@ class LoggingConfig:
 class Config:
     program: ProgramConfig = field(default_factory=ProgramConfig)
     telegram: TelegramConfig = field(default_factory=TelegramConfig)
+    signal: SignalConfig = field(default_factory=SignalConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     crypto: CryptoConfig = field(default_factory=CryptoConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -196,6 +209,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "poll_timeout",
         }
     ),
+    "signal": frozenset({"enabled", "service", "number", "https"}),
     "storage": frozenset({"path"}),
     "crypto": frozenset({"key_file"}),
     "routing": frozenset(
@@ -450,6 +464,42 @@ def _token(r: _Reader, env: Mapping[str, str]) -> str:
     return token
 
 
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+_SERVICE = re.compile(r"(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(?P<port>[0-9]{1,5})")
+_LOOPBACK = ("127.", "localhost", "[::1]")
+
+
+def _signal(r: _Reader) -> SignalConfig:
+    defaults = SignalConfig()
+    enabled = r.boolean("enabled", defaults.enabled)
+    service = r.string("service", defaults.service).strip()
+    matched = _SERVICE.fullmatch(service)
+    if matched is None or not 0 < int(matched["port"]) < 65536:
+        raise r.error(
+            "service",
+            f'expected host:port without a scheme, like "127.0.0.1:8080", got {_show(service)}',
+        )
+    https = r.boolean("https", defaults.https)
+    host = matched["host"].lower()
+    if not https and not (host == "localhost" or host.startswith(_LOOPBACK)):
+        raise r.error(
+            "service",
+            f"plain HTTP is only for a gateway on this machine (127.0.0.1), got {_show(host)}; "
+            "keep signal-cli-rest-api on loopback or set https = true",
+        )
+    number = r.string("number", defaults.number, allow_empty=True).strip().replace(" ", "")
+    if enabled and not number:
+        raise r.error(
+            "number", 'missing — the bot\'s registered Signal number, like "+15555550123"'
+        )
+    if number and not _E164.fullmatch(number):
+        raise r.error(
+            "number",
+            f'expected a number in international form like "+15555550123", got {_show(number)}',
+        )
+    return SignalConfig(enabled=enabled, service=service, number=number, https=https)
+
+
 def _storage(r: _Reader) -> StorageConfig:
     path = r.path("path", StorageConfig().path)
     if path is None:
@@ -588,6 +638,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         routing=_routing(section("routing")),
         crisis=_crisis(section("crisis")),
         logging=_logging(section("logging")),
+        signal=_signal(section("signal")),
         telegram=_telegram(section("telegram"), env),
         source=path.absolute(),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -59,6 +59,8 @@ class Kind(enum.StrEnum):
     CHOICE = "choice"
     MEDIA = "media"
     EDIT = "edit"  # a person edited an earlier message of theirs
+    DELETE = "delete"  # a person deleted an earlier message of theirs for everyone
+    IDENTITY = "identity"  # the person's end-to-end identity key changed (Signal safety number)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,8 @@ class Incoming:
     `text` is message content: it is relayed, never stored or logged. For Kind.MEDIA it is the
     caption (possibly empty); `media_kind` is "unsupported" for content that cannot be relayed
     (a poll, dice, a game, a story, ...). For Kind.EDIT, `message_id` is the edited message and
-    `text` its new text, or its new caption when `media_kind` names the media it carries.
+    `text` its new text, or its new caption when `media_kind` names the media it carries. For
+    Kind.DELETE, `message_id` is the message its sender deleted.
     """
 
     address: Address
@@ -114,6 +117,26 @@ class Sent:
     message_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class MediaFile:
+    """One file of a piece of media, held in memory only while it is being relayed."""
+
+    data: bytes = field(repr=False)
+    content_type: str = "application/octet-stream"
+    file_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Media:
+    """Media fetched from one platform to be sent on another: never written to disk.
+
+    `kind` is one of MEDIA_KINDS; a Signal message may carry several files.
+    """
+
+    kind: str
+    files: tuple[MediaFile, ...]
+
+
 class DeliveryError(Exception):
     """A message could not be delivered.
 
@@ -125,6 +148,13 @@ class DeliveryError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+
+
+class NotRelayableError(DeliveryError):
+    """This content cannot be carried to the recipient's platform (a sticker, a location, ...)."""
+
+    def __init__(self, reason: str = "cannot cross platforms") -> None:
+        super().__init__(reason, permanent=False)
 
 
 class Messenger(Protocol):
@@ -144,6 +174,15 @@ class Messenger(Protocol):
 
     async def edit_copy(self, sent: Sent, text: str, *, is_caption: bool) -> None:
         """Edit a message relayed by `copy`: its text, or its caption when `is_caption`."""
+        ...
+
+    async def delete(self, sent: Sent) -> None:
+        """Delete a message the bot sent, for everyone in that chat."""
+        ...
+
+    async def accept_identity(self, address: Address) -> None:
+        """Trust the person's new identity key so messages reach them again (no-op where the
+        platform has no such keys)."""
         ...
 
 
@@ -167,4 +206,13 @@ class Transport(Messenger, Protocol):
     @property
     def failed(self) -> asyncio.Event:
         """Set when the transport can no longer receive (e.g. its token was revoked)."""
+        ...
+
+    async def fetch_media(self, source: Address, message_id: str) -> Media:
+        """The media of a message a person just sent, read into memory (for another platform).
+        Raises NotRelayableError for content that has no file (a location, a sticker, ...)."""
+        ...
+
+    async def send_media(self, to: Address, media: Media, caption: str | None) -> Sent:
+        """Send media fetched from another platform; `caption` as plain text."""
         ...

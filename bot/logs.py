@@ -13,7 +13,7 @@ _CAPPED = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "telegram": logging.WARNING,
-    "signalbot": logging.WARNING,
+    "signalbot": logging.ERROR,  # WARNING lines name recipients by number or uuid
     "apscheduler": logging.WARNING,
     "aiohttp.access": logging.WARNING,
     "websockets": logging.WARNING,

@@ -19,18 +19,28 @@ from bot.config import (
     LoggingConfig,
     ProgramConfig,
     RoutingConfig,
+    SignalConfig,
     StorageConfig,
     TelegramConfig,
 )
+from bot.events import Transport
 from bot.invites import create_invites
 from bot.model import Role
+from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
+from bot.transports.signal import SignalTransport
 from bot.transports.telegram import TelegramTransport
 from crypto import generate_key_file, load_master_key
+from handlers.dispatch import build_router
 
 
-def sandbox_config(directory: Path, api: LocalBotApi, **routing: object) -> Config:
+def sandbox_config(
+    directory: Path, api: LocalBotApi, signal: LocalSignalApi | None = None, **routing: object
+) -> Config:
     return Config(
+        signal=SignalConfig(enabled=True, service=signal.service, number=signal.number)
+        if signal is not None
+        else SignalConfig(),
         program=ProgramConfig(name="Sandbox Peer Support"),
         telegram=TelegramConfig(
             token=api.token,
@@ -56,11 +66,17 @@ class Sandbox:
         *,
         clock: Callable[[], datetime] = utc_now,
         api: LocalBotApi | None = None,
+        signal: LocalSignalApi | bool = False,
         **routing: object,
     ) -> None:
         self.directory = directory
         self.clock = clock
         self.api = api or LocalBotApi()
+        # A Signal gateway stand-in beside the Bot API one, when asked for.
+        self.signal: LocalSignalApi | None = (
+            signal if isinstance(signal, LocalSignalApi) else LocalSignalApi() if signal else None
+        )
+        self.signal_transport: SignalTransport | None = None
         self._routing = routing
         self._user_ids = itertools.count(1_000_001)
         self.app: App | None = None
@@ -69,7 +85,9 @@ class Sandbox:
     async def start(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         await self.api.start()
-        self.config = sandbox_config(self.directory, self.api, **self._routing)
+        if self.signal is not None:
+            await self.signal.start()
+        self.config = sandbox_config(self.directory, self.api, self.signal, **self._routing)
         if not self.key_file.exists():
             generate_key_file(self.key_file)
         await self.start_app()
@@ -94,13 +112,29 @@ class Sandbox:
             retry_base_delay=0.05,
             menu=EN.menu(),
         )
+        transports: list[Transport] = [telegram]
+        connections = self.signal.connections if self.signal is not None else 0
+        if self.signal is not None:
+            self.signal_transport = SignalTransport(
+                config.signal.service,
+                config.signal.number,
+                commands=build_router().commands,
+                choose_hint=EN.signal_choose_hint,
+                crisis_hint=EN.signal_crisis_hint,
+                retry_base_delay=0.05,
+                reconnect_delay=0.05,
+                max_reconnect_delay=0.5,
+            )
+            transports.append(self.signal_transport)
         self.app = App(
             config,
-            transports=[telegram],
+            transports=transports,
             key=load_master_key(self.key_file),
             clock=self.clock,
         )
         await self.app.start()
+        if self.signal is not None:
+            await self.signal.wait_connected(after=connections)
 
     async def stop_app(self) -> None:
         if self.app is not None:
@@ -110,6 +144,8 @@ class Sandbox:
     async def stop(self) -> None:
         await self.stop_app()
         await self.api.stop()
+        if self.signal is not None:
+            await self.signal.stop()
 
     async def invite(self, role: Role, *, agency: str | None = None, count: int = 1) -> list[str]:
         if self.app is None or self.app.repo is None:
@@ -139,5 +175,30 @@ class Sandbox:
         await user.wait_for("Welcome")
         if available and role in (Role.PEER, Role.CHAPLAIN):
             await user.send("/available")
+            await user.wait_for("You're available")
+        return user
+
+    def signal_person(self, name: str, *, number: str | None = None) -> SignalUser:
+        if self.signal is None:
+            raise RuntimeError("this sandbox has no Signal gateway (Sandbox(signal=True))")
+        return self.signal.user(name, number=number, has_uuid=True)
+
+    async def join_signal(
+        self,
+        name: str,
+        role: Role,
+        *,
+        agency: str | None = None,
+        available: bool = True,
+        number: str | None = None,
+    ) -> SignalUser:
+        """A Signal user who has sent their invite code (alone, as Signal has no deep links)
+        and, for helpers, said "available" (without the slash)."""
+        user = self.signal_person(name, number=number)
+        (code,) = await self.invite(role, agency=agency)
+        await user.send(code)
+        await user.wait_for("Welcome")
+        if available and role in (Role.PEER, Role.CHAPLAIN):
+            await user.send("available")
             await user.wait_for("You're available")
         return user
