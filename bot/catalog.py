@@ -273,6 +273,24 @@ class Catalog:
         "That edit couldn't be passed on. Please send the correction as a new message."
     )
     edited_mark: str = "(edited)"
+    media_cannot_cross: str = (
+        "That kind of message can't reach the other person's app, so it was not sent. Text, "
+        "photos, voice notes, videos and files do."
+    )
+    delete_not_relayed: str = (
+        "That message couldn't be removed on the other side; it may be too old. If it matters, "
+        "send a correction."
+    )
+    # -- Signal: safety numbers ------------------------------------------------------------
+    identity_changed_officer: str = (
+        "Your Signal safety number changed (a new phone or a reinstall). That's fine: your "
+        "conversations carry on here as before."
+    )
+    identity_hold_helper: str = (
+        "Your Signal safety number changed (a new phone or a reinstall). To keep officers safe "
+        "you won't get new requests until your coordinator confirms it's you. Please contact "
+        "them. Conversations you're in carry on."
+    )
     helper_unreachable: str = (
         "{name} can't be reached right now, so this conversation is closed. We're finding "
         "someone else for you now."
@@ -360,6 +378,10 @@ class Catalog:
         "Sorry, something went wrong on our side and nothing was sent. Please try again. "
         "Send /crisis any time for 24/7 crisis lines."
     )
+
+    # -- Signal has no buttons and no command menu --------------------------------------------
+    signal_choose_hint: str = "Send the number. In a conversation, reply to this message with it."
+    signal_crisis_hint: str = "Crisis lines any time: send the word crisis."
 
     # -- the platform's command menu -------------------------------------------------------
     menu_talk: str = "Reach a peer or chaplain"

@@ -53,3 +53,8 @@ async def create_invites(
 
 def deep_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
+
+
+def signal_link(number: str) -> str:
+    """Opens a chat with the bot in Signal; the person then sends the code as it is."""
+    return f"https://signal.me/#p/{number}"

@@ -80,6 +80,8 @@ class Member:
     ignored_offers: int = 0
     topics: frozenset[Category] = frozenset()
     last_offered_at: datetime | None = None
+    # A helper's Signal identity key changed: no offers until a coordinator confirms them.
+    identity_hold: bool = False
 
     @property
     def is_helper(self) -> bool:

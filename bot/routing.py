@@ -72,6 +72,7 @@ def is_eligible(
     checks = (
         helper.id != request.officer_id,
         helper.active,
+        not helper.identity_hold,  # a changed Signal key, not yet confirmed by a coordinator
         request.wanted.admits(helper.role),
         # Privilege covers certified members only: unknown or lapsed certification is a no.
         helper.certified_until is not None and helper.certified_until >= today,

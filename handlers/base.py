@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,8 @@ from bot.storage.repository import Repository
 from crypto import Vault
 
 log = logging.getLogger(__name__)
+
+_REMEMBERED_OPTIONS = 4096
 
 Clock = Callable[[], datetime]
 
@@ -70,6 +73,11 @@ class Services:
     codec: ChoiceCodec
     # Last numbered options shown to each address (by lookup hash), so "2" can answer them.
     numbered: dict[bytes, tuple[Choice, ...]] = field(default_factory=dict)
+    # Options of recent messages by (address hash, message id): a number sent as a reply to
+    # one of them answers that message, even inside a conversation (Signal has no buttons).
+    options_of: OrderedDict[tuple[bytes, str], tuple[Choice, ...]] = field(
+        default_factory=OrderedDict
+    )
     intakes: dict[MemberId, Intake] = field(default_factory=dict)
     # An officer's few words about the incident, shown in offers and never stored.
     notes: dict[RequestId, str] = field(default_factory=dict)
@@ -100,7 +108,16 @@ class Services:
             self.numbered[key] = reply.choices
         else:
             self.numbered.pop(key, None)
+        self._remember_options(key, sent.message_id, reply.choices)
         return sent
+
+    def _remember_options(self, key: bytes, message_id: str, choices: tuple[Choice, ...]) -> None:
+        if not choices:
+            self.options_of.pop((key, message_id), None)
+            return
+        self.options_of[(key, message_id)] = choices
+        while len(self.options_of) > _REMEMBERED_OPTIONS:
+            self.options_of.popitem(last=False)
 
     async def try_send(self, to: Address, reply: Reply) -> Sent | None:
         """Send where failure must not stop the caller (it is logged, without content)."""
@@ -115,6 +132,8 @@ class Services:
             await self.messenger.edit(sent, reply)
         except DeliveryError as exc:
             log.warning("edit not delivered (permanent=%s)", exc.permanent)
+            return
+        self._remember_options(self.audience(sent.address), sent.message_id, reply.choices)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from dataclasses import replace
 
 from bot.events import Incoming, Kind, Reply
 from bot.logs import where
+from crypto import normalize_invite_code
 from handlers import (
     aftercare,
     common,
     helper,
+    identity,
     intake,
     matching,
     offers,
@@ -93,6 +96,12 @@ class Dispatcher:
     async def _handle(self, event: Incoming) -> None:
         services = self.services
         member = await services.repo.member_by_address(event.address)
+        if event.kind is Kind.IDENTITY:
+            await identity.identity_changed(services, event, member)
+            return
+        if member is None and event.kind is Kind.TEXT and normalize_invite_code(event.text):
+            # The code alone as a first message joins too (Signal has no deep links).
+            event = replace(event, kind=Kind.COMMAND, command="start", args=event.text, text="")
         if event.kind is Kind.COMMAND and event.command == "start":
             await onboarding.start(services, event, member)
             return
@@ -108,6 +117,8 @@ class Dispatcher:
             await thread.relay_media(turn)
         elif event.kind is Kind.EDIT:
             await thread.relay_edit(turn)
+        elif event.kind is Kind.DELETE:
+            await thread.relay_delete(turn)
         elif (numbered := self._numbered_choice(turn)) is not None:
             await self._choice(turn, numbered)
         elif intake.awaiting_note(turn):
@@ -116,12 +127,18 @@ class Dispatcher:
             await thread.relay_text(turn)
 
     def _numbered_choice(self, turn: Turn) -> str | None:
-        """A bare number answers the options shown last, unless the person is in a thread:
-        there, every text is theirs to say and is relayed as is."""
+        """A bare number answers the options of the message it replies to, else the options
+        shown last, unless the person is in a thread: there, every text that is not a reply to
+        a message with options is theirs to say and is relayed as is."""
         answer = turn.event.text.strip()
-        if not answer.isdigit() or self.services.relay.threads_of(turn.member.id):
+        if not answer.isdigit():
             return None
-        options = self.services.numbered.get(self.services.audience(turn.event.address), ())
+        key = self.services.audience(turn.event.address)
+        options = self.services.options_of.get((key, turn.event.reply_to_id))
+        if options is None:
+            if self.services.relay.threads_of(turn.member.id):
+                return None
+            options = self.services.numbered.get(key, ())
         index = int(answer) - 1
         return options[index].data if 0 <= index < len(options) else None
 

@@ -25,6 +25,9 @@ async def available(turn: Turn) -> None:
     if member.is_helper and not certified:
         await turn.say(turn.text.not_certified)
         return
+    if member.identity_hold:
+        await turn.say(turn.text.identity_hold_helper)
+        return
     await turn.services.repo.set_available(member.id, True)
     await turn.say(turn.text.now_available)
     # Someone may be waiting for exactly this person.

@@ -7,7 +7,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS, Choice, DeliveryError, Reply, Sent
+from bot.events import (
+    CAPTIONED_MEDIA,
+    MEDIA_KINDS,
+    Choice,
+    DeliveryError,
+    NotRelayableError,
+    Reply,
+    Sent,
+)
 from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, ThreadId, Wanted
 from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
@@ -151,6 +159,9 @@ async def _relay(
     sent_ids: list[str] = []
     try:
         await sending(sent_ids)
+    except NotRelayableError:
+        # A sticker or a location for someone on another platform: say so, plainly.
+        await turn.services.try_send(turn.event.address, Reply(turn.text.media_cannot_cross))
     except DeliveryError as exc:
         await _not_delivered(turn, route.thread, exc)
     finally:
@@ -193,6 +204,28 @@ async def relay_edit(turn: Turn) -> None:
     except DeliveryError as exc:
         log.warning("edit not relayed (permanent=%s)", exc.permanent)
         await turn.say(turn.text.edit_not_relayed)
+
+
+async def relay_delete(turn: Turn) -> None:
+    """A person deleted a message for everyone: the relayed copies go too, where the other
+    side's platform still allows it. Nothing is said when it works, as in any chat."""
+    services = turn.services
+    remembered = services.relay.copies(turn.member.id, turn.event.message_id)
+    if remembered is None:
+        return  # never relayed (a command, a reply to the bot) or forgotten: nothing to do
+    thread, copy_ids = remembered
+    recipient = await services.repo.member(thread.other(turn.member.id))
+    if recipient is None:
+        return
+    failed = 0
+    for copy_id in copy_ids:
+        try:
+            await services.messenger.delete(Sent(recipient.address, copy_id))
+        except DeliveryError as exc:
+            log.warning("deletion not relayed (permanent=%s)", exc.permanent)
+            failed += 1
+    if failed:
+        await turn.say(turn.text.delete_not_relayed)
 
 
 async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None:

@@ -12,7 +12,7 @@ import pytest
 from bot.app import utc_now
 from bot.cli import main
 from bot.events import Address, Platform
-from bot.storage.repository import Repository
+from bot.storage.repository import InviteProblem, Repository
 from crypto import Vault, load_master_key, normalize_invite_code
 
 CODE = re.compile(r"^[2-9A-HJKMNP-TV-Z]{4}(-[2-9A-HJKMNP-TV-Z]{4}){4}$")
@@ -248,3 +248,39 @@ def test_config_before_or_after_the_command_or_from_the_environment(
         )
         == 0
     )
+
+
+def test_signal_link_and_reconfirm_after_a_safety_number_change(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file.write_text(
+        config_file.read_text(encoding="utf-8")
+        + '[signal]\nenabled = true\nnumber = "+14155550100"\n',
+        encoding="utf-8",
+    )
+    run(config_file, "keygen")
+    run(config_file, "invite", "create", "--role", "peer", "--certified-until", "2099-01-01")
+    code, telegram_link, signal_link = capsys.readouterr().out.splitlines()[-1].split()
+    assert telegram_link.startswith("https://t.me/")
+    assert signal_link == "https://signal.me/#p/+14155550100"
+
+    async def join_and_hold() -> None:
+        key = load_master_key(config_file.parent / "secrets" / "master.key")
+        repo = await Repository.open(config_file.parent / "data" / "peerline.db", Vault(key))
+        normalized = normalize_invite_code(code)
+        assert normalized is not None
+        member = await repo.redeem_invite(
+            normalized, Address(Platform.SIGNAL, "0b9e6d1c-2f1e-4f7a-9c1b-0d3f5e6a7b8c"), utc_now()
+        )
+        assert not isinstance(member, InviteProblem)
+        await repo.set_identity_hold(member.id, True)
+        await repo.close()
+
+    asyncio.run(join_and_hold())
+    run(config_file, "roster", "list")
+    assert "held" in capsys.readouterr().out
+    assert run(config_file, "roster", "reconfirm", "1") == 0
+    assert run(config_file, "roster", "reconfirm", "1") == 2  # nothing to confirm any more
+    capsys.readouterr()
+    run(config_file, "roster", "list")
+    assert "held" not in capsys.readouterr().out

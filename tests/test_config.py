@@ -375,3 +375,39 @@ def test_minutes_round_trip(n: int) -> None:
 )
 def test_odd_key_names_still_give_one_line(tmp_path: Path, text: str) -> None:
     assert "unknown" in load_error(tmp_path, text)
+
+
+# --- [signal] ---------------------------------------------------------------------------------
+
+
+def test_signal_section_defaults_and_a_loopback_gateway(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, ""), ENV).signal.enabled is False
+    config = load_config(
+        write(
+            tmp_path,
+            "[telegram]\nenabled = false\n"
+            '[signal]\nenabled = true\nservice = "localhost:8080"\nnumber = "+1 415 555 0100"\n',
+        ),
+        {},
+    )
+    assert (config.signal.service, config.signal.number) == ("localhost:8080", "+14155550100")
+    assert config.telegram.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ("enabled = true", "[signal] number: missing"),
+        ('number = "4155550100"', "[signal] number: expected a number in international form"),
+        ('service = "http://127.0.0.1:8080"', "[signal] service: expected host:port"),
+        ('service = "10.0.0.5:8080"', "plain HTTP is only for a gateway on this machine"),
+        ('servce = "127.0.0.1:8080"', "did you mean service?"),
+    ],
+)
+def test_signal_section_errors_name_the_key(tmp_path: Path, section: str, expected: str) -> None:
+    assert expected in load_error(tmp_path, f"[signal]\n{section}\n")
+
+
+def test_a_remote_gateway_needs_https(tmp_path: Path) -> None:
+    text = '[signal]\nservice = "signal.example.org:443"\nhttps = true\n'
+    assert load_config(write(tmp_path, text), ENV).signal.https is True

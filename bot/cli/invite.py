@@ -8,7 +8,7 @@ from datetime import date
 
 from bot.cli.common import EXIT_OK, EXIT_USAGE, Commands, fail, open_repository
 from bot.config import Config, parse_duration
-from bot.invites import InviteError, create_invites, deep_link
+from bot.invites import InviteError, create_invites, deep_link, signal_link
 from bot.model import Role
 
 
@@ -58,8 +58,10 @@ async def _invite_create(config: Config, args: argparse.Namespace) -> int:
     finally:
         await repo.close()
     for code in codes:
+        links = []
         if config.telegram.bot_username:
-            print(f"{code}  {deep_link(config.telegram.bot_username, code)}")
-        else:
-            print(code)
+            links.append(deep_link(config.telegram.bot_username, code))
+        if config.signal.number:
+            links.append(signal_link(config.signal.number))
+        print("  ".join([code, *links]))
     return EXIT_OK

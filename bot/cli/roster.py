@@ -22,6 +22,13 @@ def register(commands: Commands) -> None:
     supervise.add_argument("--report", type=int, required=True, help="member number")
     revoke = roster.command("revoke", "remove a member's access at once", _revoke)
     revoke.add_argument("member", type=int, help="member number (from 'roster list')")
+    reconfirm = roster.command(
+        "reconfirm",
+        "a helper's Signal safety number changed and you checked it is them: "
+        "let them take requests again",
+        _reconfirm,
+    )
+    reconfirm.add_argument("member", type=int, help="member number (from 'roster list')")
 
 
 def _list(config: Config | None, args: argparse.Namespace) -> int:
@@ -36,11 +43,16 @@ def _revoke(config: Config | None, args: argparse.Namespace) -> int:
     return with_repository(config, args, _revoke_member)
 
 
+def _reconfirm(config: Config | None, args: argparse.Namespace) -> int:
+    return with_repository(config, args, _release_hold)
+
+
 async def _list_members(repo: Repository, _args: argparse.Namespace) -> int:
     print("number  role         agency                available  certified   name")
     for member in await repo.all_members():
         agency = await repo.member_agency(member.id) or "-"
         status = "revoked" if not member.active else ("yes" if member.available else "no")
+        status = "held" if member.active and member.identity_hold else status
         certified = member.certified_until.isoformat() if member.certified_until else "-"
         print(
             f"{member.id:<7} {member.role.value:<12} {agency[:20]:<21} {status:<10} "
@@ -63,4 +75,13 @@ async def _revoke_member(repo: Repository, args: argparse.Namespace) -> int:
     if not await repo.set_active(MemberId(args.member), False):
         return fail(f"no member number {args.member}")
     print(f"member {args.member} revoked")
+    return EXIT_OK
+
+
+async def _release_hold(repo: Repository, args: argparse.Namespace) -> int:
+    member = await repo.member(MemberId(args.member))
+    if member is None or not member.identity_hold:
+        return fail(f"member {args.member} is not waiting to be confirmed")
+    await repo.set_identity_hold(member.id, False)
+    print(f"member {args.member} confirmed; they take requests again once they send /available")
     return EXIT_OK

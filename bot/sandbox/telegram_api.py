@@ -20,6 +20,7 @@ and nothing else.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -92,8 +93,23 @@ _CHAT_METHODS = frozenset(
         "editmessagereplymarkup",
         "deletemessage",
         "sendchataction",
+        "sendphoto",
+        "sendvoice",
+        "sendaudio",
+        "sendvideo",
+        "sendanimation",
+        "senddocument",
     }
 )
+# Upload methods and the media kind each one sends (media read from another platform).
+_UPLOADS = {
+    "sendphoto": "photo",
+    "sendvoice": "voice",
+    "sendaudio": "audio",
+    "sendvideo": "video",
+    "sendanimation": "animation",
+    "senddocument": "document",
+}
 _MEDIA_FIELDS = MEDIA_KINDS
 # Media that carry a caption (the others ignore one, as on Telegram).
 _CAPTIONED = CAPTIONED_MEDIA
@@ -129,6 +145,7 @@ class BotMessage:
     edited: bool = False
     media_kind: str = ""  # set when a copied message carries media (photo, voice, ...)
     caption: str | None = None  # a media message's caption; None for text or without one
+    data: bytes | None = field(default=None, repr=False)  # an uploaded file's bytes
 
     def labels(self) -> list[str]:
         return [label for row in self.buttons for label, _ in row]
@@ -205,11 +222,15 @@ class SimUser:
         caption: str | None = None,
         reply_to: BotMessage | None = None,
         file_name: str | None = None,
+        data: bytes | None = None,
     ) -> int:
         """Send a piece of media (photo, voice, audio, video, document, sticker, location,
         contact, video_note, animation); returns its message_id. `file_name` names a
-        document."""
-        extra: JsonDict = _media_json(kind, self._api.next_file_id())
+        document; `data` is what downloading the file returns."""
+        file_id = self._api.next_file_id()
+        if data is not None:
+            self._api.files[file_id] = data
+        extra: JsonDict = _media_json(kind, file_id)
         if file_name is not None and isinstance(extra.get("document"), dict):
             extra["document"]["file_name"] = file_name
         if caption is not None:
@@ -425,6 +446,7 @@ class LocalBotApi:
         self._callback_ids = itertools.count(1)
         self._open_callbacks: set[str] = set()
         self._file_ids = itertools.count(1)
+        self.files: dict[str, bytes] = {}  # file_id -> bytes, for downloads
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
@@ -445,6 +467,7 @@ class LocalBotApi:
             "sendchataction": lambda _p: True,
             "copymessage": self._copy_message,
             "getfile": self._get_file,
+            **{name: functools.partial(self._upload, kind) for name, kind in _UPLOADS.items()},
         }
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -587,7 +610,11 @@ class LocalBotApi:
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
             return _error(401, "Unauthorized")
-        return web.Response(body=b"sandbox file " + request.match_info["path"].encode())
+        path = request.match_info["path"]
+        stored = self.files.get(path.removeprefix("files/"))
+        return web.Response(
+            body=stored if stored is not None else b"sandbox file " + path.encode()
+        )
 
     def _apply_faults(self, key: str, params: JsonDict) -> None:
         queue = self._faults.get(key)
@@ -712,6 +739,30 @@ class LocalBotApi:
         )
         await self._deliver(user, message, view)
         return {"message_id": message["message_id"]}
+
+    async def _upload(self, kind: str, params: JsonDict) -> JsonDict:
+        """sendPhoto, sendVoice, ...: a file uploaded as bytes (media from another platform)."""
+        user = self._target(params)
+        part = params.get(kind)
+        if not isinstance(part, web.FileField):
+            raise ApiError(400, f"Bad Request: there is no {kind} in the request")
+        data = part.file.read()
+        file_id = self.next_file_id()
+        self.files[file_id] = data
+        content = _media_json(kind, file_id)
+        caption = _caption(params.get("caption"))
+        if caption:
+            content["caption"] = caption
+        message = self._bot_message(user, params, content)
+        view = BotMessage(
+            message_id=message["message_id"],
+            text=caption,
+            media_kind=kind,
+            caption=caption or None,
+            data=data,
+        )
+        await self._deliver(user, message, view)
+        return message
 
     def _find_view(self, user: SimUser, message_id: int | None) -> tuple[JsonDict, BotMessage]:
         message = self._messages.get((user.user_id, message_id or 0))

@@ -43,6 +43,7 @@ class MemberStore(StoreBase):
             ignored_offers=row["ignored_offers"],
             topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
             last_offered_at=moment_or_none(row["last_offered_at"]),
+            identity_hold=bool(row["identity_hold"]),
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -108,6 +109,14 @@ class MemberStore(StoreBase):
             "UPDATE members SET available = 0, away_until = ? WHERE id = ?",
             (stamp(away_until) if away_until else None, member_id),
         )
+
+    async def set_identity_hold(self, member_id: MemberId, hold: bool) -> bool:
+        """Hold (no offers, not available) or release a member after a safety-number change."""
+        changed = await self._exec(
+            "UPDATE members SET identity_hold = ?, available = available * ? WHERE id = ?",
+            (int(hold), int(not hold), member_id),
+        )
+        return changed == 1
 
     async def set_cooldown(self, member_id: MemberId, until: datetime) -> None:
         await self._exec(

@@ -14,7 +14,7 @@ import contextlib
 import datetime as dtm
 import logging
 import os
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -56,6 +56,9 @@ from bot.events import (
     EventSink,
     Incoming,
     Kind,
+    Media,
+    MediaFile,
+    NotRelayableError,
     Platform,
     Reply,
     Sent,
@@ -88,6 +91,22 @@ _CAPTIONED = CAPTIONED_MEDIA
 UNSUPPORTED = UNSUPPORTED_MEDIA  # media_kind of content that cannot be relayed (poll, dice, ...)
 
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
+
+# Media refs (file ids) of recent incoming messages, so their media can be fetched into memory
+# for a person on another platform. In memory only; file ids carry no content.
+_REMEMBERED_MEDIA = 1000
+# Kinds with a file another platform can show; stickers, locations and contacts cannot cross.
+_FILE_KINDS = frozenset(
+    {"photo", "voice", "audio", "video", "video_note", "animation", "document"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _MediaRef:
+    kind: str
+    file_id: str
+    file_name: str
+    content_type: str
 
 
 class _HandledRateLimit(logging.Filter):
@@ -151,6 +170,7 @@ class TelegramTransport:
         self._poller: asyncio.Task[None] | None = None
         self._running: list[_Job] = []
         self._failed = asyncio.Event()
+        self._media_refs: OrderedDict[tuple[str, str], _MediaRef] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"TelegramTransport(running={self._app is not None})"
@@ -398,7 +418,18 @@ class TelegramTransport:
         # Anything else (a poll, dice, a game, a story, ...) still reaches the sink, so the person
         # can be told it was not relayed rather than meet silence.
         kind = _media_kind(message) or UNSUPPORTED
+        self._remember_media(address, ids["message_id"], kind, message)
         return Incoming(address, Kind.MEDIA, text=message.caption or "", media_kind=kind, **ids)
+
+    def _remember_media(
+        self, address: Address, message_id: str, kind: str, message: Message
+    ) -> None:
+        ref = _media_ref(kind, message)
+        if ref is None:
+            return
+        self._media_refs[(address.chat_id, message_id)] = ref
+        while len(self._media_refs) > _REMEMBERED_MEDIA:
+            self._media_refs.popitem(last=False)
 
     def _convert_edit(self, message: Message) -> Incoming | None:
         address, ids = _origin(message)
@@ -536,6 +567,70 @@ class TelegramTransport:
                 not_modified_ok=True,
             )
 
+    async def delete(self, sent: Sent) -> None:
+        chat_id = _chat_id(sent.address)
+        message_id = int(sent.message_id)
+        await self._deliver(
+            "deleteMessage",
+            lambda: self._bot.delete_message(chat_id=chat_id, message_id=message_id),
+        )
+
+    async def accept_identity(self, address: Address) -> None:
+        """Telegram has no per-contact identity keys to trust."""
+
+    async def fetch_media(self, source: Address, message_id: str) -> Media:
+        """Download a person's media into memory (never to disk) for another platform."""
+        ref = self._media_refs.get((source.chat_id, message_id))
+        if ref is None or ref.kind not in _FILE_KINDS:
+            raise NotRelayableError()
+        file = await self._deliver("getFile", lambda: self._bot.get_file(ref.file_id))
+        assert file is not None  # noqa: S101 - only edits may come back empty
+        data = await self._deliver("downloadFile", file.download_as_bytearray)
+        assert data is not None  # noqa: S101 - only edits may come back empty
+        name = ref.file_name or ""
+        return Media(ref.kind, (MediaFile(bytes(data), ref.content_type, name),))
+
+    async def send_media(self, to: Address, media: Media, caption: str | None) -> Sent:
+        """Send media read from another platform: the first file as its kind with the caption,
+        any further files (Signal sends several at once) as their own messages."""
+        first: Sent | None = None
+        for index, file in enumerate(media.files):
+            kind = media.kind if index == 0 else _kind_of(file.content_type)
+            sent = await self._send_file(to, kind, file, caption if index == 0 else None)
+            first = first or sent
+        if first is None:
+            raise NotRelayableError("no file to send")
+        return first
+
+    async def _send_file(
+        self, to: Address, kind: str, file: MediaFile, caption: str | None
+    ) -> Sent:
+        chat_id = _chat_id(to)
+        bot = self._bot
+        data, name = file.data, file.file_name or None
+        calls: dict[str, Callable[[], Awaitable[Message]]] = {
+            "photo": lambda: bot.send_photo(chat_id, data, caption=caption, parse_mode=None),
+            "voice": lambda: bot.send_voice(chat_id, data, caption=caption, parse_mode=None),
+            "audio": lambda: bot.send_audio(
+                chat_id, data, caption=caption, filename=name, parse_mode=None
+            ),
+            "video": lambda: bot.send_video(
+                chat_id, data, caption=caption, filename=name, parse_mode=None
+            ),
+            "animation": lambda: bot.send_animation(
+                chat_id, data, caption=caption, filename=name, parse_mode=None
+            ),
+        }
+        calls["video_note"] = calls["video"]
+        call = calls.get(kind) or (
+            lambda: bot.send_document(
+                chat_id, data, caption=caption, filename=name or "file", parse_mode=None
+            )
+        )
+        message = await self._deliver(f"send_{kind}", call)
+        assert message is not None  # noqa: S101 - only edits may come back empty
+        return Sent(to, str(message.message_id))
+
     async def _deliver(
         self,
         method: str,
@@ -597,6 +692,38 @@ def _origin(message: Message) -> tuple[Address, dict[str, str]]:
 
 def _media_kind(message: Message) -> str:
     return next((kind for kind in _MEDIA_KINDS if getattr(message, kind, None)), "")
+
+
+def _media_ref(kind: str, message: Message) -> _MediaRef | None:
+    if kind == "photo" and message.photo:
+        return _MediaRef(kind, message.photo[-1].file_id, "", "image/jpeg")
+    attachment = getattr(message, kind, None)
+    file_id = getattr(attachment, "file_id", None)
+    if not isinstance(file_id, str):
+        return None
+    name = getattr(attachment, "file_name", None) or ""
+    mime = getattr(attachment, "mime_type", None) or _DEFAULT_TYPES.get(kind, "")
+    return _MediaRef(kind, file_id, name, mime or "application/octet-stream")
+
+
+_DEFAULT_TYPES = {
+    "voice": "audio/ogg",
+    "video": "video/mp4",
+    "video_note": "video/mp4",
+    "animation": "video/mp4",
+    "sticker": "image/webp",
+}
+
+
+def _kind_of(content_type: str) -> str:
+    """The Telegram media kind to send a file of this type as."""
+    if content_type.startswith("image/") and content_type != "image/gif":
+        return "photo"
+    if content_type.startswith("video/") or content_type == "image/gif":
+        return "video"
+    if content_type.startswith("audio/"):
+        return "audio"
+    return "document"
 
 
 def _chat_id(address: Address) -> int:
