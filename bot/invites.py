@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from bot.config import Config
 from bot.model import HELPER_ROLES, Role
 from bot.storage.repository import InviteSpec, Repository
 from crypto import new_invite_code, normalize_invite_code
@@ -43,12 +44,18 @@ async def create_invites(
     )
     codes = []
     for _ in range(count):
-        code = new_invite_code()
-        normalized = normalize_invite_code(code)
-        assert normalized is not None  # noqa: S101 - a fresh code always normalizes
+        code, normalized = fresh_code()
         await repo.create_invite(normalized, spec, now)
         codes.append(code)
     return codes
+
+
+def fresh_code() -> tuple[str, str]:
+    """A new invite code as printed, and as stored (normalized, then hashed by the store)."""
+    code = new_invite_code()
+    normalized = normalize_invite_code(code)
+    assert normalized is not None  # noqa: S101 - a fresh code always normalizes
+    return code, normalized
 
 
 def deep_link(bot_username: str, code: str) -> str:
@@ -58,3 +65,14 @@ def deep_link(bot_username: str, code: str) -> str:
 def signal_link(number: str) -> str:
     """Opens a chat with the bot in Signal; the person then sends the code as it is."""
     return f"https://signal.me/#p/{number}"
+
+
+def invite_links(config: Config, code: str) -> list[tuple[str, str]]:
+    """(platform, deep link) for every platform configured to take a code from a link."""
+    links = []
+    if config.telegram.enabled and config.telegram.bot_username:
+        links.append(("Telegram", deep_link(config.telegram.bot_username, code)))
+    if config.signal.enabled and config.signal.number:
+        # The same link for every invite: it opens the bot's chat; the code is then sent.
+        links.append(("Signal", signal_link(config.signal.number)))
+    return links

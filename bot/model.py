@@ -82,10 +82,15 @@ class Member:
     last_offered_at: datetime | None = None
     # A helper's Signal identity key changed: no offers until a coordinator confirms them.
     identity_hold: bool = False
+    coordinator: bool = False  # coordinator rights on top of another role
 
     @property
     def is_helper(self) -> bool:
         return self.role in HELPER_ROLES
+
+    @property
+    def is_coordinator(self) -> bool:
+        return self.role is Role.COORDINATOR or self.coordinator
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,6 @@ from bot.model import (
     Member,
     MemberId,
     RequestId,
-    Role,
     ThreadId,
     Wanted,
 )
@@ -354,7 +353,7 @@ async def set_away(services: Services, member: Member) -> datetime | None:
 
 
 async def _page_coordinators(services: Services, request: RequestRecord, now: datetime) -> None:
-    coordinators = await services.repo.members(roles=frozenset({Role.COORDINATOR}))
+    coordinators = await services.repo.coordinators()
     zone = services.config.program.timezone
     on_call = [c for c in coordinators if is_available(c, now, zone)]
     text = services.text

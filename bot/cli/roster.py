@@ -1,13 +1,19 @@
-"""`peerline roster ...`: see and manage members."""
+"""`peerline roster ...`: see and manage members, one at a time or from a CSV file."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from datetime import date
+from pathlib import Path
 
 from bot.cli.common import EXIT_OK, Commands, fail, with_repository
-from bot.config import Config
-from bot.model import MemberId
-from bot.storage.repository import Repository
+from bot.cli.invite import Issued, add_output_options, emit, output_problem
+from bot.config import Config, parse_duration
+from bot.model import HELPER_ROLES, Member, MemberId, Role
+from bot.roster_csv import ExportRow, export_roster, parse_roster
+from bot.storage.repository import InviteSpec, Repository
 
 
 def register(commands: Commands) -> None:
@@ -29,6 +35,36 @@ def register(commands: Commands) -> None:
         _reconfirm,
     )
     reconfirm.add_argument("member", type=int, help="member number (from 'roster list')")
+    restore = roster.command("restore", "give a revoked member their access back", _restore)
+    restore.add_argument("member", type=int, help="member number (from 'roster list')")
+    certify = roster.command(
+        "certify", "renew a peer's, chaplain's or clinician's certification", _certify
+    )
+    certify.add_argument("member", type=int, help="member number (from 'roster list')")
+    certify.add_argument("--until", type=date.fromisoformat, required=True, metavar="YYYY-MM-DD")
+    coordinator = roster.command(
+        "coordinator", "give or take coordinator rights (paging, chat commands)", _coordinator
+    )
+    coordinator.add_argument("member", type=int, help="member number (from 'roster list')")
+    coordinator.add_argument("switch", choices=("on", "off"))
+    importer = roster.command(
+        "import",
+        "apply a CSV roster: rows with a member number change that member, rows without one "
+        "get an invite; every row is checked first, and nothing is applied unless all are right",
+        _import,
+    )
+    importer.add_argument("file", type=Path, metavar="FILE.csv")
+    importer.add_argument("--expires", default="14d", help="how long new invites stay valid")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="check the file and say what would change"
+    )
+    add_output_options(importer)
+    export = roster.command(
+        "export", "write the roster as CSV (the columns 'roster import' reads)", _export
+    )
+    export.add_argument(
+        "--output", type=Path, default=None, metavar="FILE.csv", help="default: the screen"
+    )
 
 
 def _list(config: Config | None, args: argparse.Namespace) -> int:
@@ -47,6 +83,43 @@ def _reconfirm(config: Config | None, args: argparse.Namespace) -> int:
     return with_repository(config, args, _release_hold)
 
 
+def _restore(config: Config | None, args: argparse.Namespace) -> int:
+    return with_repository(config, args, _restore_member)
+
+
+def _certify(config: Config | None, args: argparse.Namespace) -> int:
+    return with_repository(config, args, _certify_member)
+
+
+def _coordinator(config: Config | None, args: argparse.Namespace) -> int:
+    return with_repository(config, args, _switch_coordinator)
+
+
+def _export(config: Config | None, args: argparse.Namespace) -> int:
+    return with_repository(config, args, _export_roster)
+
+
+def _import(config: Config | None, args: argparse.Namespace) -> int:
+    assert config is not None  # noqa: S101 - registered with needs_config
+    try:
+        args.valid_for = parse_duration(args.expires)
+    except ValueError:
+        return fail(f"--expires: expected a duration like 14d or 12h, got {args.expires!r}")
+    problem = output_problem(config, args)
+    if problem is not None:
+        return fail(problem)
+    try:
+        args.text = args.file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        return fail(f"{args.file}: cannot read ({reason})")
+
+    async def run(repo: Repository, args: argparse.Namespace) -> int:
+        return await _import_roster(repo, args, config)
+
+    return with_repository(config, args, run)
+
+
 async def _list_members(repo: Repository, _args: argparse.Namespace) -> int:
     print("number  role         agency                available  certified   name")
     for member in await repo.all_members():
@@ -54,8 +127,9 @@ async def _list_members(repo: Repository, _args: argparse.Namespace) -> int:
         status = "revoked" if not member.active else ("yes" if member.available else "no")
         status = "held" if member.active and member.identity_hold else status
         certified = member.certified_until.isoformat() if member.certified_until else "-"
+        role = member.role.value + ("+c" if member.coordinator else "")
         print(
-            f"{member.id:<7} {member.role.value:<12} {agency[:20]:<21} {status:<10} "
+            f"{member.id:<7} {role:<12} {agency[:20]:<21} {status:<10} "
             f"{certified:<11} {member.display_name or '-'}"
         )
     return EXIT_OK
@@ -85,3 +159,104 @@ async def _release_hold(repo: Repository, args: argparse.Namespace) -> int:
     await repo.set_identity_hold(member.id, False)
     print(f"member {args.member} confirmed; they take requests again once they send /available")
     return EXIT_OK
+
+
+async def _restore_member(repo: Repository, args: argparse.Namespace) -> int:
+    member = await repo.member(MemberId(args.member))
+    if member is None:
+        return fail(f"no member number {args.member}")
+    if member.active:
+        return fail(f"member {member.id} is not revoked")
+    await repo.set_active(member.id, True)
+    expired = member.is_helper and (
+        member.certified_until is None or member.certified_until < date.today()  # noqa: DTZ011 - the operator's calendar day
+    )
+    note = " Their certification has run out: renew it with 'roster certify'." if expired else ""
+    print(f"member {member.id} restored; they choose /available themselves.{note}")
+    return EXIT_OK
+
+
+async def _certify_member(repo: Repository, args: argparse.Namespace) -> int:
+    member = await repo.member(MemberId(args.member))
+    if member is None:
+        return fail(f"no member number {args.member}")
+    if member.role not in HELPER_ROLES:
+        return fail(f"member {member.id} is a {member.role.value}; only helpers are certified")
+    if args.until < date.today():  # noqa: DTZ011 - the operator's calendar day
+        return fail(f"--until {args.until.isoformat()} is in the past")
+    await repo.set_certified_until(member.id, args.until)
+    print(f"member {member.id} certified until {args.until.isoformat()}")
+    return EXIT_OK
+
+
+async def _switch_coordinator(repo: Repository, args: argparse.Namespace) -> int:
+    member = await repo.member(MemberId(args.member))
+    if member is None:
+        return fail(f"no member number {args.member}")
+    if member.role is Role.OFFICER:
+        return fail(f"member {member.id} is an officer; officers are not given coordinator rights")
+    if member.role is Role.COORDINATOR:
+        return fail(f"member {member.id} is a coordinator by role; revoke them instead")
+    await repo.set_coordinator(member.id, args.switch == "on")
+    print(f"member {member.id}: coordinator rights {args.switch}")
+    return EXIT_OK
+
+
+async def _export_roster(repo: Repository, args: argparse.Namespace) -> int:
+    pairs = await repo.supervision_pairs()
+    rows = [
+        ExportRow(
+            member=member,
+            agency=await repo.member_agency(member.id),
+            supervisors=tuple(s for s, report in pairs if report == member.id),
+        )
+        for member in await repo.all_members()
+    ]
+    text = export_roster(rows)
+    if args.output is None:
+        print(text, end="")
+        return EXIT_OK
+    fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    print(f"wrote {len(rows)} member(s) to {args.output}; it names agencies, keep it private")
+    return EXIT_OK
+
+
+async def _import_roster(repo: Repository, args: argparse.Namespace, config: Config) -> int:
+    from bot.app import utc_now  # noqa: PLC0415 - keeps `--help` free of the app's imports
+    from bot.invites import fresh_code  # noqa: PLC0415
+
+    now = utc_now()
+    members: dict[MemberId, Member] = {m.id: m for m in await repo.all_members()}
+    plan = parse_roster(args.text, members, now.date())
+    if plan.errors:
+        for error in plan.errors:
+            fail(f"{args.file}: {error}")
+        return fail(f"{args.file}: nothing imported ({len(plan.errors)} problem(s))")
+    if args.dry_run:
+        print(f"{args.file}: OK: {len(plan.changes)} member(s) to change, {len(plan.new)} new")
+        return EXIT_OK
+    issued: list[Issued] = []
+    invites: list[tuple[str, InviteSpec]] = []
+    for new in plan.new:
+        code, normalized = fresh_code()
+        spec = InviteSpec(
+            role=new.role,
+            agency=new.agency,
+            expires_at=now + args.valid_for,
+            certified_until=new.certified_until,
+            display_name=new.display_name,
+            topics=new.topics,
+            supervisor=new.supervisor,
+        )
+        invites.append((normalized, spec))
+        issued.append(Issued(code, new.role, new.display_name, new.agency, new.line))
+    await repo.apply_roster(plan.changes, invites, now)
+    # A JSON list on the screen must stay parseable, so the summary goes to stderr then.
+    to = sys.stderr if args.format == "json" and args.output is None else sys.stdout
+    print(
+        f"{args.file}: changed {len(plan.changes)} member(s), {len(plan.new)} new invite(s)",
+        file=to,
+    )
+    return emit(config, issued, args) if issued else EXIT_OK

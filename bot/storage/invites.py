@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from bot.events import Address
 from bot.model import (
+    Category,
     Member,
     MemberId,
     Role,
@@ -29,10 +30,21 @@ class InviteSpec:
     agency: str | None
     expires_at: datetime
     certified_until: date | None = None
+    # From `roster import`: applied to the member the invite makes.
+    display_name: str = ""
+    topics: frozenset[Category] = frozenset()
+    supervisor: MemberId | None = None
+
+
+def topics_text(topics: frozenset[Category]) -> str:
+    return ",".join(sorted(t.value for t in topics))
 
 
 class InviteStore(MemberStore):
-    async def create_invite(self, normalized_code: str, spec: InviteSpec, now: datetime) -> None:
+    def _invite_insert(
+        self, normalized_code: str, spec: InviteSpec, now: datetime
+    ) -> list[tuple[str, tuple[object, ...]]]:
+        """The statements that store one invite (run alone, or inside a roster import)."""
         code_hash = self._vault.invite_hash(normalized_code)
         agency_hash = agency_ct = None
         if spec.agency:
@@ -40,19 +52,29 @@ class InviteStore(MemberStore):
             agency_ct = self._vault.seal_text(
                 spec.agency, table="invites", column="agency", row=code_hash.hex()
             )
-        await self._exec(
-            "INSERT INTO invites (code_hash, role, agency_hash, agency_ct, certified_until,"
-            " created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        return [
             (
-                code_hash,
-                spec.role.value,
-                agency_hash,
-                agency_ct,
-                spec.certified_until.isoformat() if spec.certified_until else None,
-                stamp(now),
-                stamp(spec.expires_at),
-            ),
-        )
+                "INSERT INTO invites (code_hash, role, agency_hash, agency_ct, certified_until,"
+                " created_at, expires_at, display_name, topics, supervisor_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    code_hash,
+                    spec.role.value,
+                    agency_hash,
+                    agency_ct,
+                    spec.certified_until.isoformat() if spec.certified_until else None,
+                    stamp(now),
+                    stamp(spec.expires_at),
+                    spec.display_name,
+                    topics_text(spec.topics),
+                    spec.supervisor,
+                ),
+            )
+        ]
+
+    async def create_invite(self, normalized_code: str, spec: InviteSpec, now: datetime) -> None:
+        for sql, params in self._invite_insert(normalized_code, spec, now):
+            await self._exec(sql, params)
 
     async def redeem_invite(
         self, normalized_code: str, address: Address, now: datetime
@@ -93,7 +115,8 @@ class InviteStore(MemberStore):
                 )
                 cursor = await self._conn.execute(
                     "INSERT INTO members (platform, address_hash, address_ct, role, agency_hash,"
-                    " agency_ct, certified_until, joined_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " agency_ct, certified_until, joined_at, display_name, topics)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         address.platform.value,
                         address_hash,
@@ -103,9 +126,17 @@ class InviteStore(MemberStore):
                         agency_ct,
                         invite["certified_until"],
                         stamp(now),
+                        invite["display_name"],
+                        invite["topics"],
                     ),
                 )
                 member_id = cursor.lastrowid
+                if invite["supervisor_id"] is not None:
+                    await self._conn.execute(
+                        "INSERT OR IGNORE INTO supervision (supervisor_id, report_id)"
+                        " VALUES (?, ?)",
+                        (invite["supervisor_id"], member_id),
+                    )
                 # Single use: the row stays only to say "already used"; the agency name goes.
                 await self._conn.execute(
                     "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import date, datetime
 
 import aiosqlite
 
@@ -44,6 +44,7 @@ class MemberStore(StoreBase):
             topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
             last_offered_at=moment_or_none(row["last_offered_at"]),
             identity_hold=bool(row["identity_hold"]),
+            coordinator=bool(row["coordinator"]),
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -81,6 +82,33 @@ class MemberStore(StoreBase):
             "UPDATE members SET active = ?, available = 0 WHERE id = ?", (int(active), member_id)
         )
         return changed == 1
+
+    async def set_coordinator(self, member_id: MemberId, coordinator: bool) -> bool:
+        changed = await self._exec(
+            "UPDATE members SET coordinator = ? WHERE id = ?", (int(coordinator), member_id)
+        )
+        return changed == 1
+
+    async def set_certified_until(self, member_id: MemberId, until: date) -> bool:
+        changed = await self._exec(
+            "UPDATE members SET certified_until = ? WHERE id = ?", (until.isoformat(), member_id)
+        )
+        return changed == 1
+
+    async def coordinators(self) -> list[Member]:
+        """Active members with coordinator rights, by role or by `roster coordinator on`."""
+        rows = await self._all(
+            "SELECT * FROM members WHERE active = 1 AND (role = 'coordinator' OR coordinator = 1)"
+            " ORDER BY id"
+        )
+        return [self._member(row) for row in rows]
+
+    async def supervision_pairs(self) -> list[tuple[MemberId, MemberId]]:
+        """(supervisor, report) for every recorded relation, for the roster export."""
+        rows = await self._all(
+            "SELECT supervisor_id, report_id FROM supervision ORDER BY report_id, supervisor_id"
+        )
+        return [(MemberId(row[0]), MemberId(row[1])) for row in rows]
 
     async def set_available(self, member_id: MemberId, available: bool) -> None:
         await self._exec(

@@ -20,12 +20,14 @@ from bot.storage.requests import (
     RequestStore,
     new_request_id,
 )
+from bot.storage.roster import MemberChange, RosterStore
 from bot.storage.threads import ThreadStore, new_thread_id
 from crypto import Vault
 
 __all__ = [
     "InviteProblem",
     "InviteSpec",
+    "MemberChange",
     "OfferRecord",
     "OfferState",
     "Repository",
@@ -38,7 +40,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore):
+class Repository(RosterStore, InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore):
     """Every read and write of the database, one store per concern over one connection."""
 
     @classmethod
