@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.followups import parse_clock, parse_quiet
+
 __all__ = [
     "MASTER_KEY_ENV",
     "TOKEN_ENV",
@@ -28,6 +30,7 @@ __all__ = [
     "CrisisConfig",
     "CrisisLine",
     "CryptoConfig",
+    "FollowupsConfig",
     "LoggingConfig",
     "ProgramConfig",
     "RoutingConfig",
@@ -154,6 +157,36 @@ class RoutingConfig:
     clock_tick: timedelta = timedelta(seconds=5)
 
 
+DEFAULT_PLANS: tuple[tuple[str, tuple[int, ...]], ...] = (
+    ("critical_incident", (1, 3, 7, 30)),
+    ("line_of_duty_death", (1, 3, 7, 30)),
+    ("suicidal_thoughts", (1, 2, 7)),
+    ("not_safe", (1, 2, 7)),
+    ("relationships", (3, 14)),
+    ("alcohol", (3, 14)),
+    ("stress", (3, 14)),
+    ("other", (3, 14)),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FollowupsConfig:
+    enabled: bool = True
+    send_at: str = "10:00"  # local time of day nudges go out
+    quiet_hours: str = "22:00-08:00"  # default for members who set none; "" for none
+    answer_days: int = 2  # a nudge counts as unanswered after this many days
+    stale_after: timedelta = timedelta(days=1)
+    sweep_every: timedelta = timedelta(minutes=5)
+    retry_after: timedelta = timedelta(hours=1)
+    helper_days: int = 3  # what the helper's choice at /end suggests
+    max_helper_days: int = 90
+    # Days after a conversation, per topic; a topic left out gets no plan.
+    plans: tuple[tuple[str, tuple[int, ...]], ...] = DEFAULT_PLANS
+
+    def plan_for(self, topic: str) -> tuple[int, ...]:
+        return dict(self.plans).get(topic, ())
+
+
 @dataclass(frozen=True, slots=True)
 class CrisisLine:
     name: str
@@ -188,6 +221,7 @@ class Config:
     crypto: CryptoConfig = field(default_factory=CryptoConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     crisis: CrisisConfig = field(default_factory=CrisisConfig)
+    followups: FollowupsConfig = field(default_factory=FollowupsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path = Path("config.toml")
 
@@ -227,6 +261,20 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "crisis": frozenset({"lines"}),
+    "followups": frozenset(
+        {
+            "enabled",
+            "send_at",
+            "quiet_hours",
+            "answer_days",
+            "stale_after",
+            "sweep_every",
+            "retry_after",
+            "helper_days",
+            "max_helper_days",
+            "plans",
+        }
+    ),
     "logging": frozenset({"level", "file"}),
 }
 _CRISIS_LINE_KEYS = frozenset({"name", "contact", "hours"})
@@ -566,6 +614,61 @@ def _crisis(r: _Reader) -> CrisisConfig:
     return CrisisConfig(lines=tuple(lines))
 
 
+_TOPICS = tuple(name for name, _ in DEFAULT_PLANS)
+
+
+def _followups(r: _Reader) -> FollowupsConfig:
+    d = FollowupsConfig()
+    send_at = r.string("send_at", d.send_at).strip()
+    try:
+        parse_clock(send_at)
+    except ValueError:
+        raise r.error(
+            "send_at", f'expected a time of day like "10:00", got {_show(send_at)}'
+        ) from None
+    quiet = r.string("quiet_hours", d.quiet_hours, allow_empty=True).strip()
+    if quiet:
+        try:
+            parse_quiet(quiet)
+        except ValueError as exc:
+            raise r.error("quiet_hours", f'{exc} (e.g. "22:00-08:00", or "" for none)') from None
+    max_helper_days = r.integer("max_helper_days", d.max_helper_days, 1, 365)
+    return FollowupsConfig(
+        enabled=r.boolean("enabled", d.enabled),
+        send_at=send_at,
+        quiet_hours=quiet,
+        answer_days=r.integer("answer_days", d.answer_days, 1, 30),
+        stale_after=r.duration("stale_after", d.stale_after),
+        sweep_every=r.duration("sweep_every", d.sweep_every),
+        retry_after=r.duration("retry_after", d.retry_after),
+        helper_days=r.integer("helper_days", d.helper_days, 1, max_helper_days),
+        max_helper_days=max_helper_days,
+        plans=_plans(r) if r.has("plans") else d.plans,
+    )
+
+
+def _plans(r: _Reader) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    table = r.table["plans"]
+    if not isinstance(table, dict):
+        raise r.error("plans", "expected a [followups.plans] table: topic = [days, ...]")
+    plans: list[tuple[str, tuple[int, ...]]] = []
+    for topic, days in table.items():
+        if topic not in _TOPICS:
+            expected = "unknown topic; expected one of: " + ", ".join(_TOPICS)
+            raise r.error(f"plans.{topic}", expected)
+        valid = isinstance(days, list) and all(
+            isinstance(d, int) and not isinstance(d, bool) and 1 <= d <= 365 for d in days
+        )
+        if not valid or list(days) != sorted(set(days)):
+            raise r.error(
+                f"plans.{topic}",
+                f"expected days after the conversation, rising, 1 to 365, like [1, 3, 7], "
+                f"got {_show(days)}",
+            )
+        plans.append((topic, tuple(days)))
+    return tuple(plans)
+
+
 def _logging(r: _Reader) -> LoggingConfig:
     level = r.string("level", LoggingConfig().level).strip().upper()
     if level not in LOG_LEVELS:
@@ -637,6 +740,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         crypto=_crypto(section("crypto"), env),
         routing=_routing(section("routing")),
         crisis=_crisis(section("crisis")),
+        followups=_followups(section("followups")),
         logging=_logging(section("logging")),
         signal=_signal(section("signal")),
         telegram=_telegram(section("telegram"), env),

@@ -16,6 +16,7 @@ from bot.config import (
     Config,
     ConfigError,
     CrisisConfig,
+    FollowupsConfig,
     LoggingConfig,
     ProgramConfig,
     RoutingConfig,
@@ -64,6 +65,7 @@ def test_example_loads_with_env_token_and_gives_the_defaults() -> None:
     assert config.source == EXAMPLE
     assert config.routing.offer_timeout == timedelta(minutes=3)
     assert config.routing.cooldown_after_urgent == timedelta(hours=2)
+    assert config.followups == FollowupsConfig()
 
 
 def test_example_needs_a_token_from_somewhere() -> None:
@@ -411,3 +413,37 @@ def test_signal_section_errors_name_the_key(tmp_path: Path, section: str, expect
 def test_a_remote_gateway_needs_https(tmp_path: Path) -> None:
     text = '[signal]\nservice = "signal.example.org:443"\nhttps = true\n'
     assert load_config(write(tmp_path, text), ENV).signal.https is True
+
+
+# --- [followups] -----------------------------------------------------------------------------
+
+
+def test_followups_plans_and_times_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[followups]\nsend_at = "09:30"\nquiet_hours = ""\nstale_after = "12h"\n'
+        "[followups.plans]\nstress = [2, 9]\n",
+    )
+    followups = load_config(path, ENV).followups
+    assert followups.send_at == "09:30" and followups.quiet_hours == ""
+    assert followups.stale_after == timedelta(hours=12)
+    assert followups.plan_for("stress") == (2, 9)
+    assert followups.plan_for("critical_incident") == ()  # left out: no check-ins
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('send_at = "10am"', "[followups] send_at: expected a time of day"),
+        ('quiet_hours = "08:00-08:00"', "[followups] quiet_hours: quiet hours must not start"),
+        ("answer_days = 0", "[followups] answer_days: expected an integer from 1 to 30"),
+        ("helper_days = 200", "[followups] helper_days: expected an integer from 1 to 90"),
+        ('sweep_every = "0s"', "[followups] sweep_every: must be longer than zero"),
+        ("[followups.plans]\nstres = [1]", "[followups] plans.stres: unknown topic"),
+        ("[followups.plans]\nstress = [3, 1]", "[followups] plans.stress: expected days"),
+        ("[followups.plans]\nstress = [0]", "[followups] plans.stress: expected days"),
+        ("sendat = 1", "unknown key [followups] sendat; did you mean send_at?"),
+    ],
+)
+def test_followups_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in load_error(tmp_path, f"[followups]\n{text}\n")

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from bot.storage import db
+from bot.storage.followups import FollowupStore, new_followup_id
 from bot.storage.invites import InviteProblem, InviteSpec, InviteStore
 from bot.storage.members import MemberStore
 from bot.storage.metrics import MetricsStore, RequestMetrics
@@ -33,6 +34,7 @@ __all__ = [
     "Repository",
     "RequestMetrics",
     "RequestRecord",
+    "new_followup_id",
     "new_request_id",
     "new_thread_id",
 ]
@@ -40,7 +42,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-class Repository(RosterStore, InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore):
+class Repository(
+    RosterStore, InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore, FollowupStore
+):
     """Every read and write of the database, one store per concern over one connection."""
 
     @classmethod
