@@ -7,7 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -127,6 +127,8 @@ class App:
             tick_every if tick_every is not None else config.routing.clock_tick.total_seconds()
         )
         self._scheduler: AsyncIOScheduler | None = None
+        self._wake_at: datetime | None = None  # when the check-in dispatcher is next woken
+        self._followup_lock = asyncio.Lock()
         self.repo: Repository | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
@@ -176,8 +178,57 @@ class App:
             coalesce=True,
             misfire_grace_time=None,
         )
+        self.services.followups_changed = self.wake_followups_by
+        if self.config.followups.enabled:
+            # Check-ins: the table is the schedule; the scheduler only wakes the dispatcher at
+            # the next due time, and a sweep catches any wake-up that was missed.
+            self._scheduler.add_job(
+                self.dispatch_followups,
+                "interval",
+                seconds=self.config.followups.sweep_every.total_seconds(),
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=None,
+            )
         self._scheduler.start()
         await self.tick()
+        if self.config.followups.enabled:
+            await self.dispatch_followups()  # anything that fell due while the bot was down
+
+    async def dispatch_followups(self) -> int:
+        """Send the check-ins that are due, then arm the wake-up for the next one."""
+        if self.dispatcher is None or self.repo is None:
+            return 0
+        async with self._followup_lock:
+            sent = await self.dispatcher.dispatch_followups()
+            self._wake_at = None
+            due = await self.repo.next_due()
+        if due is not None:
+            self.wake_followups_by(due)
+        return sent
+
+    def wake_followups_by(self, due: datetime) -> None:
+        """Make sure the dispatcher wakes by `due` (a time on the app's clock)."""
+        if self._scheduler is None or not self.config.followups.enabled:
+            return
+        if self._wake_at is not None and self._wake_at <= due:
+            return
+        self._wake_at = due
+        # The app's clock may not be the wall clock (tests move it by hand): wait as long as
+        # the app's clock says is left, counted from now on the wall clock.
+        delay = max(due - self.clock(), timedelta(0))
+        self._scheduler.add_job(
+            self.dispatch_followups,
+            "date",
+            run_date=utc_now() + delay,
+            id="followups-wake",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )
+
+    @property
+    def followups_wake_at(self) -> datetime | None:
+        return self._wake_at
 
     async def tick(self) -> None:
         if self.dispatcher is not None:
@@ -188,8 +239,9 @@ class App:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self.services is not None:
-            # Let a running clock step finish its sends while the transports are still up.
-            async with self.services.matching_lock:
+            # Let a running clock step (and check-in dispatch) finish its sends while the
+            # transports are still up.
+            async with self.services.matching_lock, self._followup_lock:
                 pass
         while self._started:
             transport = self._started.pop()

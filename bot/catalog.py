@@ -50,7 +50,10 @@ class Catalog:
         "/talk \u2013 reach a peer or chaplain\n"
         "/cancel \u2013 stop looking for someone\n"
         "/end \u2013 finish a conversation\n"
-        "/nickname \u2013 keep the same nickname each time, or get a new one\n\n"
+        "/nickname \u2013 keep the same nickname each time, or get a new one\n"
+        "/checkin \u2013 a short \u201chow are you doing?\u201d every week or month\n"
+        "/quiet \u2013 hours when check-ins must wait, e.g. /quiet 08:00-16:00\n"
+        "/timezone \u2013 your time zone, for check-ins\n\n"
         "Nothing you write here is stored."
     )
     help_helper: str = (
@@ -61,6 +64,8 @@ class Catalog:
         "/name \u2013 change the name officers see\n"
         "/threads, /switch \u2013 see and choose between open conversations\n"
         "/transfer \u2013 hand a conversation over, with the officer's consent\n"
+        "/followup 3d \u2013 check in later\n"
+        "/checkin, /quiet \u2013 your check-ins\n"
         "/end \u2013 finish a conversation\n"
         "/crisis \u2013 24/7 crisis lines"
     )
@@ -68,6 +73,7 @@ class Catalog:
         "/available \u2013 be paged when a request waits too long\n"
         "/away \u2013 stop being paged\n"
         "/hours \u2013 set weekly on-call hours\n"
+        "/checkin, /quiet \u2013 check-ins for yourself, and when they must wait\n"
         "/crisis \u2013 24/7 crisis lines"
     )
 
@@ -333,6 +339,83 @@ class Catalog:
     transfer_done_helper: str = (
         "{alias} (#{tag}) is now with {who}. You've left the conversation. Thank you."
     )
+
+    # -- check-ins (follow-ups) -----------------------------------------------------------
+    nudge: str = "Checking in \u2014 how are you doing?"
+    nudge_ok: str = "I'm OK"
+    nudge_talk: str = "I'd like to talk"
+    nudge_not_now: str = "Not now"
+    nudge_stop: str = "Stop check-ins"
+    nudge_ok_reply: str = "Good to hear. Send /talk any time you want to talk."
+    nudge_not_now_reply: str = "Okay. I'll check in again tomorrow."
+    nudge_stop_reply: str = (
+        "Okay, no more of these check-ins. Send /talk any time you want to talk."
+    )
+    nudge_over: str = "That check-in has closed. Send /talk any time you want to talk."
+    nudge_talk_staff: str = (
+        "Thank you for saying so. Your coordinator can put you in touch with someone. "
+        "Send /crisis any time for 24/7 crisis lines."
+    )
+    nudge_talk_busy: str = (
+        "You're already in a conversation, or we're already finding someone for you."
+    )
+    plan_told: str = (
+        "We'll check in with you here in {days}: just a short \u201chow are you "
+        "doing?\u201d, nothing about what you said. Tap below if you'd rather we didn't."
+    )
+    plan_no: str = "No check-ins, thanks"
+    plan_dropped: str = "Okay, no check-ins. Send /talk any time you want to talk."
+    days_and: str = "{rest} and {last}"
+    day_one: str = "1 day"
+    day_many: str = "{n} days"
+    followup_offer_helper: str = (
+        "Would you like us to check in with {alias} in {when}? They'll be asked first, "
+        "and you'd hear only their answer."
+    )
+    followup_offer_button: str = "Check in in {when}"
+    followup_usage: str = (
+        "Send /followup and a number of days during a conversation, e.g. /followup 3d "
+        "(up to {most} days). The officer is asked first."
+    )
+    followup_ask_officer: str = (
+        "{name} would like to check in with you in {when}: a short \u201chow are you "
+        "doing?\u201d here. {name} would hear only your answer. Is that okay?"
+    )
+    followup_yes: str = "Yes, that's fine"
+    followup_no: str = "No, thanks"
+    followup_asked: str = "Asked. You'll hear their answer here."
+    followup_agreed_officer: str = "Okay. We'll check in with you in {when}."
+    followup_refused_officer: str = "Okay, no check-in."
+    followup_agreed_helper: str = (
+        "{alias} agreed. In {when} we'll ask how they are, and tell you only their answer."
+    )
+    followup_refused_helper: str = "{alias} would rather not have a check-in. That's fine."
+    followup_report_ok: str = "Check-in with {alias}: they say they're OK."
+    followup_report_talk: str = (
+        "Check-in with {alias}: they'd like to talk. If you're available, the request comes "
+        "to you first."
+    )
+    followup_report_none: str = "Check-in with {alias}: no answer. Nothing more will be sent."
+    quiet_show: str = (
+        "Your quiet hours are {quiet} ({zone}). Check-ins wait until they end. Change them "
+        "with /quiet 08:00-16:00, or send /quiet off."
+    )
+    quiet_none: str = (
+        "You have no quiet hours ({zone}). Set some with /quiet 08:00-16:00 and check-ins "
+        "will wait until they end."
+    )
+    quiet_set: str = "Got it. No check-ins between {quiet} ({zone})."
+    quiet_off: str = "Quiet hours are off. Check-ins can come at any hour."
+    quiet_bad: str = "I couldn't read that: {reason}. Example: /quiet 08:00-16:00"
+    checkin_prompt: str = (
+        "Send /checkin weekly or /checkin monthly for a short \u201chow are you doing?\u201d "
+        "here, or /checkin off to stop. Right now: {state}."
+    )
+    checkin_state_off: str = "off"
+    checkin_weekly: str = "every week"
+    checkin_monthly: str = "every month"
+    checkin_set: str = "Done. We'll check in with you {period}, first on {day}."
+    checkin_stopped: str = "Okay, no regular check-ins."
 
     # -- helper status ---------------------------------------------------------------------
     now_available: str = (

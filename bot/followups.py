@@ -160,6 +160,7 @@ class FollowUp:
     due_at: datetime
     asked: int | None = None  # the step whose nudge waits for an answer
     helper_id: MemberId | None = None  # HELPER only: who asked, told the answer only
+    alias: str | None = None  # HELPER only: the nickname that helper knew the officer by
     category: Category | None = None
     outside_agency: bool = False
 

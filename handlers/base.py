@@ -61,6 +61,18 @@ class Intake:
     awaiting_note: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class FollowupAsk:
+    """A helper asked to check in on their officer later; the officer has yet to say yes."""
+
+    officer_id: MemberId
+    helper_id: MemberId
+    alias: str
+    category: Category
+    outside_agency: bool
+    days: int
+
+
 @dataclass
 class Services:
     config: Config
@@ -88,6 +100,10 @@ class Services:
     rating_tokens: dict[str, None] = field(default_factory=dict)
     # Held by every step that changes an open request (clock tick, accept, decline, cancel).
     matching_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # A helper's "check in with them later?" while the officer has not answered (memory only).
+    followup_asks: dict[str, FollowupAsk] = field(default_factory=dict)
+    # Told when a follow-up falls due earlier than the scheduler's next wake-up (app.py sets it).
+    followups_changed: Callable[[datetime], None] = lambda _due: None
 
     def remember_closed(self, request_id: RequestId, why: str) -> None:
         self.closed[request_id] = why

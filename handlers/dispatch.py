@@ -13,6 +13,7 @@ from crypto import normalize_invite_code
 from handlers import (
     aftercare,
     common,
+    followups,
     helper,
     identity,
     intake,
@@ -37,6 +38,7 @@ def build_router() -> Router:
     for module_router in (
         aftercare.router,
         common.router,
+        followups.router,
         helper.router,
         intake.router,
         offers.router,
@@ -153,6 +155,14 @@ class Dispatcher:
             await self.services.repo.fold_wal_if_due()
         except Exception as exc:
             log.error("WAL checkpoint failed: %s at %s", type(exc).__name__, where(exc))
+
+    async def dispatch_followups(self) -> int:
+        """Send the check-ins that are due (called by the scheduler); how many went out."""
+        try:
+            return await followups.dispatch_due(self.services)
+        except Exception as exc:
+            log.error("check-in dispatch failed: %s at %s", type(exc).__name__, where(exc))
+            return 0
 
     async def _command(self, turn: Turn) -> None:
         route = self.router.commands.get(turn.event.command)

@@ -68,7 +68,7 @@ async def hours(turn: Turn) -> None:
     await turn.say(turn.text.hours_set.format(hours=parsed, zone=zone))
 
 
-@router.command("timezone", roles=ON_CALL_ROLES)
+@router.command("timezone")  # everyone: on-call hours, quiet hours and check-ins use it
 async def timezone(turn: Turn) -> None:
     name = turn.event.args.strip()
     try:

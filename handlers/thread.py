@@ -19,7 +19,7 @@ from bot.events import (
 from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, ThreadId, Wanted
 from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
-from handlers import aftercare, matching
+from handlers import aftercare, followups, matching
 from handlers.base import Services, Turn
 from handlers.router import Router
 
@@ -374,15 +374,23 @@ async def close_thread(
         if ask_rating:
             await aftercare.ask_rating(services, officer)
     if helper is not None:
-        if helper is closed_by:
-            helper_reply = Reply(text.thread_ended_by_you)
-        else:
-            helper_reply = Reply(
-                text.thread_ended_by_other_helper.format(
-                    alias=thread.officer_alias, tag=thread.tag
-                )
-            )
-        await services.try_send(helper.address, helper_reply)
+        await _tell_helper_closed(services, thread, helper, by_them=helper is closed_by)
+    if officer is not None and hand_over is None:
+        # Check-ins: the plan for the topic, and the helper's offer to check in later.
+        await followups.after_conversation(services, thread, officer, helper)
+
+
+async def _tell_helper_closed(
+    services: Services, thread: Thread, helper: Member, *, by_them: bool
+) -> None:
+    text = services.text
+    if by_them:
+        notice = text.thread_ended_by_you
+    else:
+        notice = text.thread_ended_by_other_helper.format(
+            alias=thread.officer_alias, tag=thread.tag
+        )
+    await services.try_send(helper.address, Reply(notice))
 
 
 async def _pending_hand_over(services: Services, thread: Thread) -> RequestRecord | None:

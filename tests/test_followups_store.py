@@ -129,9 +129,10 @@ async def test_settling_writes_the_next_state_and_deletes_finished_rows(
     token, claimed = await repo.claim_due(NOW, lease=LEASE)
     assert {f.id for f in claimed} == {going.id, staying.id}
     moved = replace(staying, step=1, due_at=NOW + timedelta(days=2))
-    await repo.settle_claimed("someone-else", [moved], [going.id])  # not their claim: nothing
+    # Not their claim: nothing changes.
+    assert await repo.settle_claimed("someone-else", [moved], [going.id]) == set()
     assert await repo.followup(going.id) is not None
-    await repo.settle_claimed(token, [moved], [going.id])
+    assert await repo.settle_claimed(token, [moved], [going.id]) == {going.id, staying.id}
     assert await repo.followup(going.id) is None
     assert await repo.followup(staying.id) == moved
     assert await repo.next_due() == NOW + LEASE

@@ -39,6 +39,7 @@ class FollowupStore(StoreBase):
                 "step": followup.step,
                 "asked": followup.asked,
                 "helper": followup.helper_id,
+                "alias": followup.alias,
                 "category": followup.category.value if followup.category else None,
                 "outside": followup.outside_agency,
             }
@@ -62,6 +63,7 @@ class FollowupStore(StoreBase):
             due_at=datetime.fromisoformat(row["due_at"]),
             asked=body["asked"],
             helper_id=MemberId(helper) if helper is not None else None,
+            alias=body.get("alias"),
             category=Category(category) if category else None,
             outside_agency=bool(body["outside"]),
         )
@@ -169,22 +171,34 @@ class FollowupStore(StoreBase):
             rows = list(await cursor.fetchall())
         return token, [self._open_followup(row) for row in rows]
 
-    async def settle_claimed(self, token: str, keep: list[FollowUp], done: list[str]) -> None:
+    async def settle_claimed(self, token: str, keep: list[FollowUp], done: list[str]) -> set[str]:
         """The mark, before any send: each claimed follow-up's next state (claim released),
-        the finished ones deleted; one transaction. Rows no longer held by `token` are left
-        alone."""
+        the finished ones deleted; one transaction. Rows no longer held by `token` (answered
+        meanwhile, or re-claimed after the lease ran out) are left alone. Returns the ids
+        settled: only those may be acted on."""
+        settled: set[str] = set()
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                await self._conn.executemany(
-                    "UPDATE followups SET sealed = ?, due_at = ?, claim = NULL,"
-                    " lease_until = NULL WHERE id = ? AND claim = ?",
-                    [(self._seal_followup(f), stamp(f.due_at), f.id, token) for f in keep],
-                )
-                await self._conn.executemany(
-                    "DELETE FROM followups WHERE id = ? AND claim = ?",
-                    [(followup_id, token) for followup_id in done],
-                )
+                for followup in keep:
+                    cursor = await self._conn.execute(
+                        "UPDATE followups SET sealed = ?, due_at = ?, claim = NULL,"
+                        " lease_until = NULL WHERE id = ? AND claim = ?",
+                        (
+                            self._seal_followup(followup),
+                            stamp(followup.due_at),
+                            followup.id,
+                            token,
+                        ),
+                    )
+                    if cursor.rowcount == 1:
+                        settled.add(followup.id)
+                for followup_id in done:
+                    cursor = await self._conn.execute(
+                        "DELETE FROM followups WHERE id = ? AND claim = ?", (followup_id, token)
+                    )
+                    if cursor.rowcount == 1:
+                        settled.add(followup_id)
                 await self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
@@ -192,6 +206,7 @@ class FollowupStore(StoreBase):
                 raise
             if done:
                 await db.checkpoint(self._conn)
+        return settled
 
     async def next_due(self) -> datetime | None:
         row = await self._one("SELECT min(due_at) FROM followups")
