@@ -2,7 +2,8 @@
 
 A row is claimed (one UPDATE, atomic across connections) before anything is sent, so two
 dispatchers, or a restart during a dispatch, never both send it. Deleting a row ends the
-link it held; the WAL is checkpointed after each delete so the link leaves the files too.
+link it held; the WAL is folded after each delete (or, while a reader holds it, on the
+next clock tick) so the link leaves the files too.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import aiosqlite
 
 from bot.followups import Answer, FollowUp, Kind
 from bot.model import Category, MemberId
-from bot.storage import db
 from bot.storage.base import StoreBase, stamp
 
 
@@ -94,8 +94,8 @@ class FollowupStore(StoreBase):
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
-            if removed:
-                await db.checkpoint(self._conn)
+        if removed:
+            await self.fold_wal()
 
     async def _delete_kind(self, member_id: MemberId, kind: Kind) -> int:
         removed = 0
@@ -138,7 +138,7 @@ class FollowupStore(StoreBase):
             before = self._conn.total_changes
             await self._conn.executemany("DELETE FROM followups WHERE id = ?", ids)
             removed = self._conn.total_changes - before
-            await db.checkpoint(self._conn)
+        await self.fold_wal()
         return removed
 
     async def forget_member_followups(self, member_id: MemberId) -> int:
@@ -204,8 +204,8 @@ class FollowupStore(StoreBase):
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
-            if done:
-                await db.checkpoint(self._conn)
+        if done:
+            await self.fold_wal()
         return settled
 
     async def next_due(self) -> datetime | None:
