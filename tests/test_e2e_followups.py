@@ -408,3 +408,26 @@ async def test_pending_follow_ups_leave_no_link_or_name_in_the_files(
     conn.close()
     assert columns == ["id", "member_hash", "sealed", "due_at", "claim", "lease_until"]
     assert all(datetime.fromisoformat(d).astimezone(CHICAGO).hour == 10 for d in dues)
+
+
+async def test_a_signal_member_gets_the_same_nudge_and_answers_by_number(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    box = Sandbox(tmp_path / "signal-box", clock=clock, signal=True)
+    await box.start()
+    try:
+        officer = await box.join_signal("Dana", Role.OFFICER)
+        await officer.send("/quiet 08:00-16:00")
+        await officer.wait_for("No check-ins between 08:00-16:00")
+        await officer.send("/checkin weekly")
+        await officer.wait_for("We'll check in with you every week")
+        # Due Mon Nov 30 at 10:00 in Chicago, inside their quiet hours: sent at 16:00.
+        assert await dispatch_at(box, clock, chicago(30, 10)) == 0
+        assert await dispatch_at(box, clock, chicago(30, 16)) == 1
+        nudge = await officer.wait_for(EN.nudge)
+        assert nudge.labels() == [EN.nudge_ok, EN.nudge_talk, EN.nudge_not_now, EN.nudge_stop]
+        await officer.press(nudge, EN.nudge_ok)
+        await officer.wait_for(EN.nudge_ok_reply)
+        assert await repo_of(box).followup_counts() == {("weekly", 0, "ok"): 1}
+    finally:
+        await box.stop()
