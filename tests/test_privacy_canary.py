@@ -157,3 +157,90 @@ async def test_a_failing_handler_is_logged_without_what_the_person_wrote(
         logged = f"{record.getMessage()} {record.exc_text or ''} {record.exc_info or ''}"
         assert "CANARY-crash-0b1d" not in logged
         assert "Oak Lane" not in logged
+
+
+SIGNAL_CANARY_OFFICER = "CANARY-signal-5e1f the lieutenant covered it up"
+SIGNAL_CANARY_PEER = "CANARY-signal-peer-90aa my own number is 555-0199"
+SIGNAL_CANARY_CAPTION = "CANARY-signal-caption-3c3c photo of the bruise"
+SIGNAL_CANARY_EDIT = "CANARY-signal-edit-ab12 he threatened me"
+SIGNAL_PHOTO = b"CANARY-signal-bytes-4d4d \xff\xd8\xff jpeg body"
+TELEGRAM_FILE = b"CANARY-telegram-bytes-8e8e %PDF"
+PHONE_ONLY = "+14155552671"  # a Signal user the gateway names only by number
+
+
+async def test_signal_paths_leave_no_trace(
+    tmp_path: Path, debug_log: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A Signal officer known only by phone number, a Signal peer and a Telegram peer: text,
+    attachments both ways across platforms, edits and a deletion leave nothing on disk or in
+    a log, and no uuid or number is stored in clear."""
+    caplog.set_level(logging.DEBUG)
+    box = Sandbox(tmp_path / "sandbox", signal=True)
+    await box.start()
+    try:
+        officer = await box.join_signal(
+            "Dana", Role.OFFICER, agency="Springfield PD", number=PHONE_ONLY, has_uuid=False
+        )
+        peer = await box.join("Alex", Role.PEER, agency="Shelbyville SO")
+        signal_peer = await box.join_signal("Sam", Role.PEER, available=False)
+        await officer.send("talk")
+        menu = await officer.wait_for("What's it mostly about?")
+        await officer.press(menu, EN.category_critical_incident)
+        await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
+        await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_yes)
+        await officer.wait_for(EN.intake_note)
+        await officer.send(CANARY_NOTE)
+        offer = await peer.wait_for("New request")
+        await peer.press(offer, EN.offer_accept)
+        await officer.wait_for("is here for you")
+
+        sent = await officer.send(SIGNAL_CANARY_OFFICER)
+        await peer.wait_for(SIGNAL_CANARY_OFFICER)
+        await officer.edit(sent, SIGNAL_CANARY_EDIT)
+        await peer.wait_for(SIGNAL_CANARY_EDIT)
+        await officer.send_attachment(
+            SIGNAL_PHOTO, "image/jpeg", caption=SIGNAL_CANARY_CAPTION, file_name="CANARY-n.jpg"
+        )
+        photo = await peer.wait_for(SIGNAL_CANARY_CAPTION)
+        assert photo.data == SIGNAL_PHOTO
+        await peer.send(SIGNAL_CANARY_PEER)
+        await officer.wait_for(SIGNAL_CANARY_PEER)
+        await peer.send_media("document", caption="file", data=TELEGRAM_FILE)
+        await officer.wait_until(lambda: any(m.attachments for m in officer.inbox))
+        gone = await officer.send("CANARY-deleted-1f1f never mind")
+        await peer.wait_for("CANARY-deleted-1f1f")
+        await officer.delete(gone)
+        await signal_peer.send("hello")  # a second Signal person, never in the thread
+        await signal_peer.wait_for(EN.not_in_thread_helper)
+
+        canaries = [
+            SIGNAL_CANARY_OFFICER,
+            SIGNAL_CANARY_PEER,
+            SIGNAL_CANARY_CAPTION,
+            SIGNAL_CANARY_EDIT,
+            "CANARY-note-c41d",
+            "CANARY-deleted-1f1f",
+            "CANARY-n.jpg",
+            "555-0199",
+        ]
+        needles = [c.encode() for c in canaries] + [SIGNAL_PHOTO, TELEGRAM_FILE]
+        assert signal_peer.uuid is not None
+        ids = [PHONE_ONLY, PHONE_ONLY.lstrip("+"), signal_peer.uuid, str(peer.user_id)]
+        db_files = files_under(box.directory)
+        assert_absent(needles, [*db_files, debug_log])
+        db_only = [p for p in db_files if p.name.startswith("peerline.db")]
+        assert_absent([i.encode() for i in ids] + [b"Springfield PD"], db_only)
+
+        await officer.send("end")
+        await peer.wait_for("has closed the conversation")
+        await box.stop_app()
+        assert_absent(needles, [*files_under(box.directory), debug_log])
+        records = [
+            f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
+        ]
+        assert any(r.name.startswith("bot.transports.signal") for r in caplog.records)
+        for record in records:
+            for needle in [*canaries, *ids]:
+                assert needle not in record
+    finally:
+        await box.stop()

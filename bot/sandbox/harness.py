@@ -77,15 +77,19 @@ class Sandbox:
             signal if isinstance(signal, LocalSignalApi) else LocalSignalApi() if signal else None
         )
         self.signal_transport: SignalTransport | None = None
+        self._signal_up = True
         self._routing = routing
         self._user_ids = itertools.count(1_000_001)
         self.app: App | None = None
         self.config: Config | None = None
 
-    async def start(self) -> None:
+    async def start(self, *, signal_up: bool = True) -> None:
+        """Start the stand-ins and Peerline; `signal_up=False` leaves the Signal gateway down
+        (start it later with `sandbox.signal.start()`)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         await self.api.start()
-        if self.signal is not None:
+        self._signal_up = signal_up
+        if self.signal is not None and signal_up:
             await self.signal.start()
         self.config = sandbox_config(self.directory, self.api, self.signal, **self._routing)
         if not self.key_file.exists():
@@ -133,7 +137,7 @@ class Sandbox:
             clock=self.clock,
         )
         await self.app.start()
-        if self.signal is not None:
+        if self.signal is not None and self._signal_up:
             await self.signal.wait_connected(after=connections)
 
     async def stop_app(self) -> None:
@@ -178,10 +182,12 @@ class Sandbox:
             await user.wait_for("You're available")
         return user
 
-    def signal_person(self, name: str, *, number: str | None = None) -> SignalUser:
+    def signal_person(
+        self, name: str, *, number: str | None = None, has_uuid: bool = True
+    ) -> SignalUser:
         if self.signal is None:
             raise RuntimeError("this sandbox has no Signal gateway (Sandbox(signal=True))")
-        return self.signal.user(name, number=number, has_uuid=True)
+        return self.signal.user(name, number=number, has_uuid=has_uuid)
 
     async def join_signal(
         self,
@@ -191,10 +197,11 @@ class Sandbox:
         agency: str | None = None,
         available: bool = True,
         number: str | None = None,
+        has_uuid: bool = True,
     ) -> SignalUser:
         """A Signal user who has sent their invite code (alone, as Signal has no deep links)
         and, for helpers, said "available" (without the slash)."""
-        user = self.signal_person(name, number=number)
+        user = self.signal_person(name, number=number, has_uuid=has_uuid)
         (code,) = await self.invite(role, agency=agency)
         await user.send(code)
         await user.wait_for("Welcome")
