@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from bot.sandbox.harness import Sandbox
 
@@ -16,6 +17,11 @@ os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ.pop("HTTP_PROXY", None)
 os.environ.pop("HTTPS_PROXY", None)
 os.environ.pop("ALL_PROXY", None)
+
+# Property tests check rules, not speed: on a loaded 2-core machine Hypothesis' timing checks
+# (a 200 ms deadline, "input generation is slow") fail runs that are otherwise correct.
+settings.register_profile("peerline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("peerline")
 
 
 class FakeClock:
