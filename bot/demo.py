@@ -1,7 +1,9 @@
 """`peerline demo`: a scripted scenario on this machine, showing what each person's phone shows.
 
-It runs the real bot and the real python-telegram-bot against the local Bot API stand-in on
-127.0.0.1. No token, no account, no internet. Everything is deleted afterwards.
+It runs the real bot, the real python-telegram-bot and the real signalbot against local
+stand-ins of the Telegram Bot API and of signal-cli-rest-api on 127.0.0.1: officer Dana is on
+Signal, the peers on Telegram. No token, no account, no internet. Everything is deleted
+afterwards.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from bot.catalog import EN
 from bot.logs import setup_logging
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
-from bot.sandbox.telegram_api import SimUser
+from bot.sandbox.signal_api import SignalUser
+from bot.sandbox.telegram_api import BotMessage, SimUser
 
 WIDTH = 72
 
@@ -27,12 +30,14 @@ class Phones:
     """Prints what arrived on each person's phone since the last look."""
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[int, int], str] = {}
+        self._seen: dict[tuple[str, str], str] = {}
 
-    def show(self, user: SimUser, label: str) -> None:
+    def show(self, user: SimUser | SignalUser, label: str) -> None:
         for message in user.inbox:
-            key = (user.user_id, message.message_id)
-            shown = self._render(message.text, message.labels())
+            key = (label, str(message.message_id))
+            # Telegram draws buttons; on Signal the numbered options are part of the text.
+            buttons = message.labels() if isinstance(message, BotMessage) else []
+            shown = self._render(message.text, buttons)
             if self._seen.get(key) == shown:
                 continue
             edited = " (edited)" if key in self._seen else ""
@@ -63,7 +68,7 @@ def typed(label: str, text: str) -> None:
 
 async def scenario(directory: Path) -> list[str]:
     """Play the story; return the sentences people typed (checked against the disk later)."""
-    box = Sandbox(directory)
+    box = Sandbox(directory, signal=True)
     phones = Phones()
     said: list[str] = []
     await box.start()
@@ -76,11 +81,12 @@ async def scenario(directory: Path) -> list[str]:
         print(f"  peer (Shelbyville SO):    {alex_code}")
         print(f"  peer (Capital City PD):   {blake_code}")
 
-        step("Officer Dana opens the invite link; two peers join and go on duty")
-        dana = box.person("Dana")
-        await dana.send(f"/start {officer_code}")
+        step("Officer Dana, on Signal, sends her code; two peers on Telegram join and go on duty")
+        dana = box.signal_person("Dana")
+        typed("Dana", officer_code)
+        await dana.send(officer_code)
         await dana.wait_for("Welcome")
-        phones.show(dana, "Dana")
+        phones.show(dana, "Dana (Signal)")
         alex, blake = box.person("Alex"), box.person("Blake")
         for person, code in ((alex, alex_code), (blake, blake_code)):
             await person.send(f"/start {code}")
@@ -92,8 +98,9 @@ async def scenario(directory: Path) -> list[str]:
         phones.show(alex, "Alex (peer)")
         phones.show(blake, "Blake (peer)")
 
-        step("3 a.m.: Dana asks for someone to talk to")
-        await dana.send("/talk")
+        step("3 a.m.: Dana asks for someone to talk to (Signal has no buttons: numbers)")
+        typed("Dana", "talk")
+        await dana.send("talk")
         for prompt, answer in (
             ("What's it mostly about?", EN.category_critical_incident),
             (EN.intake_who, EN.who_peer),
@@ -101,11 +108,11 @@ async def scenario(directory: Path) -> list[str]:
             (EN.intake_note, EN.note_skip),
         ):
             message = await dana.wait_for(prompt)
-            phones.show(dana, "Dana")
-            print(f"  Dana taps: {answer}")
+            phones.show(dana, "Dana (Signal)")
+            typed("Dana", f"{message.labels().index(answer) + 1}  ({answer})")
             await dana.press(message, answer)
         await dana.wait_for("We're finding")
-        phones.show(dana, "Dana")
+        phones.show(dana, "Dana (Signal)")
 
         step("Both peers get the offer; Alex accepts first")
         offer = await alex.wait_for("New request")
@@ -118,9 +125,9 @@ async def scenario(directory: Path) -> list[str]:
         await dana.wait_for("is here for you")
         phones.show(blake, "Blake (peer)")
         phones.show(alex, "Alex (peer)")
-        phones.show(dana, "Dana")
+        phones.show(dana, "Dana (Signal)")
 
-        step("They talk through the bot; neither sees the other's account")
+        step("They talk through the bot, Signal to Telegram; neither sees the other's account")
         conversation = (
             (dana, "Dana", "Rough night. We lost a kid on a call and I can't stop seeing it."),
             (alex, "Alex", "I'm so sorry. I'm here. Tell me as much or as little as you want."),
@@ -131,15 +138,19 @@ async def scenario(directory: Path) -> list[str]:
             typed(name, text)
             said.append(text)
             await sender.send(text)
-            receiver, receiver_label = (alex, "Alex (peer)") if sender is dana else (dana, "Dana")
-            await receiver.wait_for(text)
-            phones.show(receiver, receiver_label)
+            if sender is dana:
+                await alex.wait_for(text)
+                phones.show(alex, "Alex (peer)")
+            else:
+                await dana.wait_for(text)
+                phones.show(dana, "Dana (Signal)")
 
         step("Dana ends the conversation; its key is destroyed")
-        await dana.send("/end")
+        typed("Dana", "end")
+        await dana.send("end")
         await dana.wait_for(EN.thread_ended_by_you)
         await alex.wait_for("has closed the conversation")
-        phones.show(dana, "Dana")
+        phones.show(dana, "Dana (Signal)")
         phones.show(alex, "Alex (peer)")
     finally:
         await box.stop()
@@ -165,8 +176,8 @@ def _bypass_proxies_for_loopback() -> None:
 
 def main() -> int:
     _bypass_proxies_for_loopback()
-    print("Peerline demo: the real bot on a local stand-in of Telegram. Nothing leaves this")
-    print("machine; every file it writes is deleted at the end.")
+    print("Peerline demo: the real bot on local stand-ins of Telegram and Signal. Nothing leaves")
+    print("this machine; every file it writes is deleted at the end.")
     with tempfile.TemporaryDirectory(prefix="peerline-demo-") as tmp:
         directory = Path(tmp)
         setup_logging("INFO", directory / "peerline.log")

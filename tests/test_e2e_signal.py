@@ -81,6 +81,11 @@ async def test_signal_officer_reaches_a_signal_peer(box: Sandbox) -> None:
     assert "Dana" not in relayed.text
     await peer.send("I'm here. Take your time.")
     await officer.wait_for("I'm here. Take your time.")
+    # Only a command word alone is a command: "end it" is something a person says.
+    await officer.send("Sometimes I want to end it")
+    await peer.wait_for("Sometimes I want to end it")
+    await officer.send("end it")
+    await peer.wait_for("\nend it")
 
     await officer.send("end")
     await officer.wait_for(EN.thread_ended_by_you)

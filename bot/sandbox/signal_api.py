@@ -42,6 +42,7 @@ __all__ = ["LocalSignalApi", "SignalFile", "SignalMessage", "SignalUser"]
 JsonDict = dict[str, Any]
 
 _NUMBERED = re.compile(r"^(\d+)\. (.+)$")
+_SCALE = re.compile(r"1(   \d+)+")  # a rating scale, as the transport renders one
 _DATA_URI = re.compile(r"data:(?P<type>[^;,]+)(?:;filename=(?P<name>[^;,]*))?;base64,(?P<data>.*)")
 
 
@@ -69,7 +70,11 @@ class SignalMessage:
 
     def labels(self) -> list[str]:
         """The numbered options ("1. Accept") the message offers, in order."""
-        return [m[2] for line in self.text.splitlines() if (m := _NUMBERED.match(line))]
+        numbered = [m[2] for line in self.text.splitlines() if (m := _NUMBERED.match(line))]
+        if numbered:
+            return numbered
+        scale = next((line for line in self.text.splitlines() if _SCALE.fullmatch(line)), "")
+        return scale.split()
 
 
 @dataclass

@@ -65,7 +65,9 @@ from bot.events import (
 )
 from bot.logs import where
 
-__all__ = ["SignalTransport", "render"]
+__all__ = ["SCALE_SEPARATOR", "SignalTransport", "render"]
+
+SCALE_SEPARATOR = "   "
 
 _log = logging.getLogger(__name__)
 
@@ -119,7 +121,11 @@ def render(reply: Reply, *, choose_hint: str = "", crisis_hint: str = "") -> str
     if not reply.choices:
         return reply.text
     lines = [reply.text, ""]
-    lines += [f"{number}. {choice.label}" for number, choice in enumerate(reply.choices, 1)]
+    labels = [choice.label for choice in reply.choices]
+    if labels == [str(number) for number in range(1, len(labels) + 1)]:
+        lines.append(SCALE_SEPARATOR.join(labels))  # a scale (a rating): "1   2   3   4   5"
+    else:
+        lines += [f"{number}. {label}" for number, label in enumerate(labels, 1)]
     if choose_hint:
         lines.append(choose_hint)
     if crisis_hint:
