@@ -356,7 +356,7 @@ class SignalTransport:
                 media_kind=kind if kind in CAPTIONED_MEDIA else "",
                 message_id=str(message.target_sent_timestamp),
             )
-            return _Job(incoming)
+            return _Job(incoming, attachments=attachments)  # so the gateway's copies go too
         ids = {"message_id": str(message.timestamp), "reply_to_id": reply_to}
         if message.sticker is not None:
             return _Job(Incoming(address, Kind.MEDIA, media_kind="sticker", **ids), sticker=True)
