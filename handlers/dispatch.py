@@ -49,6 +49,14 @@ def build_router() -> Router:
     return router
 
 
+def _typed_code(text: str) -> str:
+    """`text` if it is an invite code, alone or after the word "start"; else ""."""
+    words = text.split(maxsplit=1)
+    if len(words) == 2 and words[0].lower() == "start":
+        text = words[1]
+    return text if normalize_invite_code(text) else ""
+
+
 class Dispatcher:
     def __init__(self, services: Services, router: Router | None = None) -> None:
         self.services = services
@@ -101,9 +109,10 @@ class Dispatcher:
         if event.kind is Kind.IDENTITY:
             await identity.identity_changed(services, event, member)
             return
-        if member is None and event.kind is Kind.TEXT and normalize_invite_code(event.text):
-            # The code alone as a first message joins too (Signal has no deep links).
-            event = replace(event, kind=Kind.COMMAND, command="start", args=event.text, text="")
+        if member is None and event.kind is Kind.TEXT and (code := _typed_code(event.text)):
+            # The code alone (or "start CODE") as a first message joins too: Signal has no
+            # deep links, and there commands also work without the slash.
+            event = replace(event, kind=Kind.COMMAND, command="start", args=code, text="")
         if event.kind is Kind.COMMAND and event.command == "start":
             await onboarding.start(services, event, member)
             return

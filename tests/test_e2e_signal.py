@@ -59,6 +59,12 @@ async def test_join_with_the_code_alone_and_strangers_get_one_line(box: Sandbox)
     await stranger.send("hello?")
     await stranger.wait_for(EN.not_member)
     officer = await box.join_signal("Dana", Role.OFFICER)
+    # "/start CODE" and "start CODE" work as well as the code alone.
+    for first_words in ("/start {code}", "start {code}"):
+        (code,) = await box.invite(Role.PEER)
+        newcomer = box.signal_person("Kim")
+        await newcomer.send(first_words.format(code=code.lower()))
+        await newcomer.wait_for("Welcome to the team")
     await officer.send("/help")
     await officer.wait_for(EN.help_officer)
     await officer.send("Crisis")
