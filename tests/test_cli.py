@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import stat
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ import pytest
 from bot.app import utc_now
 from bot.cli import main
 from bot.events import Address, Platform
-from bot.storage.repository import InviteProblem, Repository
+from bot.followups import FollowUp, Kind
+from bot.model import MemberId
+from bot.storage.repository import InviteProblem, Repository, new_followup_id
 from crypto import Vault, load_master_key, normalize_invite_code
 
 CODE = re.compile(r"^[2-9A-HJKMNP-TV-Z]{4}(-[2-9A-HJKMNP-TV-Z]{4}){4}$")
@@ -141,7 +144,30 @@ def test_roster_list_supervise_and_revoke(
             await repo.redeem_invite(
                 normalized, Address(Platform.TELEGRAM, str(number)), utc_now()
             )
+        # Officer 1 agreed to a check-in from helper 2; helper 2 has their own weekly one.
+        for member, helper in ((1, 2), (2, None)):
+            await repo.add_followup(
+                FollowUp(
+                    id=new_followup_id(),
+                    member_id=MemberId(member),
+                    kind=Kind.HELPER if helper else Kind.WELLNESS,
+                    plan="helper" if helper else "weekly",
+                    anchor=date(2026, 11, 24),
+                    offsets=(3,) if helper else (),
+                    step=0,
+                    due_at=utc_now(),
+                    helper_id=MemberId(helper) if helper else None,
+                )
+            )
         await repo.close()
+
+    async def pending() -> int:
+        key = load_master_key(config_file.parent / "secrets" / "master.key")
+        repo = await Repository.open(config_file.parent / "data" / "peerline.db", Vault(key))
+        try:
+            return await repo.pending_followups()
+        finally:
+            await repo.close()
 
     asyncio.run(redeem())
     assert run(config_file, "roster", "list") == 0
@@ -150,7 +176,8 @@ def test_roster_list_supervise_and_revoke(
     assert run(config_file, "roster", "supervise", "--supervisor", "2", "--report", "1") == 0
     assert run(config_file, "roster", "supervise", "--supervisor", "2", "--report", "2") == 2
     assert run(config_file, "roster", "revoke", "1") == 0
-    capsys.readouterr()
+    assert "check-ins removed: 1" in capsys.readouterr().out
+    assert asyncio.run(pending()) == 1  # the link went with the revoked officer
     run(config_file, "roster", "list")
     assert "revoked" in capsys.readouterr().out
     assert run(config_file, "roster", "revoke", "99") == 2

@@ -121,6 +121,10 @@ async def test_relayed_text_leaves_no_trace(
 
     await officer.send("/end")
     await peer.wait_for("has closed the conversation")
+    await officer.wait_for("We'll check in with you")
+    # The scans below run with the officer's check-in plan pending in the database.
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    assert await sandbox.app.repo.pending_followups() == 1
     await sandbox.stop_app()
 
     assert_absent(needles, [*files_under(sandbox.directory), debug_log])
