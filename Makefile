@@ -29,6 +29,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing_sim
 	$(BIN)/python -m bench.relay_overhead
+	$(BIN)/python -m bench.followups
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.events import DeliveryError, Reply
+from bot.events import Choice, DeliveryError, Reply
 from bot.followups import (
     MONTHLY,
     WEEKLY,
@@ -344,8 +344,9 @@ def nudge(services: Services, member: Member, followup: FollowUp, step: int) -> 
     if member.role is Role.OFFICER:
         labels.append(("talk", text.nudge_talk))
     labels += [("later", text.nudge_not_now), ("stop", text.nudge_stop)]
+    audience = services.audience(member.address)  # one keyed hash for all four buttons
     choices = tuple(
-        services.choice(label, "fu", f"{followup.id}/{step}/{code}", member.address)
+        Choice(label, services.codec.encode("fu", f"{followup.id}/{step}/{code}", audience))
         for code, label in labels
     )
     return Reply(text.nudge, choices, columns=2)
@@ -488,8 +489,13 @@ async def _dispatch_batch(
     keep: list[FollowUp] = []
     done: list[str] = []
     work: list[tuple[FollowUp, Decision, Member | None]] = []
+    # Looked up once per member per batch (a member may have several rows due).
+    members: dict[MemberId, Member | None] = {}
+    schedules: dict[MemberId, Schedule] = {}
     for followup in claimed:
-        member = await services.repo.member(followup.member_id)
+        if followup.member_id not in members:
+            members[followup.member_id] = await services.repo.member(followup.member_id)
+        member = members[followup.member_id]
         if member is None or not member.active:
             done.append(followup.id)
             work.append((followup, Decision(), None))
@@ -497,7 +503,9 @@ async def _dispatch_batch(
         if services.relay.threads_of(member.id):  # talking now: ask another time
             keep.append(replace(followup, due_at=retry_at(now, config.retry_after)))
             continue
-        schedule = await schedule_for(services, member)
+        if member.id not in schedules:
+            schedules[member.id] = await schedule_for(services, member)
+        schedule = schedules[member.id]
         decision = decide(
             followup,
             now,

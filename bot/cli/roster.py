@@ -255,6 +255,9 @@ async def _import_roster(repo: Repository, args: argparse.Namespace, config: Con
         invites.append((normalized, spec))
         issued.append(Issued(code, new.role, new.display_name, new.agency, new.line))
     await repo.apply_roster(plan.changes, invites, now)
+    for change in plan.changes:
+        if change.active is False:  # revoked: their check-ins and links go with them
+            await repo.forget_member_followups(change.member_id)
     # A JSON list on the screen must stay parseable, so the summary goes to stderr then.
     to = sys.stderr if args.format == "json" and args.output is None else sys.stdout
     print(
