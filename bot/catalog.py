@@ -416,6 +416,7 @@ class Catalog:
     checkin_monthly: str = "every month"
     checkin_set: str = "Done. We'll check in with you {period}, first on {day}."
     checkin_stopped: str = "Okay, no regular check-ins."
+    checkin_disabled: str = "Check-ins are turned off for this program."
 
     # -- helper status ---------------------------------------------------------------------
     now_available: str = (

@@ -163,6 +163,9 @@ async def helper_offer_taken(turn: Turn, arg: str) -> None:
 @router.command("followup", roles=HELPER_ROLES)
 async def followup_command(turn: Turn) -> None:
     services = turn.services
+    if not services.config.followups.enabled:
+        await turn.say(turn.text.checkin_disabled)
+        return
     most = services.config.followups.max_helper_days
     match = _DAYS.match(turn.event.args)
     days = int(match[1]) if match else 0
@@ -270,6 +273,9 @@ async def _tell_helper(
 async def checkin(turn: Turn) -> None:
     services = turn.services
     text = turn.text
+    if not services.config.followups.enabled:
+        await turn.say(text.checkin_disabled)
+        return
     choice = turn.event.args.strip().lower()
     mine = await services.repo.followups_of(turn.member.id)
     current = next((f for f in mine if f.kind is Kind.WELLNESS), None)

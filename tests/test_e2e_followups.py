@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.app import App
 from bot.catalog import EN
+from bot.config import FollowupsConfig
 from bot.followups import FollowUp, Kind
 from bot.model import MemberId, Role
 from bot.sandbox.harness import Sandbox
@@ -431,3 +432,23 @@ async def test_a_signal_member_gets_the_same_nudge_and_answers_by_number(
         assert await repo_of(box).followup_counts() == {("weekly", 0, "ok"): 1}
     finally:
         await box.stop()
+
+
+async def test_with_check_ins_turned_off_nothing_is_planned(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    assert sandbox.config is not None
+    await sandbox.stop_app()
+    sandbox.config = replace(sandbox.config, followups=FollowupsConfig(enabled=False))
+    await sandbox.start_app()
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    await peer.send("/followup 3d")
+    await peer.wait_for(EN.checkin_disabled)
+    await officer.send("/end")
+    await officer.wait_for(EN.rate_prompt)
+    await officer.send("/checkin weekly")
+    await officer.wait_for(EN.checkin_disabled)
+    assert await repo_of(sandbox).pending_followups() == 0
+    assert not any("check in" in t for t in officer.texts() + peer.texts())
