@@ -7,7 +7,8 @@ Run with ``python -m bench.followups`` (``make bench``). A temporary database is
 - recovery: open the database and find the next due time (what start-up needs to arm the
   scheduler), timed and with its memory peak;
 - start-up: the real App starts (transport: an in-memory messenger that answers at once) and
-  sends every overdue nudge once before it returns; timed in wall-clock and CPU seconds (on a
+  returns with the schedule armed; the overdue nudges go out in the background, each once;
+  timed until the last is sent, in wall-clock and CPU seconds (on a
   shared machine the second is the steadier figure), with the dispatch rate and the memory
   peak; a second dispatch must send nothing.
 """
@@ -47,6 +48,7 @@ class Figures:
     seed_seconds: float
     recovery_seconds: float
     recovery_peak_mb: float
+    app_start_seconds: float
     start_seconds: float
     start_cpu_seconds: float
     sent: int
@@ -132,7 +134,9 @@ async def run(pending: int, due: int, members: int) -> Figures:
         messenger = InstantMessenger()
         app = App(config, transports=[messenger], key=key, clock=lambda: NOW, tick_every=3600)
         started, cpu = time.perf_counter(), time.process_time()
-        await app.start()  # dispatches everything overdue before it returns
+        await app.start()  # the overdue nudges are sent in the background from here
+        up = time.perf_counter() - started
+        await app.dispatch_followups()  # waits for that run (or does it), then finds nothing
         start, start_cpu = time.perf_counter() - started, time.process_time() - cpu
         start_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -146,6 +150,7 @@ async def run(pending: int, due: int, members: int) -> Figures:
         seed_seconds=seeded,
         recovery_seconds=recovery,
         recovery_peak_mb=recovery_peak / 1e6,
+        app_start_seconds=up,
         start_seconds=start,
         start_cpu_seconds=start_cpu,
         sent=sent,
@@ -170,7 +175,11 @@ def main(argv: list[str] | None = None) -> Figures:
         f"  (open, find the next due; peak {figures.recovery_peak_mb:.1f} MB traced)"
     )
     print(
-        f"  start with {figures.due:,} overdue      {figures.start_seconds:8.2f} s"
+        f"  App.start() returns after    {figures.app_start_seconds:8.3f} s"
+        "  (the schedule armed; overdue nudges go out in the background)"
+    )
+    print(
+        f"  all {figures.due:,} overdue sent after {figures.start_seconds:7.2f} s"
         f"  ({figures.sent:,} sent once, {figures.sent_again} again;"
         f" peak {figures.start_peak_mb:.1f} MB traced)"
     )

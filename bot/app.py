@@ -192,8 +192,9 @@ class App:
             )
         self._scheduler.start()
         await self.tick()
-        if self.config.followups.enabled:
-            await self.dispatch_followups()  # anything that fell due while the bot was down
+        # Anything that fell due while the bot was down goes out at once, in the background, so
+        # a long backlog does not hold up the start.
+        self.wake_followups_by(self.clock())
 
     async def dispatch_followups(self) -> int:
         """Send the check-ins that are due, then arm the wake-up for the next one."""

@@ -276,10 +276,11 @@ async def test_restart_with_due_and_overdue_rows_loses_nothing_and_repeats_nothi
     await sandbox.stop_app()
     # Down from before day 1 until an hour after day 3: one nudge (day 3), day 1 folded in.
     clock.now = chicago(26, 11)
-    await sandbox.start_app()
+    await sandbox.start_app()  # the scheduler sends what is overdue at once, by itself
     await officer.wait_for(EN.nudge)
     await sandbox.stop_app()
     await sandbox.start_app()  # a second restart sends nothing again
+    # Waits for the start-up run (or makes it) and finds nothing left.
     assert await running(sandbox).dispatch_followups() == 0
     await asyncio.sleep(0.1)
     assert len(nudges(officer)) == 1
@@ -287,6 +288,7 @@ async def test_restart_with_due_and_overdue_rows_loses_nothing_and_repeats_nothi
     await sandbox.stop_app()
     clock.now = chicago(2, 10, month=12)
     await sandbox.start_app()
+    assert await running(sandbox).dispatch_followups() == 0
     await asyncio.sleep(0.1)
     assert len(nudges(officer)) == 1
     counts = await repo_of(sandbox).followup_counts()
