@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.catalog import EN, Catalog
 from bot.config import Config
+from bot.delivery import RateLimits, SupportsLedger
 from bot.events import Address, Platform, Reply, Sent, Transport
 from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
@@ -88,6 +89,15 @@ def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
         base_file_url=config.telegram.base_file_url,
         poll_timeout=config.telegram.poll_timeout,
         menu=text.menu(),
+        limits=telegram_limits(config),
+    )
+
+
+def telegram_limits(config: Config) -> RateLimits:
+    return RateLimits(
+        overall_per_second=config.telegram.rate_overall,
+        per_chat_per_second=config.telegram.rate_per_chat,
+        per_group_per_minute=config.telegram.rate_per_group,
     )
 
 
@@ -164,6 +174,8 @@ class App:
         self.dispatcher = Dispatcher(self.services)
         log.info("restored %d live thread(s)", len(relay.threads))
         for transport in self.transports:
+            if isinstance(transport, SupportsLedger):
+                transport.use_ledger(self.repo)
             await transport.start(self.dispatcher.handle)
             self._started.append(transport)
             log.info("%s transport started", transport.platform.value)

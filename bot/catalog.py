@@ -304,6 +304,20 @@ class Catalog:
     officer_unreachable: str = (
         "{alias} (#{tag}) can't be reached any more, so this conversation is closed."
     )
+    set_away_unreachable: str = (
+        "We couldn't reach you here a little while ago, so your conversation with {alias} "
+        "(#{tag}) went to someone else, and you're set to away. Send /available when you can "
+        "take requests again."
+    )
+    closed_unreachable: str = (
+        "We couldn't reach you here a little while ago, so your conversation with {name} was "
+        "closed. Send /talk whenever you want to talk again, or /crisis for 24/7 crisis lines."
+    )
+    still_finding: str = (
+        "We're finding someone new for you; you'll get a message here the moment they pick "
+        "up. What you just sent was not passed on. Send /cancel to stop looking, or /crisis "
+        "for 24/7 crisis lines."
+    )
 
     nickname_stable: str = (
         "From now on, peers and chaplains see you under the same nickname each time: "

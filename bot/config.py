@@ -118,6 +118,11 @@ class TelegramConfig:
     base_file_url: str = "https://api.telegram.org/file/bot"
     bot_username: str = ""
     poll_timeout: float = 10.0
+    # Telegram's documented limits: about 30 messages a second overall, one a second in a chat
+    # (short bursts tolerated), 20 a minute in a group. Raise them only for a local Bot API.
+    rate_overall: float = 30.0  # messages per second, all chats together
+    rate_per_chat: float = 1.0  # messages per second in one private chat
+    rate_per_group: float = 20.0  # messages per minute in one group
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +246,9 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "base_file_url",
             "bot_username",
             "poll_timeout",
+            "rate_overall",
+            "rate_per_chat",
+            "rate_per_group",
         }
     ),
     "signal": frozenset({"enabled", "service", "number", "https"}),
@@ -473,7 +481,17 @@ def _telegram(r: _Reader, env: Mapping[str, str]) -> TelegramConfig:
         .strip()
         .removeprefix("@"),
         poll_timeout=r.number("poll_timeout", defaults.poll_timeout, 0.0),
+        rate_overall=_rate(r, "rate_overall", defaults.rate_overall),
+        rate_per_chat=_rate(r, "rate_per_chat", defaults.rate_per_chat),
+        rate_per_group=_rate(r, "rate_per_group", defaults.rate_per_group),
     )
+
+
+def _rate(r: _Reader, key: str, default: float) -> float:
+    value = r.number(key, default, 0.0)
+    if value <= 0:
+        raise r.error(key, "expected a number above 0 (a limit of 0 would send nothing)")
+    return value
 
 
 def _token(r: _Reader, env: Mapping[str, str]) -> str:

@@ -141,13 +141,15 @@ class DeliveryError(Exception):
     """A message could not be delivered.
 
     `permanent` is True when retrying cannot help (the person blocked the bot, the account is
-    gone); False for a transient failure that survived the transport's own retries.
+    gone); False for a transient failure that survived the transport's own retries. `stopped`
+    is True when the transport is shutting down.
     """
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    def __init__(self, reason: str, *, permanent: bool, stopped: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
+        self.stopped = stopped  # the transport is stopping: nothing more will go out
 
 
 class NotRelayableError(DeliveryError):

@@ -6,13 +6,16 @@ import logging
 import traceback
 from pathlib import Path
 
-# httpx logs every request URL at INFO, and a Bot API URL carries the bot token; PTB and
-# signalbot log whole updates (message text included) at DEBUG or INFO. None of that may reach
-# a log, whatever level the operator picks.
+# httpx logs every request URL at INFO, and a Bot API URL carries the bot token. PTB prints
+# whole updates (other people's texts and ids included) at DEBUG, and at CRITICAL when it
+# cannot parse a batch; our Telegram transport logs every failure itself (by type and place),
+# so PTB is switched off at every level, CRITICAL included. signalbot logs sent texts at INFO
+# and recipients at WARNING. None of it may reach a log, whatever level the operator picks.
+OFF = logging.CRITICAL + 1
 _CAPPED = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
-    "telegram": logging.WARNING,
+    "telegram": OFF,
     "signalbot": logging.ERROR,  # WARNING lines name recipients by number or uuid
     "apscheduler": logging.WARNING,
     "aiohttp.access": logging.WARNING,

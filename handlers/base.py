@@ -14,6 +14,7 @@ from datetime import datetime
 
 from bot.catalog import Catalog
 from bot.config import Config
+from bot.delivery import NotHandledError, backoff
 from bot.events import Address, Choice, DeliveryError, Incoming, Messenger, Reply, Sent
 from bot.model import Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
@@ -104,6 +105,11 @@ class Services:
     followup_asks: dict[str, FollowupAsk] = field(default_factory=dict)
     # Told when a follow-up falls due earlier than the scheduler's next wake-up (app.py sets it).
     followups_changed: Callable[[datetime], None] = lambda _due: None
+    # What to tell a member on their next message, because it could not reach them when it
+    # happened (e.g. why they were set away). Memory only.
+    owed: dict[MemberId, str] = field(default_factory=dict)
+    # First delay, in seconds, between tries of a notice that must not be lost.
+    notice_retry: float = 0.5
 
     def remember_closed(self, request_id: RequestId, why: str) -> None:
         self.closed[request_id] = why
@@ -142,6 +148,28 @@ class Services:
         except DeliveryError as exc:
             log.warning("notice not delivered (permanent=%s)", exc.permanent)
             return None
+
+    async def notice(self, to: Address, reply: Reply) -> bool:
+        """Tell someone what they must not miss (their message was not delivered, their
+        conversation closed): tried again and again until it goes out. Gives up only when the
+        person cannot be reached at all (False). While the transport is stopping, raises
+        `NotHandledError`: the event that led here stays unconfirmed and comes back after the
+        restart, so nobody is left in silence."""
+        attempt = 0
+        while True:
+            try:
+                await self.send(to, reply)
+            except DeliveryError as exc:
+                if exc.stopped:
+                    raise NotHandledError from None
+                if exc.permanent:
+                    log.warning("notice not delivered: the person cannot be reached")
+                    return False
+                attempt += 1
+                log.warning("notice not delivered yet (try %d); trying again", attempt)
+                await asyncio.sleep(backoff(attempt, self.notice_retry))
+            else:
+                return True
 
     async def try_edit(self, sent: Sent, reply: Reply) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.catalog import Catalog
 from bot.config import CrisisConfig
+from bot.delivery import Priority, sending
 from bot.model import HELPER_ROLES, Category, Role
 from handlers.base import Turn
 from handlers.router import Router
@@ -39,7 +40,8 @@ async def show_help(turn: Turn) -> None:
 
 @router.command("crisis")
 async def show_crisis(turn: Turn) -> None:
-    await turn.say(crisis_message(turn.text, turn.services.config.crisis))
+    with sending(Priority.RELAY):  # crisis lines go first when the rate limit binds
+        await turn.say(crisis_message(turn.text, turn.services.config.crisis))
 
 
 @router.choice("crisis")

@@ -7,8 +7,10 @@ import logging
 from collections import OrderedDict
 from dataclasses import replace
 
-from bot.events import Incoming, Kind, Reply
+from bot.delivery import NotHandledError, Priority, StrangerGate, sending
+from bot.events import DeliveryError, Incoming, Kind, Reply
 from bot.logs import where
+from bot.model import Member
 from crypto import normalize_invite_code
 from handlers import (
     aftercare,
@@ -31,6 +33,18 @@ log = logging.getLogger(__name__)
 _MAX_LOCKS = 4096
 _REMEMBERED_EVENTS = 10_000
 _DEDUPED = frozenset({Kind.TEXT, Kind.COMMAND, Kind.MEDIA})
+# A stranger (or a revoked member) is answered at most once per window, and may try an invite
+# code a few times per window: a flood from many accounts then costs one answer each.
+STRANGER_WINDOW = 300.0
+CODE_TRIES_PER_WINDOW = 3
+
+
+def _code_alone_as_start(event: Incoming, member: Member | None) -> Incoming:
+    """The code alone (or "start CODE") as a first message joins too: Signal has no deep
+    links, and there commands also work without the slash."""
+    if member is None and event.kind is Kind.TEXT and (code := _typed_code(event.text)):
+        return replace(event, kind=Kind.COMMAND, command="start", args=code, text="")
+    return event
 
 
 def build_router() -> Router:
@@ -65,6 +79,9 @@ class Dispatcher:
         self._locks: OrderedDict[bytes, asyncio.Lock] = OrderedDict()
         # Platform message ids seen lately: an update delivered twice is handled once.
         self._seen: OrderedDict[tuple[bytes, str], None] = OrderedDict()
+        self.strangers = StrangerGate(STRANGER_WINDOW)
+        self.code_tries = StrangerGate(STRANGER_WINDOW, allowance=CODE_TRIES_PER_WINDOW)
+        self._answers: set[asyncio.Task[None]] = set()  # answers to strangers, in flight
 
     def _lock_for(self, key: bytes) -> asyncio.Lock:
         lock = self._locks.pop(key, None) or asyncio.Lock()
@@ -94,31 +111,33 @@ class Dispatcher:
             return
         async with self._lock_for(key):
             try:
-                await self._handle(event)
+                await self._handle(event, key)
+            except NotHandledError:
+                raise  # the transport leaves it unconfirmed; it comes back after the restart
             except Exception as exc:
                 # Never the content: the event's repr carries only kind and command, and the
                 # exception is named by type and place, not by its message.
                 log.error("handler failed for %r: %s at %s", event, type(exc).__name__, where(exc))
-                await self.services.try_send(
+                await self.services.notice(
                     event.address, Reply(self.services.text.something_went_wrong)
                 )
 
-    async def _handle(self, event: Incoming) -> None:
+    async def _handle(self, event: Incoming, key: bytes) -> None:
         services = self.services
         member = await services.repo.member_by_address(event.address)
         if event.kind is Kind.IDENTITY:
             await identity.identity_changed(services, event, member)
             return
-        if member is None and event.kind is Kind.TEXT and (code := _typed_code(event.text)):
-            # The code alone (or "start CODE") as a first message joins too: Signal has no
-            # deep links, and there commands also work without the slash.
-            event = replace(event, kind=Kind.COMMAND, command="start", args=code, text="")
-        if event.kind is Kind.COMMAND and event.command == "start":
+        event = _code_alone_as_start(event, member)
+        is_start = event.kind is Kind.COMMAND and event.command == "start"
+        if member is None or not member.active:
+            await self._outsider(event, key, member, is_start=is_start)
+            return
+        if is_start:
             await onboarding.start(services, event, member)
             return
-        if member is None or not member.active:
-            await services.send(event.address, Reply(services.text.not_member))
-            return
+        if (owed := services.owed.pop(member.id, None)) is not None:
+            await services.try_send(event.address, Reply(owed))
         turn = Turn(event=event, member=member, services=services)
         if event.kind is Kind.CHOICE:
             await self._choice(turn, event.choice)
@@ -136,6 +155,37 @@ class Dispatcher:
             await intake.take_note(turn)
         else:
             await thread.relay_text(turn)
+
+    async def _outsider(
+        self, event: Incoming, key: bytes, member: Member | None, *, is_start: bool
+    ) -> None:
+        """A stranger or a revoked member: a few tries of an invite code, and one answer per
+        window to anything else."""
+        if is_start and event.args and member is None:
+            if self.code_tries.allow(key):
+                with sending(Priority.BACKGROUND):
+                    await onboarding.start(self.services, event, member)
+        elif is_start and member is not None:
+            await onboarding.start(self.services, event, member)
+        elif self.strangers.allow(key):
+            self._answer_stranger(event)
+
+    def _answer_stranger(self, event: Incoming) -> None:
+        """Sent in the background and last in line: the stranger's chat is free at once, and
+        relays and crisis lines go first when the rate limit binds."""
+
+        async def answer() -> None:
+            with sending(Priority.BACKGROUND):
+                try:
+                    await self.services.messenger.send(
+                        event.address, Reply(self.services.text.not_member)
+                    )
+                except DeliveryError as exc:
+                    log.info("stranger not answered (permanent=%s)", exc.permanent)
+
+        task = asyncio.create_task(answer(), name="stranger-answer")
+        self._answers.add(task)
+        task.add_done_callback(self._answers.discard)
 
     def _numbered_choice(self, turn: Turn) -> str | None:
         """A bare number answers the options of the message it replies to, else the options
@@ -156,7 +206,8 @@ class Dispatcher:
     async def tick(self) -> None:
         """Move the contact clock of every open request (called by the scheduler)."""
         try:
-            await matching.tick(self.services)
+            with sending(Priority.BACKGROUND):  # status updates yield to relays
+                await matching.tick(self.services)
         except Exception as exc:
             log.error("contact clock tick failed: %s at %s", type(exc).__name__, where(exc))
         try:

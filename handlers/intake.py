@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.delivery import Priority, sending
 from bot.events import Reply
 from bot.model import TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
@@ -54,6 +55,11 @@ def _intake(turn: Turn) -> Intake | None:
 async def not_safe(turn: Turn, _arg: str) -> None:
     """The urgent path: crisis lines at once, every available helper, coordinators paged.
     Pressed during a conversation (an old button): the crisis lines, and the helper is told."""
+    with sending(Priority.RELAY):  # crisis lines go first when the rate limit binds
+        await _not_safe(turn)
+
+
+async def _not_safe(turn: Turn) -> None:
     turn.services.intakes.pop(turn.member.id, None)
     threads = turn.services.relay.threads_of(turn.member.id)
     if threads:

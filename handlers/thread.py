@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.delivery import Priority, sending
 from bot.events import (
     CAPTIONED_MEDIA,
     MEDIA_KINDS,
@@ -152,13 +153,14 @@ async def _relay(
     turn: Turn,
     route: Deliver,
     recipient: Member,
-    sending: Callable[[list[str]], Awaitable[None]],
+    send_pieces: Callable[[list[str]], Awaitable[None]],
 ) -> None:
     """Run one relay, remember every copy it made (even when a later piece fails), and tell the
     sender when delivery failed."""
     sent_ids: list[str] = []
     try:
-        await sending(sent_ids)
+        with sending(Priority.RELAY):
+            await send_pieces(sent_ids)
     except NotRelayableError:
         # A sticker or a location for someone on another platform: say so, plainly.
         await turn.services.try_send(turn.event.address, Reply(turn.text.media_cannot_cross))
@@ -192,18 +194,19 @@ async def relay_edit(turn: Turn) -> None:
     body = f"{header}\n{turn.event.text}" if turn.event.text else header
     limit = CAPTION_LIMIT if is_caption else MAX_CHUNK + units(header) + 1
     try:
-        if len(copy_ids) == 1 and units(body) <= limit:
-            await services.messenger.edit_copy(
-                Sent(recipient.address, copy_ids[0]), body, is_caption=is_caption
-            )
-        else:  # a long text sent in pieces: send the corrected version as a new message
-            for piece in split_text(turn.event.text):
-                await services.messenger.send(
-                    recipient.address, Reply(f"{header} {turn.text.edited_mark}\n{piece}")
+        with sending(Priority.RELAY):
+            if len(copy_ids) == 1 and units(body) <= limit:
+                await services.messenger.edit_copy(
+                    Sent(recipient.address, copy_ids[0]), body, is_caption=is_caption
                 )
+            else:  # a long text sent in pieces: send the corrected version as a new message
+                for piece in split_text(turn.event.text):
+                    await services.messenger.send(
+                        recipient.address, Reply(f"{header} {turn.text.edited_mark}\n{piece}")
+                    )
     except DeliveryError as exc:
         log.warning("edit not relayed (permanent=%s)", exc.permanent)
-        await turn.say(turn.text.edit_not_relayed)
+        await services.notice(turn.event.address, Reply(turn.text.edit_not_relayed))
 
 
 async def relay_delete(turn: Turn) -> None:
@@ -233,7 +236,8 @@ async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None
     if exc.permanent:
         await _recipient_gone(turn.services, thread, turn.member)
     else:
-        await turn.services.try_send(turn.event.address, Reply(turn.text.not_delivered))
+        # Told however long it takes: a message handed over is delivered or its sender told.
+        await turn.services.notice(turn.event.address, Reply(turn.text.not_delivered))
 
 
 async def _recipient_gone(services: Services, thread: Thread, sender: Member) -> None:
@@ -246,9 +250,13 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
     if sender.role is Role.OFFICER:
         helper = await services.repo.member(thread.helper_id)
         name = helper.display_name if helper else ""
-        # Unreachable: no more offers until they say /available again.
+        # Unreachable: no more offers until they say /available again, and told why on their
+        # next message (they cannot be told now).
         await services.repo.set_away(thread.helper_id, None)
-        await services.try_send(sender.address, Reply(text.helper_unreachable.format(name=name)))
+        services.owed[thread.helper_id] = text.set_away_unreachable.format(
+            alias=thread.officer_alias, tag=thread.tag
+        )
+        await services.notice(sender.address, Reply(text.helper_unreachable.format(name=name)))
         record = RequestRecord(
             id=new_request_id(),
             officer_id=sender.id,
@@ -261,14 +269,19 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         if await matching.open_request_of(services, sender.id) is None:
             await matching.open_request(services, sender, record)
     else:
+        helper_name = sender.display_name
+        services.owed[thread.officer_id] = text.closed_unreachable.format(name=helper_name)
         notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
-        await services.try_send(sender.address, Reply(notice))
+        await services.notice(sender.address, Reply(notice))
     log.info("thread closed: the other side cannot be reached")
 
 
 async def _not_in_thread(turn: Turn) -> None:
     if turn.member.role is Role.OFFICER:
-        await turn.say(turn.text.not_in_thread_officer)
+        if await matching.open_request_of(turn.services, turn.member.id) is not None:
+            await turn.say(turn.text.still_finding)  # e.g. their helper became unreachable
+        else:
+            await turn.say(turn.text.not_in_thread_officer)
     else:
         await turn.say(turn.text.not_in_thread_helper)
 

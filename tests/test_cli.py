@@ -311,3 +311,16 @@ def test_signal_link_and_reconfirm_after_a_safety_number_change(
     capsys.readouterr()
     run(config_file, "roster", "list")
     assert "held" not in capsys.readouterr().out
+
+
+def test_check_refuses_a_zero_rate_limit(
+    config_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(config_file, "keygen")
+    capsys.readouterr()
+    text = config_file.read_text(encoding="utf-8")
+    config_file.write_text(
+        text.replace("[telegram]\n", "[telegram]\nrate_per_chat = 0\n"), encoding="utf-8"
+    )
+    assert run(config_file, "check") == 2
+    assert "[telegram] rate_per_chat: expected a number above 0" in capsys.readouterr().err

@@ -447,3 +447,44 @@ def test_followups_plans_and_times_are_read(tmp_path: Path) -> None:
 )
 def test_followups_mistakes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in load_error(tmp_path, f"[followups]\n{text}\n")
+
+
+# --- [telegram] rate limits ---------------------------------------------------------------------
+
+
+def test_rate_limits_default_to_telegrams_documented_ones() -> None:
+    telegram = load_config(EXAMPLE, ENV).telegram
+    assert (telegram.rate_overall, telegram.rate_per_chat, telegram.rate_per_group) == (
+        30.0,
+        1.0,
+        20.0,
+    )
+
+
+def test_rate_limits_can_be_raised_for_a_local_bot_api(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        "[telegram]\nrate_overall = 500\nrate_per_chat = 50.5\nrate_per_group = 60\n",
+        encoding="utf-8",
+    )
+    telegram = load_config(path, ENV).telegram
+    assert (telegram.rate_overall, telegram.rate_per_chat, telegram.rate_per_group) == (
+        500.0,
+        50.5,
+        60.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rate_overall = 0", "[telegram] rate_overall: expected a number above 0"),
+        ("rate_per_chat = -1", "[telegram] rate_per_chat: expected a number of at least 0"),
+        ('rate_per_group = "20/min"', "[telegram] rate_per_group: expected a number"),
+        ("rate_per_second = 5", "rate_per_second"),
+    ],
+)
+def test_bad_rate_limits_are_refused_naming_the_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    assert expected in load_error(tmp_path, f"[telegram]\n{text}\n")

@@ -23,6 +23,7 @@ from bot.config import (
     StorageConfig,
     TelegramConfig,
 )
+from bot.delivery import RateLimits
 from bot.events import Transport
 from bot.invites import create_invites
 from bot.model import Role
@@ -67,8 +68,15 @@ class Sandbox:
         clock: Callable[[], datetime] = utc_now,
         api: LocalBotApi | None = None,
         signal: LocalSignalApi | bool = False,
+        limits: RateLimits = RateLimits(1000.0, 1000.0, 1000.0, chat_burst=1000),  # noqa: B008 - frozen
+        flood_wait_cap: float | None = None,
         **routing: object,
     ) -> None:
+        """`limits` default to far above Telegram's: the local Bot API has none, and tests send
+        many messages to one chat. `flood_wait_cap` shortens flood waits (see
+        TelegramTransport)."""
+        self.limits = limits
+        self.flood_wait_cap = flood_wait_cap
         self.directory = directory
         self.clock = clock
         self.api = api or LocalBotApi()
@@ -115,6 +123,8 @@ class Sandbox:
             poll_timeout=config.telegram.poll_timeout,
             retry_base_delay=0.05,
             menu=EN.menu(),
+            limits=self.limits,
+            flood_wait_cap=self.flood_wait_cap,
         )
         transports: list[Transport] = [telegram]
         connections = self.signal.connections if self.signal is not None else 0

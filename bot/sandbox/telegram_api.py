@@ -33,7 +33,7 @@ from aiohttp import web
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
 
-__all__ = ["BotMessage", "LocalBotApi", "SimUser"]
+__all__ = ["SEND_METHODS", "BotMessage", "LocalBotApi", "SimUser", "Storm", "poison_updates"]
 
 _log = logging.getLogger(__name__)
 
@@ -157,6 +157,26 @@ class _Fault:
     description: str
     retry_after: int | None
     times: int
+
+
+@dataclass
+class Storm:
+    """A fault in force until `LocalBotApi.calm()`: every matching call fails the same way
+    (or hangs, with status 0). `hits` counts the calls it failed."""
+
+    status: int
+    description: str
+    retry_after: int | None
+    methods: frozenset[str]
+    chats: frozenset[int] | None  # None: every chat
+    hits: int = 0
+
+    def matches(self, method: str, chat_id: int | None) -> bool:
+        return method in self.methods and (self.chats is None or chat_id in self.chats)
+
+
+# What a bot sends with (a storm on these is a storm on delivery).
+SEND_METHODS = frozenset({"sendmessage", "copymessage", "editmessagetext", "editmessagecaption"})
 
 
 def _parse_buttons(markup: object) -> Buttons:
@@ -423,6 +443,37 @@ def _unsupported_json(kind: str, user: SimUser) -> JsonDict:
     raise ValueError(f"unknown unsupported kind {kind!r}")
 
 
+def poison_updates(user: SimUser) -> list[JsonDict]:
+    """Updates a Bot API server may send that python-telegram-bot cannot use (seen from
+    self-hosted servers that lag the library): each must be skipped, not kill polling."""
+    base: JsonDict = {
+        "message_id": 9001,
+        "date": int(time.time()),
+        "chat": user.chat_json,
+        "from": user.user_json,
+        "text": f"poison text from {user.user_id}",
+    }
+    no_date = {k: v for k, v in base.items() if k != "date"}
+    string_chat = {**base, "chat": {**user.chat_json, "id": f"chat-{user.user_id}"}}
+    no_type = {**base, "chat": {k: v for k, v in user.chat_json.items() if k != "type"}}
+    old_poll = {
+        **{k: v for k, v in base.items() if k != "text"},
+        # Bot API 2.x shape: options as bare strings, no counts, no type.
+        "poll": {"id": "p1", "question": "Coffee?", "options": ["Yes", "No"]},
+    }
+    no_chat = {k: v for k, v in base.items() if k != "chat"}
+    bad_callback = {"callback_query": {"from": user.user_json, "data": "x"}}
+    return [
+        {"message": no_date},
+        {"message": string_chat},
+        {"message": no_type},
+        {"message": old_poll},
+        {"message": no_chat},
+        {"edited_message": "not an object"},
+        bad_callback,
+    ]
+
+
 class LocalBotApi:
     """An aiohttp server answering `POST /bot{token}/{method}` like api.telegram.org."""
 
@@ -450,6 +501,8 @@ class LocalBotApi:
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
+        self._storms: list[Storm] = []
+        self._calm = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._closing = False
@@ -486,6 +539,7 @@ class LocalBotApi:
 
     async def stop(self) -> None:
         self._closing = True
+        self.calm()
         async with self._updates_changed:
             self._updates_changed.notify_all()  # release pending long polls at once
         if self._runner is not None:
@@ -569,6 +623,36 @@ class LocalBotApi:
         fault = _Fault(status, description, retry_after, times)
         self._faults.setdefault(method.lower(), []).append(fault)
 
+    def storm(
+        self,
+        *,
+        status: int = 429,
+        description: str = "Too Many Requests: retry after 60",
+        retry_after: int | None = None,
+        methods: frozenset[str] = SEND_METHODS,
+        chats: set[int] | None = None,
+    ) -> Storm:
+        """Fail every call of `methods` (to `chats`, or to any chat) until `calm()`: a flood
+        wait with any `retry_after` (429), a 5xx outage, a 403 wave. Status 0 hangs each call
+        (no answer at all) until `calm()`."""
+        if status == 429 and retry_after is None:
+            retry_after = 60
+        storm = Storm(
+            status,
+            description,
+            retry_after,
+            frozenset(m.lower() for m in methods),
+            frozenset(chats) if chats is not None else None,
+        )
+        self._storms.append(storm)
+        self._calm.clear()
+        return storm
+
+    def calm(self) -> None:
+        """End every storm; hung calls answer normally."""
+        self._storms.clear()
+        self._calm.set()
+
     def block(self, user_id: int) -> None:
         """The person blocks the bot: anything aimed at their chat gets 403."""
         self._blocked.add(user_id)
@@ -599,6 +683,7 @@ class LocalBotApi:
         if delay := self._delays.get(key):
             await asyncio.sleep(delay)
         try:
+            await self._apply_storms(key, params)
             self._apply_faults(key, params)
             result = handler(params)
             if asyncio.iscoroutine(result):
@@ -615,6 +700,17 @@ class LocalBotApi:
         return web.Response(
             body=stored if stored is not None else b"sandbox file " + path.encode()
         )
+
+    async def _apply_storms(self, key: str, params: JsonDict) -> None:
+        chat_id = _int(params.get("chat_id"))
+        for storm in list(self._storms):
+            if not storm.matches(key, chat_id):
+                continue
+            storm.hits += 1
+            if storm.status == 0:  # a hung connection: no answer until calm()
+                await self._calm.wait()
+                return
+            raise ApiError(storm.status, storm.description, storm.retry_after)
 
     def _apply_faults(self, key: str, params: JsonDict) -> None:
         queue = self._faults.get(key)

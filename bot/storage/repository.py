@@ -23,6 +23,7 @@ from bot.storage.requests import (
 )
 from bot.storage.roster import MemberChange, RosterStore
 from bot.storage.threads import ThreadStore, new_thread_id
+from bot.storage.updates import UpdateStore
 from crypto import Vault
 
 __all__ = [
@@ -43,7 +44,14 @@ log = logging.getLogger(__name__)
 
 
 class Repository(
-    RosterStore, InviteStore, MemberStore, RequestStore, ThreadStore, MetricsStore, FollowupStore
+    RosterStore,
+    InviteStore,
+    MemberStore,
+    RequestStore,
+    ThreadStore,
+    MetricsStore,
+    FollowupStore,
+    UpdateStore,
 ):
     """Every read and write of the database, one store per concern over one connection."""
 

@@ -4,6 +4,11 @@ Only private chats are served. Updates from one chat reach the sink strictly in 
 worker per chat), while different chats proceed concurrently, so one slow conversation never
 holds up the others.
 
+Polling is our own (not PTB's Updater), so that an update is confirmed to Telegram only once it
+has been handled, each update is parsed once and on its own (one Telegram cannot be parsed is
+logged by id, counted and confirmed past), and a chat stuck in a flood wait leaves the others
+running. Sends are paced by `bot.delivery.Pacer` (overall, per chat, per group; priorities).
+
 Nothing here logs message content or chat ids: failures are logged by error class and method.
 """
 
@@ -16,7 +21,7 @@ import logging
 import os
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from telegram import (
@@ -37,7 +42,6 @@ from telegram.error import (
     TelegramError,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -47,6 +51,14 @@ from telegram.ext import (
     filters,
 )
 
+from bot.delivery import (
+    HandledLedger,
+    NotHandledError,
+    Pacer,
+    RateLimits,
+    backoff,
+    current_priority,
+)
 from bot.events import (
     CAPTIONED_MEDIA,
     MEDIA_KINDS,
@@ -75,15 +87,19 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MAX_ATTEMPTS = 5  # tries per delivery, retries included: about 8 s of 5xx backoff
-_MAX_RETRY_AFTER = 30.0  # seconds; a longer flood wait fails fast instead of stalling the chat
+_MAX_ATTEMPTS = 5  # tries per delivery through server errors: about 8 s of backoff
 _MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
 # Seconds stop() waits for queued events to be handled. An event cut off is not lost (its update
 # is confirmed only once handled, so Telegram sends it again after the restart), but it may be
 # handled twice, so stop waits for ordinary deliveries, flood waits of a few seconds included.
 _DRAIN_TIMEOUT = 15.0
+_POLL_LIMIT = 100  # updates per getUpdates, Telegram's maximum
+# While a chat is stuck, Telegram re-sends the updates from the stuck one on; ask again at most
+# this often (they are skipped by id, not parsed again).
+_STUCK_POLL_INTERVAL = 0.5
 # BadRequest descriptions meaning the person is unreachable for good.
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
+_ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 # Checked in this order: an animation also carries `document`.
 _MEDIA_KINDS = ("animation", *(kind for kind in MEDIA_KINDS if kind != "animation"))
@@ -109,19 +125,37 @@ class _MediaRef:
     content_type: str
 
 
-class _HandledRateLimit(logging.Filter):
-    """Drops AIORateLimiter's ERROR+traceback for a 429: with max_retries=0 every flood wait
-    "exhausts" its retries there, while `_deliver` handles and logs it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("Rate limit hit after maximum of 0 retries")
-
-
-_RATE_LIMIT_FILTER = _HandledRateLimit()
-
-
 class TelegramStartError(RuntimeError):
     """The transport could not start (bad token, unreachable Bot API). Carries no token."""
+
+
+class _PollingBot(ExtBot[None]):
+    """An ExtBot that can fetch updates as raw JSON, so each one is parsed on its own and
+    updates already in hand are skipped without being parsed again."""
+
+    async def fetch_updates(
+        self, offset: int | None, wait: float, read_timeout: float
+    ) -> list[object]:
+        data: dict[str, object] = {
+            "timeout": wait,
+            "limit": _POLL_LIMIT,
+            "allowed_updates": _ALLOWED_UPDATES,
+        }
+        if offset is not None:
+            data["offset"] = offset
+        result = await self._post("getUpdates", data, read_timeout=read_timeout + wait)
+        return list(result) if isinstance(result, list) else []
+
+
+@dataclass(slots=True)
+class PollStats:
+    """Counters for tests and benchmarks (no ids, no content)."""
+
+    polls: int = 0  # getUpdates calls that answered
+    parsed: int = 0  # updates parsed (each at most once in normal operation)
+    poison: int = 0  # updates that could not be understood, confirmed past
+    skipped: int = 0  # updates fetched again while a chat was stuck, skipped by id
+    replay_skipped: int = 0  # updates handled before a crash, skipped after the restart
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +163,25 @@ class _Job:
     incoming: Incoming
     callback_query_id: str = ""  # answered before the sink sees the choice
     update_id: int = -1  # confirmed to Telegram only once this job is done
+
+
+@dataclass(slots=True)
+class _Inflight:
+    """Updates fetched and not yet handled: Telegram keeps (and re-sends) every update from the
+    lowest of these on, so a crash loses nothing it was sent."""
+
+    since: dict[int, float] = field(default_factory=dict)  # update id -> loop time fetched
+    seen: set[int] = field(default_factory=set)  # fetched ids at or above the confirm point
+    top: int | None = None  # highest id fetched
+    confirmed: int | None = None  # the offset Telegram last acknowledged
+
+    def offset(self) -> int | None:
+        if self.since:
+            return min(self.since)
+        return None if self.top is None else self.top + 1
+
+    def handled_unconfirmed(self) -> set[int]:
+        return {u for u in self.seen if u not in self.since}
 
 
 def _seconds(value: float | dtm.timedelta) -> float:
@@ -147,30 +200,43 @@ class TelegramTransport:
         poll_timeout: float = 10.0,
         retry_base_delay: float = 0.5,
         menu: Sequence[tuple[str, str]] = (),
+        limits: RateLimits | None = None,
+        flood_wait_cap: float | None = None,
+        stuck_after: float = 1.0,
     ) -> None:
+        """`flood_wait_cap`, when set, is the longest single sleep on a flood wait before the
+        send is tried again (tests use it to keep a 60 s storm short; Telegram answers 429
+        again while its wait is still in force). `stuck_after` is how long an update may be in
+        hand before its chat counts as stuck: polling then goes on around it and the ids handled
+        above it are written to the ledger."""
         self._token = token
         self._menu = tuple(menu)
         self._base_url = base_url
         self._base_file_url = base_file_url
         self._poll_timeout = poll_timeout
         self._retry_base_delay = retry_base_delay
+        self._flood_wait_cap = flood_wait_cap
+        self._stuck_after = stuck_after
+        self.limits = limits or RateLimits()
+        self._pacer = Pacer(self.limits)
         self._app: AnyApplication | None = None
         self._sink: EventSink | None = None
         self._lifecycle = asyncio.Lock()
         self._pending: dict[str, deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
-        self._paused_until = 0.0  # loop time before which nothing is sent (flood control)
-        # Update ids fetched and not yet handled; Telegram keeps (and re-sends) every update
-        # from the lowest of these on, so a crash loses nothing it was sent.
-        self._unfinished: set[int] = set()
-        self._known: set[int] = set()  # fetched ids at or above the confirmed offset
-        self._next_offset: int | None = None
+        self._inflight = _Inflight()
+        self._enqueued: set[int] = set()  # update ids that became jobs during process_update
         self._progress = asyncio.Event()
         self._poller: asyncio.Task[None] | None = None
-        self._running: list[_Job] = []
         self._failed = asyncio.Event()
         self._media_refs: OrderedDict[tuple[str, str], _MediaRef] = OrderedDict()
+        self._ledger: HandledLedger | None = None
+        self._ledger_kept: set[int] = set()  # what the ledger holds now
+        self._ledger_wanted = asyncio.Event()
+        self._ledger_writer: asyncio.Task[None] | None = None
+        self._replayed: set[int] = set()  # handled before a crash: skip when they come back
+        self.stats = PollStats()
 
     def __repr__(self) -> str:
         return f"TelegramTransport(running={self._app is not None})"
@@ -194,6 +260,10 @@ class TelegramTransport:
         bot: ExtBot[Any] = self._app.bot
         return bot
 
+    def use_ledger(self, ledger: HandledLedger) -> None:
+        """Where handled update ids above the confirm point are kept while a chat is stuck."""
+        self._ledger = ledger
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self, sink: EventSink) -> None:
@@ -205,21 +275,19 @@ class TelegramTransport:
             if httpx_log.level == logging.NOTSET:
                 httpx_log.setLevel(logging.WARNING)
 
-            logging.getLogger("telegram.ext.AIORateLimiter").addFilter(_RATE_LIMIT_FILTER)
-
-            builder = (
+            bot = _PollingBot(
+                self._token,
+                base_url=self._base_url or "https://api.telegram.org/bot",
+                base_file_url=self._base_file_url or "https://api.telegram.org/file/bot",
+            )
+            app: AnyApplication = (
                 ApplicationBuilder()
-                .token(self._token)
-                .rate_limiter(AIORateLimiter(max_retries=0))  # retries are ours, see _deliver
+                .bot(bot)
                 .concurrent_updates(False)  # handlers only enqueue; per-chat workers run the sink
                 .job_queue(None)
                 .updater(None)  # our own polling confirms an update only once it is handled
+                .build()
             )
-            if self._base_url is not None:
-                builder = builder.base_url(self._base_url)
-            if self._base_file_url is not None:
-                builder = builder.base_file_url(self._base_file_url)
-            app: AnyApplication = builder.build()
             # New and edited messages share one handler, so both go through the chat's worker in
             # order. Service messages (a pin, ...) are not things a person said.
             app.add_handler(
@@ -234,6 +302,7 @@ class TelegramTransport:
             app.add_error_handler(self._on_error)
 
             self._sink = sink
+            self._pacer = Pacer(self.limits)
             try:
                 await app.initialize()
             except InvalidToken:
@@ -245,9 +314,15 @@ class TelegramTransport:
                     f"could not reach the Telegram Bot API ({type(exc).__name__})"
                 ) from None
             try:
+                if self._ledger is not None:
+                    self._replayed = await self._ledger.handled_updates(Platform.TELEGRAM.value)
+                    self._ledger_kept = set(self._replayed)
+                    self._ledger_writer = asyncio.create_task(
+                        self._keep_ledger(self._ledger), name="telegram-ledger"
+                    )
                 await app.start()
                 await app.bot.delete_webhook(drop_pending_updates=False)
-                self._poller = asyncio.create_task(self._poll(app), name="telegram-polling")
+                self._poller = asyncio.create_task(self._poll(app, bot), name="telegram-polling")
             except BaseException:
                 await self._shutdown(app)
                 raise
@@ -284,22 +359,37 @@ class TelegramTransport:
                 await app.stop()
             await self._drain_workers()
             await self._confirm(app)
+            if self._ledger_writer is not None:
+                self._ledger_writer.cancel()
+                await asyncio.gather(self._ledger_writer, return_exceptions=True)
+                self._ledger_writer = None
+                if self._ledger is not None:
+                    await self._sync_ledger(self._ledger)  # drop what the confirm settled
         finally:
+            await self._pacer.close()
             await app.shutdown()
 
     # -- polling: confirm an update only once it has been handled ------------------------------
 
-    async def _poll(self, app: AnyApplication) -> None:
-        allowed = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
+    async def _poll(self, app: AnyApplication, bot: _PollingBot) -> None:
+        try:
+            await self._poll_forever(app, bot)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # Never expected; without polling nothing more can arrive, so say so and let the app
+            # exit (non-zero) for its supervisor to restart it.
+            _log.critical("polling stopped: %s at %s", type(exc).__name__, where(exc))
+            self._failed.set()
+
+    async def _poll_forever(self, app: AnyApplication, bot: _PollingBot) -> None:
         failures = 0
         while True:
+            stuck = await self._settle()
+            self._ledger_wanted.set()
+            offset = self._inflight.offset()
             try:
-                updates = await app.bot.get_updates(
-                    offset=self._offset(),
-                    timeout=dtm.timedelta(seconds=self._poll_timeout),
-                    allowed_updates=allowed,
-                    read_timeout=self._poll_timeout + 5.0,
-                )
+                raw = await bot.fetch_updates(offset, self._poll_timeout, 5.0)
                 failures = 0
             except InvalidToken:
                 # Revoked or changed: nothing will ever arrive. Say so and let the app stop.
@@ -309,51 +399,132 @@ class TelegramTransport:
             except TelegramError as exc:  # network trouble, 5xx, ...
                 failures += 1
                 _log.warning("getUpdates failed: %s", type(exc).__name__)
-                await asyncio.sleep(min(30.0, 0.5 * 2 ** min(failures, 6)))
+                await asyncio.sleep(backoff(failures, 1.0, 30.0))
                 continue
-            fresh = [u for u in updates if u.update_id not in self._known]
-            for update in fresh:
-                self._known.add(update.update_id)
-                self._unfinished.add(update.update_id)
-                await app.process_update(update)
-                if not any(job.update_id == update.update_id for job in self._queued()):
-                    self._finish(update.update_id)  # not for us (a group, ...): done already
-            if updates and not fresh:
-                # Telegram re-sent only what is still being handled: wait for progress rather
-                # than asking again at once.
+            self.stats.polls += 1
+            self._acknowledged(offset)
+            fresh = 0
+            for item in raw:
+                fresh += await self._take(app, bot, item)
+            if stuck and not fresh:
+                # Telegram re-sent only what is still in hand: wait for progress before asking
+                # again (a window full of held updates cannot show newer ones).
                 self._progress.clear()
                 with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.5):
+                    async with asyncio.timeout(_STUCK_POLL_INTERVAL):
                         await self._progress.wait()
 
-    def _queued(self) -> list[_Job]:
-        return [job for queue in self._pending.values() for job in queue] + self._running
+    async def _settle(self) -> bool:
+        """Before asking again: wait for what is in hand to be handled, so the next offset
+        confirms it and nothing is fetched twice. Returns True when a chat is stuck (in hand for
+        longer than `stuck_after`): then polling goes on around it."""
+        loop = asyncio.get_running_loop()
+        while self._inflight.since:
+            remaining = min(self._inflight.since.values()) + self._stuck_after - loop.time()
+            if remaining <= 0:
+                return True
+            self._progress.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._progress.wait()
+        return False
 
-    def _offset(self) -> int | None:
-        """Everything below the lowest unfinished update is confirmed; nothing above it is."""
-        if self._unfinished:
-            offset = min(self._unfinished)
-        elif self._known:
-            offset = max(self._known) + 1
-        else:
-            return self._next_offset
-        self._known = {u for u in self._known if u >= offset}
-        self._next_offset = offset
-        return offset
+    def _acknowledged(self, offset: int | None) -> None:
+        """Telegram now holds nothing below `offset`: forget those ids."""
+        if offset is None:
+            return
+        inflight = self._inflight
+        inflight.confirmed = offset
+        inflight.seen = {u for u in inflight.seen if u >= offset}
+        self._replayed = {u for u in self._replayed if u >= offset}
+
+    async def _take(self, app: AnyApplication, bot: _PollingBot, item: object) -> int:
+        """Hand one fetched update to PTB and the chat workers; returns 1 if it was new."""
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            self.stats.poison += 1
+            _log.warning("an update without an id was ignored")
+            return 0
+        inflight = self._inflight
+        if update_id in inflight.seen or (
+            inflight.confirmed is not None and update_id < inflight.confirmed
+        ):
+            self.stats.skipped += 1
+            return 0
+        inflight.seen.add(update_id)
+        inflight.top = update_id if inflight.top is None else max(inflight.top, update_id)
+        if update_id in self._replayed:
+            self.stats.replay_skipped += 1
+            return 1  # handled before a crash; confirmed with the next poll
+        inflight.since[update_id] = asyncio.get_running_loop().time()
+        assert isinstance(item, dict)  # noqa: S101 - checked above, for mypy
+        try:
+            update = Update.de_json(item, bot)
+            _check_shape(update)
+        except Exception as exc:  # anything PTB or we cannot read
+            self._poison(update_id, exc)
+            return 1
+        self.stats.parsed += 1
+        await app.process_update(update)
+        if update_id not in self._enqueued:
+            self._finish(update_id)  # not for us (a group, a service message, ...): done
+        self._enqueued.discard(update_id)
+        return 1
+
+    def _poison(self, update_id: int, exc: BaseException) -> None:
+        self.stats.poison += 1
+        _log.warning(
+            "update %d could not be read (%s at %s); confirmed past",
+            update_id,
+            type(exc).__name__,
+            where(exc),
+        )
+        self._finish(update_id)
 
     def _finish(self, update_id: int) -> None:
         if update_id >= 0:
-            self._unfinished.discard(update_id)
+            self._inflight.since.pop(update_id, None)
             self._progress.set()
+            if self._ledger_kept or self._inflight.since:
+                self._ledger_wanted.set()
+
+    def _stuck(self) -> bool:
+        since = self._inflight.since
+        if not since:
+            return False
+        return asyncio.get_running_loop().time() - min(since.values()) >= self._stuck_after
+
+    async def _keep_ledger(self, ledger: HandledLedger) -> None:
+        while True:
+            await self._ledger_wanted.wait()
+            self._ledger_wanted.clear()
+            await self._sync_ledger(ledger)
+
+    async def _sync_ledger(self, ledger: HandledLedger) -> None:
+        """Keeps the ledger equal to the handled, unconfirmed ids while a chat is stuck, and
+        shrinks it as Telegram confirms them. Nothing is written while no chat is stuck."""
+        unconfirmed = self._inflight.handled_unconfirmed() | self._replayed
+        wanted = unconfirmed if self._stuck() else self._ledger_kept & unconfirmed
+        if wanted == self._ledger_kept:
+            return
+        try:
+            await ledger.keep_handled_updates(Platform.TELEGRAM.value, wanted)
+            self._ledger_kept = wanted
+        except Exception as exc:
+            _log.error("handled update ids not kept: %s at %s", type(exc).__name__, where(exc))
 
     async def _confirm(self, app: AnyApplication) -> None:
         """At stop: confirm what was handled, so a restart does not replay it."""
-        offset = self._offset()
+        offset = self._inflight.offset()
         if offset is None:
             return
+        bot = app.bot
+        if not isinstance(bot, _PollingBot):  # pragma: no cover - built in start()
+            return
         try:
-            await app.bot.get_updates(offset=offset, timeout=0, allowed_updates=[])
-        except TelegramError as exc:
+            await bot.fetch_updates(offset, 0, 5.0)  # raw: nothing is parsed on the way out
+            self._acknowledged(offset)
+        except Exception as exc:
             _log.warning("could not confirm handled updates: %s", type(exc).__name__)
 
     async def _drain_workers(self) -> None:
@@ -441,6 +612,7 @@ class TelegramTransport:
         return Incoming(address, Kind.EDIT, text=message.caption or "", media_kind=kind, **ids)
 
     def _enqueue(self, job: _Job) -> None:
+        self._enqueued.add(job.update_id)
         key = job.incoming.address.chat_id
         self._pending.setdefault(key, deque()).append(job)
         if key not in self._workers:
@@ -451,27 +623,31 @@ class TelegramTransport:
         try:
             while queue := self._pending.get(key):
                 job = queue.popleft()
-                self._running.append(job)
-                try:
-                    async with self._slots:
-                        await self._run(job)
-                finally:
-                    self._running.remove(job)
-                # Not reached when cancelled at stop: that update stays unconfirmed, and
-                # Telegram sends it again after the restart.
+                async with self._slots:
+                    handled = await self._run(job)
+                if not handled:
+                    # Stopping without a way to answer: this update and the rest of the chat's
+                    # queue stay unconfirmed, and Telegram sends them again after the restart.
+                    queue.clear()
+                    return
                 self._finish(job.update_id)
         finally:
+            # Not reached with the update finished when cancelled at stop: it stays unconfirmed.
             self._pending.pop(key, None)
             self._workers.pop(key, None)
 
-    async def _run(self, job: _Job) -> None:
+    async def _run(self, job: _Job) -> bool:
+        """Hand one event to the sink; False if it must not be confirmed."""
         if job.callback_query_id:
             await self._answer(job.callback_query_id)
         sink = self._sink
         if sink is None:
-            return
+            return True
         try:
             await sink(job.incoming)
+        except NotHandledError:
+            _log.warning("a %s event was left unconfirmed", job.incoming.kind.value)
+            return False
         except Exception as exc:  # a failing handler must not stop the others or polling
             # No traceback: it would quote the exception, and exceptions can carry content.
             _log.error(
@@ -480,6 +656,7 @@ class TelegramTransport:
                 type(exc).__name__,
                 where(exc),
             )
+        return True
 
     async def _answer(self, callback_query_id: str) -> None:
         try:
@@ -499,6 +676,7 @@ class TelegramTransport:
         markup = _keyboard(reply)
         message = await self._deliver(
             "sendMessage",
+            chat_id,
             lambda: self._bot.send_message(
                 chat_id=chat_id, text=reply.text, reply_markup=markup, parse_mode=None
             ),
@@ -513,6 +691,7 @@ class TelegramTransport:
         markup = _keyboard(reply)
         await self._deliver(
             "editMessageText",
+            chat_id,
             lambda: self._bot.edit_message_text(
                 chat_id=chat_id,
                 message_id=message_id,
@@ -535,6 +714,7 @@ class TelegramTransport:
         source_id = int(message_id)
         copied = await self._deliver(
             "copyMessage",
+            chat_id,
             lambda: self._bot.copy_message(
                 chat_id=chat_id,
                 from_chat_id=from_chat_id,
@@ -553,6 +733,7 @@ class TelegramTransport:
         if is_caption:
             await self._deliver(
                 "editMessageCaption",
+                chat_id,
                 lambda: self._bot.edit_message_caption(
                     chat_id=chat_id, message_id=message_id, caption=text, parse_mode=None
                 ),
@@ -561,6 +742,7 @@ class TelegramTransport:
         else:
             await self._deliver(
                 "editMessageText",
+                chat_id,
                 lambda: self._bot.edit_message_text(
                     chat_id=chat_id, message_id=message_id, text=text, parse_mode=None
                 ),
@@ -572,6 +754,7 @@ class TelegramTransport:
         message_id = int(sent.message_id)
         await self._deliver(
             "deleteMessage",
+            chat_id,
             lambda: self._bot.delete_message(chat_id=chat_id, message_id=message_id),
         )
 
@@ -583,9 +766,9 @@ class TelegramTransport:
         ref = self._media_refs.get((source.chat_id, message_id))
         if ref is None or ref.kind not in _FILE_KINDS:
             raise NotRelayableError()
-        file = await self._deliver("getFile", lambda: self._bot.get_file(ref.file_id))
+        file = await self._deliver("getFile", None, lambda: self._bot.get_file(ref.file_id))
         assert file is not None  # noqa: S101 - only edits may come back empty
-        data = await self._deliver("downloadFile", file.download_as_bytearray)
+        data = await self._deliver("downloadFile", None, file.download_as_bytearray)
         assert data is not None  # noqa: S101 - only edits may come back empty
         name = ref.file_name or ""
         return Media(ref.kind, (MediaFile(bytes(data), ref.content_type, name),))
@@ -627,37 +810,44 @@ class TelegramTransport:
                 chat_id, data, caption=caption, filename=name or "file", parse_mode=None
             )
         )
-        message = await self._deliver(f"send_{kind}", call)
+        message = await self._deliver(f"send_{kind}", chat_id, call)
         assert message is not None  # noqa: S101 - only edits may come back empty
         return Sent(to, str(message.message_id))
 
     async def _deliver(
         self,
         method: str,
+        chat_id: int | None,
         call: Callable[[], Awaitable[T]],
         *,
         not_modified_ok: bool = False,
     ) -> T | None:
-        """Run one Bot API call with bounded retries, mapping failures to `DeliveryError`."""
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
-            if (pause := self._paused_until - loop.time()) > _MAX_RETRY_AFTER:
-                raise DeliveryError("rate limited", permanent=False)
-            if pause > 0:
-                await asyncio.sleep(pause)
+        """Run one Bot API call, paced, through flood waits and bounded server-error retries,
+        mapping failures to `DeliveryError`.
+
+        A flood wait holds this chat (not the others) and is waited out however long it is:
+        the send resumes, it is not dropped. `chat_id` None: not a message (a file download),
+        so not paced.
+        """
+        chat = str(chat_id)
+        group = chat_id is not None and chat_id < 0
+        priority = current_priority()
+        failures = 0
+        while True:
             if self._app is None:
-                raise DeliveryError("Telegram transport stopped", permanent=False)
-            last_try = attempt == _MAX_ATTEMPTS
+                raise DeliveryError("Telegram transport stopped", permanent=False, stopped=True)
+            if chat_id is not None:
+                await self._pacer.turn(chat, priority, group=group)
+            if self._app is None:
+                raise DeliveryError("Telegram transport stopped", permanent=False, stopped=True)
             try:
                 return await call()
             except RetryAfter as exc:
                 wait = _seconds(exc.retry_after)
-                _log.warning("%s rate limited (attempt %d)", method, attempt)
-                # Flood control is per bot: hold back every send, not just this one, even when
-                # this one gives up (hammering during a long ban only prolongs it).
-                self._paused_until = max(self._paused_until, loop.time() + wait)
-                if last_try or wait > _MAX_RETRY_AFTER:
-                    raise DeliveryError("rate limited", permanent=False) from None
+                _log.warning("%s rate limited; holding that chat", method)
+                if self._flood_wait_cap is not None:
+                    wait = min(wait, self._flood_wait_cap)
+                self._pacer.hold(chat, wait, group=group)
             except Forbidden:
                 _log.warning("%s refused: Forbidden", method)
                 raise DeliveryError("blocked or deactivated", permanent=True) from None
@@ -670,14 +860,33 @@ class TelegramTransport:
                 reason = "chat not found" if gone else "rejected by Telegram"
                 raise DeliveryError(reason, permanent=gone) from None
             except NetworkError as exc:  # includes TimedOut and 5xx answers
-                _log.warning("%s failed: %s (attempt %d)", method, type(exc).__name__, attempt)
-                if last_try:
+                failures += 1
+                _log.warning("%s failed: %s (attempt %d)", method, type(exc).__name__, failures)
+                if failures >= _MAX_ATTEMPTS:
                     raise DeliveryError("network failure", permanent=False) from None
-                await asyncio.sleep(self._retry_base_delay * 2 ** (attempt - 1))
+                await asyncio.sleep(backoff(failures, self._retry_base_delay))
             except TelegramError as exc:  # InvalidToken, Conflict, ChatMigrated, ...
                 _log.warning("%s failed: %s", method, type(exc).__name__)
                 raise DeliveryError("Telegram error", permanent=False) from None
-        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _check_shape(update: Update) -> None:
+    """Refuse what PTB parsed but nobody could use: a message without a date, a chat id that is
+    not a number, a chat without a type (seen from Bot API servers that lag the library)."""
+    message = update.effective_message
+    if update.callback_query is not None and not isinstance(update.callback_query.id, str):
+        raise TypeError("callback query without an id")
+    if message is None:
+        return
+    if not isinstance(message.date, dtm.datetime):
+        raise TypeError("message without a date")
+    if not isinstance(message.message_id, int) or isinstance(message.message_id, bool):
+        raise TypeError("message id not a number")
+    chat = message.chat
+    if not isinstance(chat.id, int) or isinstance(chat.id, bool):
+        raise TypeError("chat id not a number")
+    if not isinstance(chat.type, str) or not chat.type:
+        raise TypeError("chat without a type")
 
 
 def _origin(message: Message) -> tuple[Address, dict[str, str]]:

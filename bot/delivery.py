@@ -1,0 +1,277 @@
+"""How sends are paced, ordered and retried, for every transport (no platform library here).
+
+- `Priority` says which sends go first when a rate limit binds: relays and crisis lines before
+  replies, replies before status updates and answers to strangers. Handlers set it for a block
+  of code with `sending(Priority.X)`; transports read `current_priority()` (a context variable,
+  so it follows the handler into every send it makes without changing the `Messenger` seam).
+- `Pacer` enforces the limits: one overall bucket shared by all chats (served in priority
+  order) and one bucket per chat. A flood wait on a chat holds that chat only.
+- `StrangerGate` lets a stranger be answered at most once per window (memory only).
+- `backoff()` is the retry delay shared by transports and the notice loop.
+- `HandledLedger` is where a transport keeps, across a crash, the ids of updates it handled
+  above its confirm point while some chat is stuck (ids only, never content).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import heapq
+import itertools
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+__all__ = [
+    "HandledLedger",
+    "NotHandledError",
+    "Pacer",
+    "Priority",
+    "RateLimits",
+    "StrangerGate",
+    "SupportsLedger",
+    "backoff",
+    "current_priority",
+    "sending",
+]
+
+
+class Priority(enum.IntEnum):
+    """Lower goes first."""
+
+    RELAY = 0  # a person's words on their way to the other side, and crisis lines
+    REPLY = 1  # an answer to what a member just did
+    BACKGROUND = 2  # status updates from the clock, answers to strangers
+
+
+_priority: ContextVar[Priority] = ContextVar("send_priority", default=Priority.REPLY)
+
+
+def current_priority() -> Priority:
+    return _priority.get()
+
+
+@contextlib.contextmanager
+def sending(priority: Priority) -> Iterator[None]:
+    """Sends made inside this block (and in tasks it starts) carry `priority`."""
+    token = _priority.set(priority)
+    try:
+        yield
+    finally:
+        _priority.reset(token)
+
+
+class NotHandledError(Exception):
+    """Raised through a transport's sink when an event could not be handled for lack of a way
+    to answer (the transport is stopping): the transport must not confirm it, so the platform
+    delivers it again after the restart."""
+
+
+def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
+    """Seconds to wait before retry number `attempt` (1, 2, ...): doubling, capped."""
+    return min(cap, base * 2.0 ** max(0, attempt - 1))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Sends allowed. Telegram documents about 30 messages a second overall, one a second in
+    one chat (short bursts are tolerated) and 20 a minute in one group."""
+
+    overall_per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+    per_group_per_minute: float = 20.0
+    chat_burst: int = 3  # sends a chat may take at once before its per-second rate applies
+
+    def __post_init__(self) -> None:
+        for name in ("overall_per_second", "per_chat_per_second", "per_group_per_minute"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be a positive number")
+        if self.chat_burst < 1:
+            raise ValueError("chat_burst must be at least 1")
+
+
+class _Bucket:
+    """A token bucket: `rate` tokens a second, at most `capacity` saved up."""
+
+    __slots__ = ("capacity", "rate", "tokens", "updated")
+
+    def __init__(self, rate: float, capacity: float, now: float) -> None:
+        self.rate = rate
+        self.capacity = capacity
+        self.tokens = capacity
+        self.updated = now
+
+    def refill(self, now: float) -> None:
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+
+    def wait(self, now: float) -> float:
+        """Seconds until one token is there (0 if there is one now)."""
+        self.refill(now)
+        return 0.0 if self.tokens >= 1.0 else (1.0 - self.tokens) / self.rate
+
+    def full(self, now: float) -> bool:
+        self.refill(now)
+        return self.tokens >= self.capacity
+
+
+@dataclass(slots=True)
+class _ChatState:
+    bucket: _Bucket
+    held_until: float = 0.0
+
+
+_MAX_CHAT_STATES = 10_000  # chats remembered; idle ones with a full bucket are forgotten
+
+
+class Pacer:
+    """Decides when a send may go: first its chat's turn (its own bucket, and any flood wait
+    on that chat), then a token from the overall bucket, handed out in priority order."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._clock = clock
+        self._overall = _Bucket(
+            limits.overall_per_second, max(1.0, limits.overall_per_second), clock()
+        )
+        self._chats: OrderedDict[str, _ChatState] = OrderedDict()
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+        self._server: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def _chat(self, chat: str, *, group: bool) -> _ChatState:
+        state = self._chats.get(chat)
+        if state is None:
+            now = self._clock()
+            if group:
+                bucket = _Bucket(self.limits.per_group_per_minute / 60.0, 1.0, now)
+            else:
+                burst = float(self.limits.chat_burst)
+                bucket = _Bucket(self.limits.per_chat_per_second, burst, now)
+            state = self._chats[chat] = _ChatState(bucket)
+            self._forget_idle(now)
+        return state
+
+    def _forget_idle(self, now: float) -> None:
+        if len(self._chats) <= _MAX_CHAT_STATES:
+            return
+        for key in list(self._chats)[: len(self._chats) // 2]:
+            state = self._chats[key]
+            if state.held_until <= now and state.bucket.full(now):
+                del self._chats[key]
+
+    def hold(self, chat: str, seconds: float, *, group: bool = False) -> None:
+        """A flood wait on `chat`: nothing goes to it for `seconds`; other chats go on."""
+        state = self._chat(chat, group=group)
+        state.held_until = max(state.held_until, self._clock() + seconds)
+
+    def held_for(self, chat: str) -> float:
+        state = self._chats.get(chat)
+        return max(0.0, state.held_until - self._clock()) if state else 0.0
+
+    async def turn(self, chat: str, priority: Priority, *, group: bool = False) -> None:
+        """Wait until a send to `chat` may go; the caller sends right after."""
+        state = self._chat(chat, group=group)
+        while True:
+            now = self._clock()
+            wait = max(state.held_until - now, state.bucket.wait(now))
+            if wait <= 0:
+                state.bucket.tokens -= 1.0
+                break
+            await asyncio.sleep(wait)
+        await self._overall_token(priority)
+
+    async def _overall_token(self, priority: Priority) -> None:
+        if not self._waiting and self._overall.wait(self._clock()) == 0:
+            self._overall.tokens -= 1.0
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (int(priority), next(self._order), future))
+        if self._server is None or self._server.done():
+            self._server = asyncio.create_task(self._serve(), name="pacer")
+        self._wake.set()
+        await future
+
+    async def _serve(self) -> None:
+        """Hand out overall tokens to waiting sends, highest priority first."""
+        while self._waiting:
+            _, _, future = self._waiting[0]
+            if future.done():  # its sender was cancelled
+                heapq.heappop(self._waiting)
+                continue
+            wait = self._overall.wait(self._clock())
+            if wait > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()  # a higher priority may have arrived
+                continue
+            heapq.heappop(self._waiting)
+            self._overall.tokens -= 1.0
+            future.set_result(None)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.cancel()
+            await asyncio.gather(self._server, return_exceptions=True)
+            self._server = None
+        for _, _, future in self._waiting:
+            future.cancel()
+        self._waiting.clear()
+
+
+class StrangerGate:
+    """At most `allowance` answers per `window` seconds to each key (a stranger's address
+    hash).
+
+    Memory only and bounded: the oldest keys are forgotten first, so a flood from many
+    accounts costs a fixed amount of memory.
+    """
+
+    def __init__(
+        self,
+        window: float,
+        *,
+        allowance: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+        max_keys: int = 50_000,
+    ) -> None:
+        self.window = window
+        self.allowance = allowance
+        self._clock = clock
+        self._max_keys = max_keys
+        self._answered: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
+        self.suppressed = 0  # answers not given (a counter for tests and logs)
+
+    def allow(self, key: bytes) -> bool:
+        now = self._clock()
+        started, count = self._answered.pop(key, (now, 0))
+        if now - started >= self.window:
+            started, count = now, 0
+        self._answered[key] = (started, count + 1)
+        while len(self._answered) > self._max_keys:
+            self._answered.popitem(last=False)
+        if count >= self.allowance:
+            self.suppressed += 1
+            return False
+        return True
+
+
+class HandledLedger(Protocol):
+    """Update ids handled above a transport's confirm point (ids only), kept across a crash."""
+
+    async def handled_updates(self, platform: str) -> set[int]: ...
+
+    async def keep_handled_updates(self, platform: str, ids: Collection[int]) -> None:
+        """Replace the stored ids of `platform` with `ids` (empty removes them all)."""
+        ...
+
+
+@runtime_checkable
+class SupportsLedger(Protocol):
+    def use_ledger(self, ledger: HandledLedger) -> None: ...
