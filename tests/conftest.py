@@ -12,6 +12,12 @@ from hypothesis import HealthCheck, settings
 
 from bot.sandbox.harness import Sandbox
 
+# The suite runs on a shared 2-core machine: a slow draw there is load, not a bad strategy.
+settings.register_profile(
+    "shared-machine", suppress_health_check=[HealthCheck.too_slow], deadline=None
+)
+settings.load_profile("shared-machine")
+
 # httpx and websockets honour *_PROXY variables; the fakes are on loopback.
 os.environ["NO_PROXY"] = "127.0.0.1,localhost"
 os.environ.pop("HTTP_PROXY", None)
