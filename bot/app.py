@@ -297,7 +297,8 @@ class App:
             broken = [t.platform.value for t in self.transports if t.failed.is_set()]
             if broken and not stop.is_set():
                 raise TransportFailedError(
-                    f"the {', '.join(broken)} connection failed for good (was the token revoked?)"
+                    f"the {', '.join(broken)} connection failed for good "
+                    "(token revoked, or polling stopped: see the log)"
                 )
         finally:
             await self.stop()

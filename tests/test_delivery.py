@@ -230,7 +230,7 @@ class MemoryLedger:
 async def test_the_ledger_is_written_only_while_a_chat_is_stuck(api: LocalBotApi) -> None:
     ledger = MemoryLedger()
     sink = Recorder()
-    transport = transport_for(api, stuck_after=2.0)
+    transport = transport_for(api, poll_around_after=0.3, stuck_after=5.0)
     transport.use_ledger(ledger)
     await transport.start(sink)
     alice, bob = api.user(7_300_001), api.user(7_300_002)
@@ -276,7 +276,9 @@ async def main() -> None:
         if incoming.text == "stuck":
             await asyncio.Event().wait()
 
-    transport = TelegramTransport(token, base_url=base_url, poll_timeout=1.0, stuck_after=0.3)
+    transport = TelegramTransport(
+        token, base_url=base_url, poll_timeout=1.0, poll_around_after=0.3, stuck_after=0.3
+    )
     transport.use_ledger(Printing())
     await transport.start(sink)
     await asyncio.Event().wait()

@@ -3,18 +3,21 @@ waits, outages, failing notices and blocks; strangers flooding while a conversat
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 import bot.transports.telegram as telegram_module
+from bot.app import TransportFailedError
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
 from tests.conftest import FakeClock
 from tests.test_delivery import eventually
+from tests.test_e2e_restart import standalone_app
 from tests.test_e2e_threads import connect
 
 
@@ -137,3 +140,23 @@ async def test_a_stranger_flood_is_answered_once_each_and_the_relay_goes_on(
     for stranger in strangers:
         await stranger.wait_for(EN.not_member, timeout=20)
     assert [len(s.inbox) for s in strangers] == [1] * 40
+
+
+async def test_if_polling_dies_anyway_peerline_stops_with_an_error(
+    box: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await box.stop_app()
+    app = standalone_app(box)
+    (transport,) = app.transports
+
+    def broken(_offset: int | None) -> None:
+        raise RuntimeError("a bug in the poll loop")
+
+    running = asyncio.create_task(app.run())
+    await eventually(lambda: app.dispatcher is not None, "the app started")
+    monkeypatch.setattr(transport, "_acknowledged", broken)
+    await box.person("Eve").send("wake the poller")
+    with pytest.raises(TransportFailedError, match="polling stopped"):
+        async with asyncio.timeout(20):
+            await running
+    assert app.repo is None  # still shut down cleanly; `peerline run` then exits with 1

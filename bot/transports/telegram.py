@@ -202,13 +202,16 @@ class TelegramTransport:
         menu: Sequence[tuple[str, str]] = (),
         limits: RateLimits | None = None,
         flood_wait_cap: float | None = None,
-        stuck_after: float = 1.0,
+        poll_around_after: float = 1.0,
+        stuck_after: float = 10.0,
     ) -> None:
         """`flood_wait_cap`, when set, is the longest single sleep on a flood wait before the
         send is tried again (tests use it to keep a 60 s storm short; Telegram answers 429
-        again while its wait is still in force). `stuck_after` is how long an update may be in
-        hand before its chat counts as stuck: polling then goes on around it and the ids handled
-        above it are written to the ledger."""
+        again while its wait is still in force). Polling waits for what it fetched to be
+        handled, up to `poll_around_after` seconds; past that it polls around the update still
+        in hand. After `stuck_after` seconds in hand its chat counts as stuck, and the ids
+        handled above it are written to the ledger (never sooner: a slow moment under load
+        must not put a disk write on the relay path)."""
         self._token = token
         self._menu = tuple(menu)
         self._base_url = base_url
@@ -216,6 +219,7 @@ class TelegramTransport:
         self._poll_timeout = poll_timeout
         self._retry_base_delay = retry_base_delay
         self._flood_wait_cap = flood_wait_cap
+        self._poll_around_after = poll_around_after
         self._stuck_after = stuck_after
         self.limits = limits or RateLimits()
         self._pacer = Pacer(self.limits)
@@ -385,7 +389,7 @@ class TelegramTransport:
     async def _poll_forever(self, app: AnyApplication, bot: _PollingBot) -> None:
         failures = 0
         while True:
-            stuck = await self._settle()
+            around = await self._settle()
             self._ledger_wanted.set()
             offset = self._inflight.offset()
             try:
@@ -406,7 +410,7 @@ class TelegramTransport:
             fresh = 0
             for item in raw:
                 fresh += await self._take(app, bot, item)
-            if stuck and not fresh:
+            if around and not fresh:
                 # Telegram re-sent only what is still in hand: wait for progress before asking
                 # again (a window full of held updates cannot show newer ones).
                 self._progress.clear()
@@ -416,11 +420,12 @@ class TelegramTransport:
 
     async def _settle(self) -> bool:
         """Before asking again: wait for what is in hand to be handled, so the next offset
-        confirms it and nothing is fetched twice. Returns True when a chat is stuck (in hand for
-        longer than `stuck_after`): then polling goes on around it."""
+        confirms it and nothing is fetched twice. Returns True when an update has been in hand
+        longer than `poll_around_after`: then polling goes on around it."""
         loop = asyncio.get_running_loop()
         while self._inflight.since:
-            remaining = min(self._inflight.since.values()) + self._stuck_after - loop.time()
+            oldest = min(self._inflight.since.values())
+            remaining = oldest + self._poll_around_after - loop.time()
             if remaining <= 0:
                 return True
             self._progress.clear()
