@@ -12,16 +12,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.app import App
+import pytest
+
+from bot.app import App, PlatformMessenger
 from bot.catalog import EN
 from bot.config import FollowupsConfig
+from bot.events import Address, Platform, Reply, Sent
 from bot.followups import FollowUp, Kind
 from bot.model import MemberId, Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import BotMessage, SimUser
 from bot.storage.repository import Repository, new_followup_id
 from crypto import Vault, load_master_key
-from handlers.followups import dispatch_due
+from handlers.followups import LEASE, dispatch_due
 from tests.conftest import FakeClock
 from tests.test_e2e_threads import connect
 from tests.test_privacy_canary import files_under
@@ -46,8 +49,6 @@ def repo_of(sandbox: Sandbox) -> Repository:
 
 
 async def member_id(sandbox: Sandbox, user: SimUser) -> MemberId:
-    from bot.events import Address, Platform  # noqa: PLC0415 - only this helper needs them
-
     member = await repo_of(sandbox).member_by_address(
         Address(Platform.TELEGRAM, str(user.user_id))
     )
@@ -454,3 +455,54 @@ async def test_with_check_ins_turned_off_nothing_is_planned(
     await officer.wait_for(EN.checkin_disabled)
     assert await repo_of(sandbox).pending_followups() == 0
     assert not any("check in" in t for t in officer.texts() + peer.texts())
+
+
+class DiesOnNudge(PlatformMessenger):
+    """The app's messenger, except that it 'crashes' (the task is cancelled, as when the
+    process dies) at the first check-in it is asked to send."""
+
+    died = False
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        if reply.text == EN.nudge and not self.died:
+            self.died = True
+            raise asyncio.CancelledError
+        return await super().send(to, reply)
+
+
+async def test_a_crash_between_mark_and_send_loses_that_nudge_and_never_repeats_it(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await end_by_officer(sandbox, officer, peer)
+    services = running(sandbox).services
+    assert services is not None
+    dying = DiesOnNudge(running(sandbox).transports)
+    services.messenger = dying
+    clock.now = chicago(24, 10)
+    with pytest.raises(asyncio.CancelledError):
+        await dispatch_due(services)  # marked day 1 as sent, then "crashed" while sending
+    assert dying.died
+    await sandbox.stop_app()
+    await sandbox.start_app()
+    assert await running(sandbox).dispatch_followups() == 0  # not sent again after restart
+    await asyncio.sleep(0.1)
+    assert nudges(officer) == []
+    # The plan goes on: day 3 comes as planned.
+    assert await dispatch_at(sandbox, clock, chicago(26, 10)) == 1
+    await officer.wait_for(EN.nudge)
+
+
+async def test_a_dispatcher_that_died_holding_a_claim_is_replaced_when_the_lease_lapses(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await end_by_officer(sandbox, officer, peer)
+    clock.now = chicago(24, 10)
+    _, claimed = await repo_of(sandbox).claim_due(clock.now, lease=LEASE)  # then it "died"
+    assert len(claimed) == 1
+    assert await running(sandbox).dispatch_followups() == 0  # someone else's claim
+    assert await dispatch_at(sandbox, clock, clock.now + LEASE) == 1  # lapsed: sent once
+    await officer.wait_for(EN.nudge)
