@@ -77,7 +77,79 @@ class Catalog:
         "/crisis \u2013 24/7 crisis lines"
     )
 
-    # -- crisis lines ----------------------------------------------------------------------
+    help_coordinator: str = (
+        "For coordinators:\n"
+        "/oncall \u2013 who can take a request now and in the next hours\n"
+        "/waiting \u2013 requests still waiting, and a button to widen each\n"
+        "/invite ROLE [how many] [certified until] [agency] \u2013 new invite codes, to you only\n"
+        "/renew MEMBER YYYY-MM-DD \u2013 renew a certification\n"
+        "/revoke MEMBER \u2013 remove someone's access at once"
+    )
+
+    # -- coordinators ----------------------------------------------------------------------
+    oncall_now: str = "On call now: {counts}."
+    oncall_names: str = "{role}: {names}"
+    oncall_nobody: str = (
+        "Nobody is on call right now. Requests will page you; the officer always gets the "
+        "crisis lines."
+    )
+    oncall_ahead: str = "By their on-call hours ({zone}):\n{lines}"
+    oncall_ahead_line: str = "{time}  {counts}"
+    oncall_count: str = "{role} {count}"
+    role_peer: str = "peers"
+    role_chaplain: str = "chaplains"
+    role_clinician: str = "clinicians"
+    role_coordinator: str = "coordinators"
+    waiting_none: str = "No request is waiting right now."
+    waiting_header: str = (
+        "Waiting now: {count}. You won't see who asked. Tap a button to offer one to everyone "
+        "who is free."
+    )
+    waiting_line: str = (
+        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 "
+        "offers out: {pending}{flags}"
+    )
+    waiting_urgent: str = " \u00b7 NOT SAFE"
+    waiting_paged: str = " \u00b7 coordinators paged"
+    push_button: str = "Offer {number} to everyone free"
+    push_page_button: str = "Offer it to everyone free now"
+    push_done: str = "Offered to {count} more. Send /waiting to follow it."
+    push_nobody: str = (
+        "Everyone who is free has had it already, so nobody new could be asked. If you know a "
+        "peer who could take it, ask them to send /available. Send /waiting to follow it."
+    )
+    push_gone: str = "That request isn't waiting any more: someone took it or the officer stopped."
+    invite_usage: str = (
+        "Send /invite ROLE [how many] [certified until] [agency]. For example:\n"
+        "/invite officer 3 Springfield PD\n"
+        "/invite peer 2027-06-30\n"
+        "Roles: officer, peer, chaplain, clinician. Up to {most} at once."
+    )
+    invite_needs_date: str = (
+        "A {role} invite needs the date their certification runs out, e.g. /invite {role} "
+        "2027-06-30."
+    )
+    invite_codes: str = (
+        "{count} invite(s) for {role}{agency}, good for {days} days, each for one person. "
+        "Pass them on privately:\n\n{codes}"
+    )
+    invite_agency: str = " at {agency}"
+    renew_usage: str = (
+        "Send /renew MEMBER YYYY-MM-DD (a date still to come), e.g. /renew 12 2027-06-30. "
+        "Member numbers are in /oncall and in the roster."
+    )
+    renew_done: str = "Member {member} is now certified until {until}."
+    renew_not_helper: str = (
+        "Member {member} isn't a peer, chaplain or clinician, so there's nothing to renew."
+    )
+    member_unknown: str = "There's no member {member}. Check the number in /oncall or the roster."
+    revoke_usage: str = "Send /revoke MEMBER, e.g. /revoke 12. It takes effect at once."
+    revoke_done: str = (
+        "Member {member} can no longer use the service. To undo it: peerline roster restore "
+        "{member}."
+    )
+    revoke_self: str = "You can't revoke yourself here. Ask another coordinator."
+
     crisis: str = (
         "If you or someone else is in danger right now, call 911.\n\n"
         "{lines}\n\n"
@@ -165,7 +237,8 @@ class Catalog:
     stop_looking: str = "Stop looking"
     page_coordinator: str = (
         "{urgent}A request has waited {minutes} min: {category}. Nobody has picked it up yet. "
-        "Please help find a peer or chaplain. You won't see who asked."
+        "Please help find a peer or chaplain. You won't see who asked. /waiting shows "
+        "everything that waits."
     )
     page_urgent: str = "URGENT (officer not safe). "
     request_cancelled: str = "Okay, I've stopped looking. Send /talk any time you want to talk."

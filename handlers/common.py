@@ -36,6 +36,8 @@ async def show_help(turn: Turn) -> None:
         await turn.say(turn.text.help_helper)
     else:
         await turn.say(turn.text.help_staff)
+    if turn.member.is_coordinator:
+        await turn.say(turn.text.help_coordinator)
 
 
 @router.command("crisis")

@@ -15,6 +15,7 @@ from crypto import normalize_invite_code
 from handlers import (
     aftercare,
     common,
+    coordination,
     followups,
     helper,
     identity,
@@ -26,7 +27,7 @@ from handlers import (
     transfer,
 )
 from handlers.base import Services, Turn
-from handlers.router import Router
+from handlers.router import Router, permits
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ def build_router() -> Router:
     for module_router in (
         aftercare.router,
         common.router,
+        coordination.router,
         followups.router,
         helper.router,
         intake.router,
@@ -228,7 +230,7 @@ class Dispatcher:
         route = self.router.commands.get(turn.event.command)
         if route is None:
             await turn.say(turn.text.unknown_command)
-        elif turn.member.role not in route.roles:
+        elif not permits(route.roles, turn.member):
             await turn.say(turn.text.not_for_role)
         else:
             await route.handler(turn)
@@ -236,7 +238,7 @@ class Dispatcher:
     async def _choice(self, turn: Turn, data: str) -> None:
         decoded = self.services.codec.decode(data, self.services.audience(turn.event.address))
         route = self.router.choices.get(decoded[0]) if decoded else None
-        if decoded is None or route is None or turn.member.role not in route.roles:
+        if decoded is None or route is None or not permits(route.roles, turn.member):
             log.info("refused choice data (forged, foreign or stale)")
             await turn.say(turn.text.choice_expired)
             return

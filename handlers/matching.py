@@ -365,12 +365,49 @@ async def _page_coordinators(services: Services, request: RequestRecord, now: da
     )
     paged = 0
     for coordinator in on_call or coordinators:
-        if await services.try_send(coordinator.address, Reply(page)) is not None:
+        # A way to act, not just news: offer it to everyone who is free, at once.
+        push = services.choice(text.push_page_button, "push", request.id, coordinator.address)
+        if await services.try_send(coordinator.address, Reply(page, (push,))) is not None:
             paged += 1
     if paged == 0:
         log.warning("no coordinator could be paged")
     else:
         log.info("coordinators paged: %d", paged)
+
+
+async def offer_to_everyone(services: Services, request_id: RequestId) -> int | None:
+    """A coordinator's push: widen the search and offer the request now to every eligible
+    helper who does not have it yet. How many offers went out; None if it no longer waits."""
+    async with services.matching_lock:
+        repo = services.repo
+        request = await repo.request(request_id)
+        officer = await repo.member(request.officer_id) if request is not None else None
+        if request is None or officer is None or not officer.active:
+            return None
+        now = services.clock()
+        if not request.widened:
+            await repo.mark_request(request_id, widened=True)
+            request = replace(request, widened=True)
+        wanted = effective_wanted(clock_state(request), now, clock_timing(services))
+        routing_request = await routing_view(
+            services,
+            request,
+            officer,
+            wanted,
+            await repo.offers(request_id),
+            now=now,
+            second_round=True,
+        )
+        batch = next_batch(
+            routing_request,
+            await repo.members(roles=HELPER_ROLES),
+            live_threads=services.relay.loads(),
+            now=now,
+            policy=routing_policy(services),
+            everyone=True,
+            default_zone=services.config.program.timezone,
+        )
+        return await _send_offers(services, request, batch, now) if batch else 0
 
 
 async def close_request(services: Services, request: RequestRecord, notice: str) -> None:

@@ -5,10 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.model import Role
+from bot.model import Member, Role
 from handlers.base import ChoiceHandler, Handler
 
 ALL_ROLES = frozenset(Role)
+COORDINATORS = frozenset({Role.COORDINATOR})
+
+
+def permits(roles: frozenset[Role], member: Member) -> bool:
+    """A route for coordinators also admits members given coordinator rights on top of
+    their role (`peerline roster coordinator N on`)."""
+    return member.role in roles or (Role.COORDINATOR in roles and member.is_coordinator)
 
 
 @dataclass(frozen=True, slots=True)

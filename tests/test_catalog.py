@@ -11,6 +11,7 @@ import pytest
 
 from bot.catalog import EN
 from bot.model import Category
+from bot.oncall import ON_CALL_ROLES
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = "\n".join(
@@ -19,12 +20,22 @@ SOURCES = "\n".join(
     for p in (ROOT / folder).rglob("*.py")
     if p.name != "catalog.py"
 )
-# Looked up by name (category_<value>) or used by the catalog's own menu().
-BY_NAME = {f"category_{c.value}" for c in Category} | {
-    k for k in EN.names() if k.startswith("menu_")
-}
+# Looked up by name (category_<value>, role_<value>) or used by the catalog's own menu().
+BY_NAME = (
+    {f"category_{c.value}" for c in Category}
+    | {f"role_{r.value}" for r in ON_CALL_ROLES}
+    | {k for k in EN.names() if k.startswith("menu_")}
+)
 # Pieces glued onto other lines, so their edge spaces and newlines are deliberate.
-FRAGMENTS = {"offer_note", "offer_urgent", "page_urgent", "threads_current"}
+FRAGMENTS = {
+    "offer_note",
+    "offer_urgent",
+    "page_urgent",
+    "threads_current",
+    "waiting_urgent",
+    "waiting_paged",
+    "invite_agency",
+}
 
 
 @pytest.mark.parametrize("key", EN.names())
