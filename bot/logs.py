@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import traceback
+from collections.abc import Mapping
 from pathlib import Path
 
 # httpx logs every request URL at INFO, and a Bot API URL carries the bot token. PTB prints
@@ -24,14 +27,30 @@ _CAPPED = {
 }
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The journal stamps each line itself.
+JOURNAL_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(level: str = "INFO", file: Path | None = None) -> None:
-    handlers: list[logging.Handler] = [logging.StreamHandler()]
+def setup_logging(
+    level: str = "INFO", file: Path | None = None, env: Mapping[str, str] | None = None
+) -> None:
+    """To `file` only when one is set, else to stderr (the journal, under systemd).
+
+    The file handler reopens the file when logrotate has moved it away, so rotation needs no
+    signal and no copytruncate. The file is created private (0600)."""
+    env = os.environ if env is None else env
+    handler: logging.Handler
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(file, encoding="utf-8"))
-    logging.basicConfig(level=level, format=FORMAT, handlers=handlers, force=True)
+        if not file.exists():
+            file.touch(mode=0o600)
+        handler = logging.handlers.WatchedFileHandler(file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(FORMAT))
+    else:
+        handler = logging.StreamHandler()
+        journal = bool(env.get("JOURNAL_STREAM"))  # set by systemd for a journal-bound stderr
+        handler.setFormatter(logging.Formatter(JOURNAL_FORMAT if journal else FORMAT))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     cap_noisy_loggers()
 
 
