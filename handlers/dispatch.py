@@ -221,7 +221,8 @@ class Dispatcher:
     async def dispatch_followups(self) -> int:
         """Send the check-ins that are due (called by the scheduler); how many went out."""
         try:
-            return await followups.dispatch_due(self.services)
+            with sending(Priority.BACKGROUND):  # a backlog of check-ins yields to relays
+                return await followups.dispatch_due(self.services)
         except Exception as exc:
             log.error("check-in dispatch failed: %s at %s", type(exc).__name__, where(exc))
             return 0

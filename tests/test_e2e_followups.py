@@ -17,6 +17,7 @@ import pytest
 from bot.app import App, PlatformMessenger
 from bot.catalog import EN
 from bot.config import FollowupsConfig
+from bot.delivery import Priority, current_priority
 from bot.events import Address, Platform, Reply, Sent
 from bot.followups import FollowUp, Kind
 from bot.model import MemberId, Role
@@ -468,6 +469,30 @@ class DiesOnNudge(PlatformMessenger):
             self.died = True
             raise asyncio.CancelledError
         return await super().send(to, reply)
+
+
+class Recording(PlatformMessenger):
+    """The app's messenger, noting the priority each check-in was sent with."""
+
+    priorities: list[Priority]
+
+    async def send(self, to: Address, reply: Reply) -> Sent:
+        if reply.text == EN.nudge:
+            self.priorities.append(current_priority())
+        return await super().send(to, reply)
+
+
+async def test_check_ins_go_last_in_line_behind_relays(sandbox: Sandbox, clock: FakeClock) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    await officer.send("/checkin weekly")
+    await officer.wait_for("every week")
+    services = running(sandbox).services
+    assert services is not None
+    recording = Recording(running(sandbox).transports)
+    recording.priorities = []
+    services.messenger = recording
+    assert await dispatch_at(sandbox, clock, chicago(30, 10)) == 1
+    assert recording.priorities == [Priority.BACKGROUND]
 
 
 async def test_a_crash_between_mark_and_send_loses_that_nudge_and_never_repeats_it(
