@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from bot.model import MemberId
 from bot.storage import db
 from bot.storage.followups import FollowupStore, new_followup_id
 from bot.storage.invites import InviteProblem, InviteSpec, InviteStore
@@ -64,6 +65,14 @@ class Repository(
             if not await db.checkpoint(self._conn):
                 log.warning("WAL checkpoint busy at close; the next start folds it")
             await self._conn.close()
+
+    async def set_active(self, member_id: MemberId, active: bool) -> bool:
+        """Revoke or restore. A revoked member keeps no check-ins, and no helper's follow-up
+        links them to anyone (whichever path revokes: the CLI, a roster import, the chat)."""
+        changed = await super().set_active(member_id, active)
+        if changed and not active:
+            await self.forget_member_followups(member_id)
+        return changed
 
     @property
     def total_changes(self) -> int:
