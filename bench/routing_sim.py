@@ -34,6 +34,7 @@ from bot.escalation import (
     ClockState,
     PendingOffer,
     Timing,
+    can_widen,
     decide,
     effective_wanted,
     next_wake,
@@ -82,10 +83,11 @@ class Params:
     thread_median_minutes: float = 40.0
     thread_sigma: float = 0.6
     patience_minutes: float = 120.0  # the officer stops looking after this long unmatched
-    # handlers.offers._accept refuses declined offers, so an accept that arrives after
-    # the offer expired would be honoured if the helper could still press; on Telegram the
-    # expiry edit removes the buttons, so by default a late accept is lost.
-    honour_late_accepts: bool = False
+    # An expired offer keeps its Accept button (handlers.matching._expire_offer) and
+    # handlers.offers._accept takes it while the request is open, unless the helper was asked
+    # again in a newer message. --no-late-accepts models the old behaviour (the expiry edit
+    # removed the buttons, so a late accept was lost).
+    no_late_accepts: bool = False
     verify_prefilter: bool = False  # also run next_batch on every helper and compare
 
 
@@ -474,6 +476,18 @@ class Simulator:
                 raise InvariantError("pre-filtering by availability changed next_batch")
         return batch
 
+    def find_batch(
+        self, request: Request, wanted: Wanted, pool: Sequence[Member], *, live: bool
+    ) -> list[Member]:
+        """As handlers.matching.find_batch: expired helpers are asked again only when no
+        offer is live at all."""
+        for second_round in (False,) if live else (False, True):
+            routing_request = self.routing_request(request, wanted, second_round=second_round)
+            batch = self.batch_for(routing_request, pool, request.urgent)
+            if batch:
+                return batch
+        return []
+
     def advance(self, request: Request) -> None:
         if request.id not in self.open:
             return
@@ -481,14 +495,24 @@ class Simulator:
         state, pending = clock_view(request)
         wanted = effective_wanted(state, now, self.timing)
         helpers = self.candidates()
-        batch: list[Member] = []
-        for second_round in (False, True):
-            routing_request = self.routing_request(request, wanted, second_round=second_round)
-            batch = self.batch_for(routing_request, helpers, request.urgent)
-            if batch:
-                break
+        live = any(o.expires_at > now for o in pending)
+        batch = self.find_batch(request, wanted, helpers, live=live)
+        widen_now = False
+        if not batch and not live and can_widen(state):
+            batch = self.find_batch(request, Wanted.EITHER, helpers, live=live)
+            widen_now = bool(batch)
         self.counters.decisions += 1
-        decision = decide(state, pending, now, self.timing, anyone_to_offer=bool(batch))
+        decision = decide(
+            state,
+            pending,
+            now,
+            self.timing,
+            anyone_to_offer=bool(batch),
+            batch_size=self.policy.batch_size,
+            widen_now=widen_now,
+        )
+        if not request.urgent:
+            batch = batch[: decision.slots]  # refill only the slots that are free
         if not decision.idle:
             for helper_id in decision.expire:
                 self.expire(request, helper_id)
@@ -575,7 +599,7 @@ class Simulator:
             if not event.accept:
                 return
             self.counters.late_accepts += 1
-            if not (self.p.honour_late_accepts and offer.state is OfferState.EXPIRED):
+            if self.p.no_late_accepts or offer.state is not OfferState.EXPIRED:
                 return
         if not event.accept:
             offer.state = OfferState.DECLINED

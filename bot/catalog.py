@@ -264,7 +264,12 @@ class Catalog:
     offer_involved_ack: str = (
         "Thank you for saying so. We'll find someone else; this request won't come to you again."
     )
-    offer_expired: str = "This offer timed out, so we're asking someone else."
+    offer_expired: str = (
+        "Still open: {category}. No answer yet, so we're asking others too. "
+        "If you're free now, you can still accept until someone does.\n\n"
+        "Accepting confirms you weren't a responder, witness or party to this incident."
+    )
+    offer_repeated: str = "Still open: the request is in the newer message below."
     ignored_set_away: str = (
         "You've missed {count} offers in a row, so I've set you to away. "
         "Send /available when you're ready again."

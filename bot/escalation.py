@@ -1,10 +1,12 @@
 """The contact clock: what must happen to an open request now. Pure functions of state and now.
 
-The ladder (all times from the request, all configurable): offers go to a batch of helpers and
-time out to the next batch; after `widen_after` the search takes chaplains as well as peers (or
-peers as well as chaplains); after `page_after` the on-call coordinators are paged; after
-`give_up_after` the officer gets the crisis lines and the option to keep waiting. Nobody waits
-silently: with no one to offer to, coordinators are paged at once.
+The ladder (all times from the request, all configurable): offers go to a batch of helpers; a
+slot whose offer times out or is declined is refilled at once (a silent helper holds back only
+their own slot, never the whole batch). After `widen_after`, or at once when nobody of the role
+asked for is left, the search takes chaplains as well as peers (or peers as well as chaplains);
+after `page_after` the on-call coordinators are paged; after `give_up_after` the officer gets
+the crisis lines and the option to keep waiting. Nobody waits silently: with no one to offer
+to, coordinators are paged at once.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class PendingOffer:
 class ClockDecision:
     expire: tuple[MemberId, ...] = ()  # pending offers past their deadline
     widen: bool = False  # take the other helper role too, from now on
-    offer: bool = False  # nothing is pending any more: send the next batch
+    offer: bool = False  # a slot is free and someone can be asked: send offers
+    slots: int = 0  # how many new offers (an urgent request offers everyone eligible)
     page: bool = False  # page the on-call coordinators now
     give_up: bool = False  # crisis lines and "we'll keep looking" to the officer
 
@@ -59,6 +62,11 @@ class ClockDecision:
 _WIDENABLE = frozenset({Wanted.PEER, Wanted.CHAPLAIN})
 
 
+def can_widen(state: ClockState) -> bool:
+    """A choice between peer and chaplain that has not been widened yet."""
+    return not state.widened and state.wanted in _WIDENABLE
+
+
 def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted:
     """Whom to search for right now: widened on urgency or once `widen_after` has passed."""
     if state.wanted not in _WIDENABLE:
@@ -68,6 +76,18 @@ def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted
     return state.wanted
 
 
+def free_slots(
+    state: ClockState, pending: Sequence[PendingOffer], now: datetime, batch_size: int
+) -> int:
+    """How many new offers may go out now: each of the `batch_size` slots whose offer is no
+    longer live (timed out, declined, never sent). An urgent request was offered to everyone
+    eligible at once; it goes round again only once none of those offers is live."""
+    live = sum(1 for o in pending if o.expires_at > now)
+    if state.urgent:
+        return 0 if live else max(1, batch_size)
+    return max(0, batch_size - live)
+
+
 def decide(
     state: ClockState,
     pending: Sequence[PendingOffer],
@@ -75,22 +95,25 @@ def decide(
     timing: Timing,
     *,
     anyone_to_offer: bool,
+    batch_size: int = 1,
+    widen_now: bool = False,
 ) -> ClockDecision:
     """What the clock requires now. `anyone_to_offer`: the routing policy found at least one
-    eligible helper (for the effective wanted) who has not had this request yet."""
+    eligible helper (for the effective wanted) who has not had this request yet. `widen_now`:
+    nobody of the role asked for can be asked and no offer is live, but the other role can:
+    widen at once rather than leave the officer waiting for `widen_after`."""
     waited = now - state.created_at
     expire = tuple(o.helper_id for o in pending if o.expires_at <= now)
     still_pending = len(pending) - len(expire)
-    offer = still_pending == 0 and anyone_to_offer
-    widen = (
-        not state.widened
-        and state.wanted in _WIDENABLE
-        and (state.urgent or waited >= timing.widen_after)
-    )
+    slots = free_slots(state, pending, now, batch_size) if anyone_to_offer else 0
+    offer = slots > 0
+    widen = can_widen(state) and (state.urgent or waited >= timing.widen_after or widen_now)
     nobody = still_pending == 0 and not anyone_to_offer
     page = not state.paged and (state.urgent or waited >= timing.page_after or nobody)
     give_up = not state.gave_up and waited >= timing.give_up_after
-    return ClockDecision(expire=expire, widen=widen, offer=offer, page=page, give_up=give_up)
+    return ClockDecision(
+        expire=expire, widen=widen, offer=offer, slots=slots, page=page, give_up=give_up
+    )
 
 
 def next_wake(

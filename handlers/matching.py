@@ -16,11 +16,13 @@ from bot.escalation import (
     ClockState,
     PendingOffer,
     Timing,
+    can_widen,
     decide,
     effective_wanted,
+    free_slots,
     next_wake,
 )
-from bot.events import DeliveryError, Reply, Sent
+from bot.events import Choice, DeliveryError, Reply, Sent
 from bot.hours import current_window_end
 from bot.logs import where
 from bot.model import (
@@ -192,32 +194,72 @@ async def advance(services: Services, request_id: RequestId) -> None:
         PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
     ]
     wake = next_wake(state, pending, timing)
-    if any(o.expires_at > now for o in pending) and (wake is None or now < wake):
-        return  # offers are out and nothing is due: skip the routing work until then
+    batch_size = services.config.routing.offer_batch
+    if free_slots(state, pending, now, batch_size) == 0 and (wake is None or now < wake):
+        return  # every slot has a live offer and nothing is due: skip the routing work
     wanted = effective_wanted(state, now, timing)
     helpers = await repo.members(roles=HELPER_ROLES)
-    loads = services.relay.loads()
-    zone = services.config.program.timezone
-    batch: list[Member] = []
-    for second_round in (False, True):
-        routing_request = await routing_view(
-            services, request, officer, wanted, offers, now=now, second_round=second_round
-        )
-        batch = next_batch(
-            routing_request,
-            helpers,
-            live_threads=loads,
-            now=now,
-            policy=routing_policy(services),
-            everyone=request.urgent,
-            default_zone=zone,
-        )
-        if batch:
-            break
-    decision = decide(state, pending, now, timing, anyone_to_offer=bool(batch))
+    live = any(o.expires_at > now for o in pending)
+    find = _BatchFinder(services, request, officer, offers, helpers, now=now, live=live)
+    batch = await find(wanted)
+    widen_now = False
+    if not batch and not live and can_widen(state):
+        # Nobody of the role asked for is left: the other role at once, not after widen_after.
+        batch = await find(Wanted.EITHER)
+        widen_now = bool(batch)
+    decision = decide(
+        state,
+        pending,
+        now,
+        timing,
+        anyone_to_offer=bool(batch),
+        batch_size=batch_size,
+        widen_now=widen_now,
+    )
+    if not request.urgent:
+        batch = batch[: decision.slots]  # refill only the slots that are free
     if not decision.idle:
         step = _Step(request, officer, decision, batch, offers, pending, now)
         await _carry_out(services, step)
+
+
+@dataclass(frozen=True, slots=True)
+class _BatchFinder:
+    """The next batch for a request, as the policy ranks it. Helpers whose offers timed out
+    are asked again only when nobody new is left and no offer is live at all."""
+
+    services: Services
+    request: RequestRecord
+    officer: Member
+    offers: list[OfferRecord]
+    helpers: list[Member]
+    now: datetime
+    live: bool
+
+    async def __call__(self, wanted: Wanted) -> list[Member]:
+        services = self.services
+        for second_round in (False,) if self.live else (False, True):
+            routing_request = await routing_view(
+                services,
+                self.request,
+                self.officer,
+                wanted,
+                self.offers,
+                now=self.now,
+                second_round=second_round,
+            )
+            batch = next_batch(
+                routing_request,
+                self.helpers,
+                live_threads=services.relay.loads(),
+                now=self.now,
+                policy=routing_policy(services),
+                everyone=self.request.urgent,
+                default_zone=services.config.program.timezone,
+            )
+            if batch:
+                return batch
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +295,8 @@ async def _carry_out(services: Services, step: _Step) -> None:
             await services.try_send(officer.address, Reply(text.status_widened))
     live = any(o.expires_at > now for o in pending)
     nobody = not batch and not live
-    if decision.offer and await _send_offers(services, request, batch, now) == 0 and not live:
+    sent = await _send_offers(services, request, batch, step.offers, now) if decision.offer else 0
+    if decision.offer and sent == 0 and not live:
         # Everyone the policy found was unreachable: as good as nobody, so page now.
         nobody = True
         decision = replace(decision, page=request.paged_at is None)
@@ -273,10 +316,16 @@ async def _carry_out(services: Services, step: _Step) -> None:
 
 
 async def _send_offers(
-    services: Services, request: RequestRecord, batch: list[Member], now: datetime
+    services: Services,
+    request: RequestRecord,
+    batch: list[Member],
+    offers: list[OfferRecord],
+    now: datetime,
 ) -> int:
     """Offer the request to `batch`; returns how many offers reached someone. A helper who
-    cannot be reached at all (blocked the bot, account gone) is set away, not retried."""
+    cannot be reached at all (blocked the bot, account gone) is set away, not retried. A
+    helper asked again gets a new message (it notifies); the old one loses its button."""
+    earlier = {o.helper_id: o.message_id for o in offers}
     text = services.text
     note = services.notes.get(request.id, "")
     body = text.offer.format(
@@ -307,6 +356,8 @@ async def _send_offers(
             continue
         await services.repo.add_offer(request.id, helper.id, now, expires, sent.message_id)
         delivered += 1
+        if earlier.get(helper.id) is not None:
+            await edit_offer(services, helper.id, earlier[helper.id], text.offer_repeated)
     if delivered:
         await services.repo.mark_request(request.id, first_offer_at=now)
     log.info("offers sent: %d", delivered)
@@ -320,8 +371,15 @@ async def _expire_offer(
     if not await repo.set_offer_state(request.id, helper_id, OfferState.EXPIRED):
         return
     offer = next((o for o in offers if o.helper_id == helper_id), None)
+    # The Accept button stays: an accept that comes late still counts while the request is open.
     await edit_offer(
-        services, helper_id, offer.message_id if offer else None, services.text.offer_expired
+        services,
+        helper_id,
+        offer.message_id if offer else None,
+        services.text.offer_expired.format(
+            category=category_label(services.text, request.category)
+        ),
+        late_accept=request.id,
     )
     ignored = await repo.count_ignored_offer(helper_id)
     if ignored < services.config.routing.ignored_offers_before_away:
@@ -389,14 +447,9 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
             await repo.mark_request(request_id, widened=True)
             request = replace(request, widened=True)
         wanted = effective_wanted(clock_state(request), now, clock_timing(services))
+        offers = await repo.offers(request_id)
         routing_request = await routing_view(
-            services,
-            request,
-            officer,
-            wanted,
-            await repo.offers(request_id),
-            now=now,
-            second_round=True,
+            services, request, officer, wanted, offers, now=now, second_round=True
         )
         batch = next_batch(
             routing_request,
@@ -407,7 +460,7 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
             everyone=True,
             default_zone=services.config.program.timezone,
         )
-        return await _send_offers(services, request, batch, now) if batch else 0
+        return await _send_offers(services, request, batch, offers, now) if batch else 0
 
 
 async def close_request(services: Services, request: RequestRecord, notice: str) -> None:
@@ -419,7 +472,7 @@ async def close_request(services: Services, request: RequestRecord, notice: str)
     services.remember_closed(request.id, "closed")
     await record_metrics(services, request, matched_at=None)
     for offer in offers:
-        if offer.state is OfferState.PENDING:
+        if offer.state is not OfferState.DECLINED:  # an expired offer still shows Accept
             await edit_offer(services, offer.helper_id, offer.message_id, notice)
     await services.repo.fold_wal()  # the withdrawn request and its offers leave the WAL
 
@@ -447,9 +500,19 @@ async def record_metrics(
 
 
 async def edit_offer(
-    services: Services, helper_id: MemberId, message_id: str | None, notice: str
+    services: Services,
+    helper_id: MemberId,
+    message_id: str | None,
+    notice: str,
+    *,
+    late_accept: RequestId | None = None,
 ) -> None:
+    """Edit an offer to `notice`; with `late_accept`, its Accept button stays."""
     helper = await services.repo.member(helper_id)
     if helper is None or message_id is None:
         return
-    await services.try_edit(Sent(helper.address, message_id), Reply(notice))
+    buttons: tuple[Choice, ...] = ()
+    if late_accept is not None:
+        text = services.text
+        buttons = (services.choice(text.offer_accept, "acc", late_accept, helper.address),)
+    await services.try_edit(Sent(helper.address, message_id), Reply(notice, buttons))

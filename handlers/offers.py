@@ -133,7 +133,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     if old is not None:
         await _hand_over(services, old, thread, helper)
     for offer in offers:
-        if offer.helper_id != helper.id and offer.state is OfferState.PENDING:
+        if offer.helper_id != helper.id and offer.state is not OfferState.DECLINED:
             await matching.edit_offer(
                 services, offer.helper_id, offer.message_id, text.offer_taken
             )

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
 from tests.test_e2e_routing import member_of
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
@@ -76,17 +77,24 @@ async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) ->
     await coordinator.wait_for(EN.push_gone)
 
 
-async def test_the_page_comes_with_a_way_to_act(sandbox: Sandbox) -> None:
+async def test_the_page_comes_with_a_way_to_act(sandbox: Sandbox, clock: FakeClock) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER)
     coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
-    chaplain = await sandbox.join("Jordan", Role.CHAPLAIN)
-    # Only a chaplain is free and the officer asked for a peer: nobody to offer, page at once.
+    peers = [await sandbox.join(name, Role.PEER) for name in ("Alex", "Blake", "Casey", "Drew")]
     await ask_for_peer(officer)
+    for peer in peers[:3]:  # three slots
+        await peer.wait_for("New request")
+    # Nobody answers for 15 minutes: the first three time out, the fourth is asked, and the
+    # coordinator is paged with a way to offer it to everyone free at once.
+    clock.advance(timedelta(minutes=15, seconds=1))
+    assert sandbox.app is not None
+    await sandbox.app.tick()
     page = await coordinator.wait_for("A request has waited")
     assert page.labels() == [EN.push_page_button]
     await coordinator.press(page, EN.push_page_button)
-    await chaplain.wait_for("New request")
-    await coordinator.wait_for(EN.push_done.format(count=1))
+    await coordinator.wait_for(EN.push_done.format(count=3))  # the three who timed out
+    for peer in peers[:3]:
+        await peer.wait_for(EN.offer_repeated)  # asked again, in a new message
 
 
 async def test_invite_renew_and_revoke_from_the_chat(sandbox: Sandbox) -> None:

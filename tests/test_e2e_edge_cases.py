@@ -193,6 +193,6 @@ async def test_delivery_after_the_clock_moved_on_is_still_checked(
     clock.advance(timedelta(minutes=3, seconds=5))
     assert sandbox.app is not None
     await sandbox.app.tick()
-    await peer.wait_for(EN.offer_expired)
+    await peer.wait_for(EN.offer_repeated)
     await peer.press_data(data)
     await officer.wait_for("is here for you")

@@ -16,6 +16,8 @@ from bot.sandbox.telegram_api import SimUser
 from tests.conftest import FakeClock
 from tests.test_e2e_walking_skeleton import INTAKE_QUESTION, ask_for_peer
 
+EXPIRED = "No answer yet"  # in EN.offer_expired, whose category varies
+
 
 async def tick(sandbox: Sandbox) -> None:
     assert sandbox.app is not None
@@ -67,11 +69,12 @@ async def test_the_clock_escalates_and_the_officer_is_never_left_in_silence(
     first = await peer.wait_for("New request")
     assert offers_in(chaplain) == []  # a peer was asked for
 
-    # 3 minutes: the offer times out and is withdrawn; the only peer is asked again.
+    # 3 minutes: the offer times out; nobody new is left, so the only peer is asked again in a
+    # new message (it notifies) and the old one loses its button.
     clock.advance(timedelta(minutes=3, seconds=1))
     await tick(sandbox)
-    await peer.wait_for(EN.offer_expired)
-    assert first.text == EN.offer_expired and first.buttons == []
+    await peer.wait_for(EN.offer_repeated)
+    assert first.text == EN.offer_repeated and first.buttons == []
     again = await peer.wait_for("New request")
     assert again is not first and again.labels()[0] == EN.offer_accept
 
@@ -149,15 +152,15 @@ async def test_a_pending_request_survives_a_restart_and_its_timers_resume(
     peer_a = await sandbox.join("Alex", Role.PEER)
     await ask_for_peer(officer, outside=False)
     first = await peer_a.wait_for("New request")
-    peer_b = await sandbox.join("Blake", Role.PEER)
 
     await sandbox.stop_app()
     clock.advance(timedelta(minutes=4))
     await sandbox.start_app()  # the first tick runs at start
 
-    await peer_a.wait_for(EN.offer_expired)
-    offer_b = await peer_b.wait_for("New request")
+    await peer_a.wait_until(lambda: first.text == EN.offer_repeated)  # timed out, asked again
     assert first.buttons == []
+    peer_b = await sandbox.join("Blake", Role.PEER)  # a free slot: asked at once
+    offer_b = await peer_b.wait_for("New request")
     await peer_b.press(offer_b, EN.offer_accept)
     await officer.wait_for("is here for you")
 
@@ -279,3 +282,65 @@ async def test_a_new_helper_coming_on_duty_gets_the_waiting_request(sandbox: San
     offer = await peer.wait_for("New request")
     await peer.press(offer, EN.offer_accept)
     await officer.wait_for("is here for you")
+
+
+async def test_a_declined_slot_is_refilled_at_once_while_others_are_still_out(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """A batch of three: one decline sends the next offer at once; the two silent helpers'
+    offers are still out and do not hold it back."""
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    first_three = [await sandbox.join(name, Role.PEER) for name in ("Alex", "Blake", "Casey")]
+    await ask_for_peer(officer, outside=False)
+    offers = [await peer.wait_for("New request") for peer in first_three]
+    fourth = await sandbox.join("Drew", Role.PEER)
+    await first_three[0].press(offers[0], EN.offer_decline)
+    await fourth.wait_for("New request")  # no tick, no time passed: the decline refilled
+    assert offers_in(first_three[1]) == offers_in(first_three[2]) == [offers[1].text]
+
+
+async def test_a_new_helper_fills_a_free_slot_on_the_next_tick(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer_a = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer, outside=False)
+    await peer_a.wait_for("New request")
+    peer_b = await sandbox.join("Blake", Role.PEER)  # a slot of three is free
+    clock.advance(timedelta(seconds=5))
+    await tick(sandbox)
+    offer_b = await peer_b.wait_for("New request")
+    await peer_b.press(offer_b, EN.offer_accept)
+    await officer.wait_for("is here for you")
+
+
+async def test_an_accept_just_after_expiry_still_counts_while_the_request_is_open(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    first_three = [await sandbox.join(name, Role.PEER) for name in ("Alex", "Blake", "Casey")]
+    await ask_for_peer(officer, outside=False)
+    offers = [await peer.wait_for("New request") for peer in first_three]
+    fourth = await sandbox.join("Drew", Role.PEER)
+    clock.advance(timedelta(minutes=3, seconds=1))
+    await tick(sandbox)
+    fresh = await fourth.wait_for("New request")
+    for peer in first_three:
+        await peer.wait_for(EXPIRED)
+    assert all(offer.labels() == [EN.offer_accept] for offer in offers)
+    await first_three[0].press(offers[0], EN.offer_accept)  # late, but the request is open
+    await officer.wait_for("is here for you")
+    # Every other offer, expired or live, loses its button: the request is taken.
+    for peer, offer in ((first_three[1], offers[1]), (first_three[2], offers[2]), (fourth, fresh)):
+        await peer.wait_until(lambda offer=offer: offer.text == EN.offer_taken)  # type: ignore[misc]
+        assert offer.buttons == []
+
+
+async def test_with_no_peer_left_a_chaplain_is_asked_at_once(sandbox: Sandbox) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    chaplain = await sandbox.join("Jordan", Role.CHAPLAIN)
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    await ask_for_peer(officer, outside=False)  # no peer at all: no waiting for widen_after
+    await chaplain.wait_for("New request")
+    await officer.wait_for(EN.status_widened)
+    assert not any("A request has waited" in t for t in coordinator.texts())

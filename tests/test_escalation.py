@@ -104,3 +104,17 @@ def test_a_whole_night_of_ticks_says_each_thing_once() -> None:
             said.append(f"give_up@{minute}")
             state = replace(state, gave_up=True)
     assert said == ["widen@10", "page@15", "give_up@30"]
+
+
+@given(states, pendings, moments, st.booleans(), st.integers(min_value=1, max_value=5))
+def test_a_free_slot_is_refilled_without_waiting_for_the_rest_of_the_batch(
+    state: ClockState, pending: list[PendingOffer], now: datetime, anyone: bool, batch: int
+) -> None:
+    decision = decide(state, pending, now, TIMING, anyone_to_offer=anyone, batch_size=batch)
+    live = sum(1 for o in pending if o.expires_at > now)
+    if state.urgent:  # everyone eligible had it at once: a new round once none is live
+        expected = batch if anyone and live == 0 else 0
+    else:
+        expected = max(0, batch - live) if anyone else 0
+    assert decision.slots == expected
+    assert decision.offer == (expected > 0)
