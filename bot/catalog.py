@@ -74,6 +74,7 @@ class Catalog:
         "/away \u2013 stop being paged\n"
         "/hours \u2013 set weekly on-call hours\n"
         "/checkin, /quiet \u2013 check-ins for yourself, and when they must wait\n"
+        "/stats \u2013 the program's numbers (coordinators)\n"
         "/crisis \u2013 24/7 crisis lines"
     )
 
@@ -247,6 +248,28 @@ class Catalog:
     who_phrase_chaplain: str = "a chaplain"
     who_phrase_either: str = "a peer or chaplain"
     who_phrase_clinician: str = "a clinician"
+
+    # -- program statistics (coordinators) ------------------------------------------------
+    coordinators_only: str = "That's for coordinators."
+    stats_title: str = (
+        "Program numbers, last {weeks} weeks. An x is hidden: under {k}, "
+        "or it would give one that is away."
+    )
+    stats_none: str = "No requests recorded yet."
+    stats_week: str = (
+        "Week of {week}: {requests} requests, {matched} matched. A human in {p50} min "
+        "(9 in 10 within {p90} min); {goal} within {goal_minutes} min."
+    )
+    stats_week_more: str = (
+        "  Widened {widened}, coordinators paged {paged}, hand-overs {handovers}, "
+        "referrals {referrals}."
+    )
+    stats_topics: str = "Topics, all weeks: {topics}."
+    stats_ratings: str = "Ratings 1-5: {ratings}. Did it help (yes/no/unsure): {helped}."
+    stats_load: str = (
+        "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling}."
+    )
+    stats_more: str = "Full tables, CSV, JSON and a chart: peerline stats on the server."
 
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (

@@ -107,6 +107,8 @@ class ProgramConfig:
     name: str = "Peer Support"
     timezone: str = "America/Chicago"
     confidentiality: str = DEFAULT_CONFIDENTIALITY
+    # Statistics: any count from 1 to stats_k - 1 is hidden (k-anonymity).
+    stats_k: int = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,7 @@ class Config:
 
 
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "program": frozenset({"name", "timezone", "confidentiality"}),
+    "program": frozenset({"name", "timezone", "confidentiality", "stats_k"}),
     "telegram": frozenset(
         {
             "enabled",
@@ -455,6 +457,7 @@ def _program(r: _Reader) -> ProgramConfig:
         name=r.string("name", defaults.name).strip(),
         timezone=timezone,
         confidentiality=r.string("confidentiality", defaults.confidentiality).strip(),
+        stats_k=r.integer("stats_k", defaults.stats_k, 2, 100),
     )
 
 

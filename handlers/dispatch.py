@@ -23,6 +23,7 @@ from handlers import (
     matching,
     offers,
     onboarding,
+    program,
     thread,
     transfer,
 )
@@ -58,6 +59,7 @@ def build_router() -> Router:
         helper.router,
         intake.router,
         offers.router,
+        program.router,
         thread.router,
         transfer.router,
     ):

@@ -495,6 +495,10 @@ async def record_metrics(
             secs_to_first_offer=since(request.first_offer_at),
             secs_to_accept=to_accept,
             met_goal=to_accept is not None and to_accept <= goal,
+            widened=request.widened,
+            paged=request.paged_at is not None,
+            handover=request.transfer_thread is not None,
+            referral=request.wanted is Wanted.CLINICIAN,
         )
     )
 

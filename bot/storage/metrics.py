@@ -23,13 +23,18 @@ class RequestMetrics:
     secs_to_first_offer: float | None
     secs_to_accept: float | None
     met_goal: bool
+    widened: bool = False
+    paged: bool = False
+    handover: bool = False  # a hand-over to another helper (/transfer)
+    referral: bool = False  # to a clinician
 
 
 class MetricsStore(StoreBase):
     async def record_metrics(self, metrics: RequestMetrics) -> None:
         await self._exec(
             "INSERT INTO request_metrics (day, category, urgent, outcome, secs_to_status,"
-            " secs_to_first_offer, secs_to_accept, met_goal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " secs_to_first_offer, secs_to_accept, met_goal, widened, paged, handover, referral)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 metrics.day.isoformat(),
                 metrics.category.value,
@@ -39,6 +44,10 @@ class MetricsStore(StoreBase):
                 metrics.secs_to_first_offer,
                 metrics.secs_to_accept,
                 int(metrics.met_goal),
+                int(metrics.widened),
+                int(metrics.paged),
+                int(metrics.handover),
+                int(metrics.referral),
             ),
         )
 
@@ -71,6 +80,10 @@ class MetricsStore(StoreBase):
                 secs_to_first_offer=row["secs_to_first_offer"],
                 secs_to_accept=row["secs_to_accept"],
                 met_goal=bool(row["met_goal"]),
+                widened=bool(row["widened"]),
+                paged=bool(row["paged"]),
+                handover=bool(row["handover"]),
+                referral=bool(row["referral"]),
             )
             for row in rows
         ]
