@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -19,6 +20,7 @@ from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
+from handlers import program
 from handlers.base import ChoiceCodec, Services
 from handlers.dispatch import Dispatcher, build_router
 
@@ -202,11 +204,32 @@ class App:
                 coalesce=True,
                 misfire_grace_time=None,
             )
+        # The coverage forecast to coordinators, Monday morning in the program's time zone.
+        self._scheduler.add_job(
+            self.send_weekly_coverage,
+            "cron",
+            day_of_week="mon",
+            hour=8,
+            timezone=ZoneInfo(self.config.program.timezone),
+            coalesce=True,
+            misfire_grace_time=6 * 3600,
+        )
         self._scheduler.start()
         await self.tick()
         # Anything that fell due while the bot was down goes out at once, in the background, so
         # a long backlog does not hold up the start.
         self.wake_followups_by(self.clock())
+
+    async def send_weekly_coverage(self) -> int:
+        if self.services is None:
+            return 0
+        try:
+            sent = await program.send_weekly_coverage(self.services)
+        except Exception as exc:
+            log.error("coverage forecast failed: %s at %s", type(exc).__name__, where(exc))
+            return 0
+        log.info("coverage forecast sent to %d coordinator(s)", sent)
+        return sent
 
     async def dispatch_followups(self) -> int:
         """Send the check-ins that are due, then arm the wake-up for the next one."""

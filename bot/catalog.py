@@ -75,6 +75,7 @@ class Catalog:
         "/hours \u2013 set weekly on-call hours\n"
         "/checkin, /quiet \u2013 check-ins for yourself, and when they must wait\n"
         "/stats \u2013 the program's numbers (coordinators)\n"
+        "/coverage \u2013 the week's hours with too few on call (coordinators)\n"
         "/crisis \u2013 24/7 crisis lines"
     )
 
@@ -179,6 +180,8 @@ class Catalog:
     category_alcohol: str = "Drinking or substances"
     category_stress: str = "Stress or burnout"
     category_suicidal_thoughts: str = "Thoughts of ending my life"
+    category_money: str = "Money worries"
+    category_faith: str = "Faith or spiritual"
     category_other: str = "Something else"
     category_not_safe: str = "Not safe right now"
     intake_who: str = "Who would you like to talk to?"
@@ -261,7 +264,7 @@ class Catalog:
         "(9 in 10 within {p90} min); {goal} within {goal_minutes} min."
     )
     stats_week_more: str = (
-        "  Widened {widened}, coordinators paged {paged}, hand-overs {handovers}, "
+        "Widened {widened}, coordinators paged {paged}, hand-overs {handovers}, "
         "referrals {referrals}."
     )
     stats_topics: str = "Topics, all weeks: {topics}."
@@ -270,6 +273,15 @@ class Catalog:
         "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling}."
     )
     stats_more: str = "Full tables, CSV, JSON and a chart: peerline stats on the server."
+    coverage_title: str = (
+        "On-call cover, next 7 days: the hours with fewer than {minimum} on call. "
+        "Counted from weekly /hours; people who say /available come on top."
+    )
+    coverage_hole: str = "{start} to {end}: {role} on call: {fewest}"
+    coverage_none: str = "Every hour of the next 7 days has at least {minimum} of each on call."
+    coverage_more: str = "And {count} more. The full list: peerline coverage on the server."
+    coverage_role_peer: str = "peers"
+    coverage_role_chaplain: str = "chaplains"
 
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (

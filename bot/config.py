@@ -109,6 +109,9 @@ class ProgramConfig:
     confidentiality: str = DEFAULT_CONFIDENTIALITY
     # Statistics: any count from 1 to stats_k - 1 is hidden (k-anonymity).
     stats_k: int = 5
+    # Coverage forecast (/coverage, sent to coordinators every Monday): hours of the coming
+    # week with fewer than this many of a role on call.
+    coverage_minimum: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +175,8 @@ DEFAULT_PLANS: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("relationships", (3, 14)),
     ("alcohol", (3, 14)),
     ("stress", (3, 14)),
+    ("money", (3, 14)),
+    ("faith", (3, 14)),
     ("other", (3, 14)),
 )
 
@@ -238,7 +243,7 @@ class Config:
 
 
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "program": frozenset({"name", "timezone", "confidentiality", "stats_k"}),
+    "program": frozenset({"name", "timezone", "confidentiality", "stats_k", "coverage_minimum"}),
     "telegram": frozenset(
         {
             "enabled",
@@ -458,6 +463,7 @@ def _program(r: _Reader) -> ProgramConfig:
         timezone=timezone,
         confidentiality=r.string("confidentiality", defaults.confidentiality).strip(),
         stats_k=r.integer("stats_k", defaults.stats_k, 2, 100),
+        coverage_minimum=r.integer("coverage_minimum", defaults.coverage_minimum, 1, 1000),
     )
 
 

@@ -36,6 +36,8 @@ class Category(enum.StrEnum):
     ALCOHOL = "alcohol"
     STRESS = "stress"
     SUICIDAL_THOUGHTS = "suicidal_thoughts"
+    MONEY = "money"
+    FAITH = "faith"
     OTHER = "other"
     NOT_SAFE = "not_safe"  # the urgent path; not offered as a topic
 

@@ -1,17 +1,25 @@
-"""Running the program: coordinators' view of it (/stats). Numbers only, k-anonymous."""
+"""Running the program: coordinators' view of it. /stats (numbers only, k-anonymous) and
+/coverage (the coming week's hours with too few helpers on call, also sent every Monday)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from bot import stats
-from bot.model import TOPICS, Category
+from bot.catalog import Catalog
+from bot.coverage import Hole, forecast
+from bot.events import Reply
+from bot.model import HELPER_ROLES, TOPICS, Category, Role
 from bot.stats_collect import collect
-from handlers.base import Turn
+from handlers.base import Services, Turn
 from handlers.common import category_label
 from handlers.helper import ON_CALL_ROLES
 from handlers.router import Router
 
 router = Router()
 CHAT_WEEKS = 4
+CHAT_HOLES = 20  # a message stays readable; the CLI lists them all
 
 
 @router.command("stats", roles=ON_CALL_ROLES)
@@ -80,3 +88,51 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
     lines.append(text.stats_load.format(load=load, cooling=n(report.cooling_down)))
     lines.append(text.stats_more)
     return "\n".join(lines)
+
+
+@router.command("coverage", roles=ON_CALL_ROLES)
+async def show_coverage(turn: Turn) -> None:
+    if not turn.member.is_coordinator:
+        await turn.say(turn.text.coordinators_only)
+        return
+    await turn.say(await coverage_message(turn.services, turn.now))
+
+
+async def coverage_message(services: Services, now: datetime) -> str:
+    program = services.config.program
+    helpers = await services.repo.members(roles=HELPER_ROLES)
+    holes = forecast(helpers, now, minimum=program.coverage_minimum, zone=program.timezone)
+    return describe_holes(services.text, holes, program.coverage_minimum, program.timezone)
+
+
+def describe_holes(
+    text: Catalog, holes: list[Hole], minimum: int, zone: str, limit: int | None = CHAT_HOLES
+) -> str:
+    if not holes:
+        return text.coverage_none.format(minimum=minimum)
+    role_names = {Role.PEER: text.coverage_role_peer, Role.CHAPLAIN: text.coverage_role_chaplain}
+    lines = [text.coverage_title.format(minimum=minimum)]
+    for hole in holes[:limit]:
+        start = hole.start.astimezone(ZoneInfo(zone))
+        end = hole.end.astimezone(ZoneInfo(zone))
+        lines.append(
+            text.coverage_hole.format(
+                start=start.strftime("%a %H:%M"),
+                end=end.strftime("%a %H:%M"),
+                role=role_names.get(hole.role, hole.role.value),
+                fewest=hole.fewest,
+            )
+        )
+    if limit is not None and len(holes) > limit:
+        lines.append(text.coverage_more.format(count=len(holes) - limit))
+    return "\n".join(lines)
+
+
+async def send_weekly_coverage(services: Services) -> int:
+    """The forecast to every coordinator (the Monday job); returns how many got it."""
+    message = await coverage_message(services, services.clock())
+    sent = 0
+    for coordinator in await services.repo.coordinators():
+        if await services.try_send(coordinator.address, Reply(message)) is not None:
+            sent += 1
+    return sent
