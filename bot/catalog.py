@@ -53,7 +53,8 @@ class Catalog:
         "/nickname \u2013 keep the same nickname each time, or get a new one\n"
         "/checkin \u2013 a short \u201chow are you doing?\u201d every week or month\n"
         "/quiet \u2013 hours when check-ins must wait, e.g. /quiet 08:00-16:00\n"
-        "/timezone \u2013 your time zone, for check-ins\n\n"
+        "/timezone \u2013 your time zone, for check-ins\n"
+        "/resources \u2013 more help\n\n"
         "Nothing you write here is stored."
     )
     help_helper: str = (
@@ -251,6 +252,57 @@ class Catalog:
     who_phrase_chaplain: str = "a chaplain"
     who_phrase_either: str = "a peer or chaplain"
     who_phrase_clinician: str = "a clinician"
+
+    # -- resources and the self-check -------------------------------------------------------
+    resources_title: str = "Resources from your program:"
+    resources_none: str = "Your program hasn't listed resources here yet. The crisis lines:"
+    resources_kind_education: str = "Learning about stress and trauma"
+    resources_kind_clinician: str = "Clinicians and therapists in the network"
+    resources_kind_family: str = "For spouses and families"
+    resources_kind_chaplain: str = "Chaplains"
+    resources_kind_financial: str = "Money and debt counselling"
+    resources_entry: str = "\u2022 {name}: {contact}{note}"
+    resources_selfcheck_button: str = "A 2-minute self-check"
+    selfcheck_intro: str = (
+        "A short check for signs of trauma stress: the PC-PTSD-5, a free screen from the VA. "
+        "Yes or no answers. They are not saved, and no one sees them.\n\n"
+        "First: have you ever been through something very frightening or horrible? "
+        "Like a bad crash, an assault, seeing someone killed or badly hurt, or losing "
+        "someone to homicide or suicide."
+    )
+    selfcheck_item_1: str = (
+        "In the past month, have you had nightmares about it or thought about it when you "
+        "did not want to?"
+    )
+    selfcheck_item_2: str = (
+        "In the past month, have you tried hard not to think about it, or gone out of your "
+        "way to avoid things that remind you of it?"
+    )
+    selfcheck_item_3: str = (
+        "In the past month, have you been constantly on guard, watchful or easily startled?"
+    )
+    selfcheck_item_4: str = (
+        "In the past month, have you felt numb or cut off from people, activities or your "
+        "surroundings?"
+    )
+    selfcheck_item_5: str = (
+        "In the past month, have you felt guilty, or unable to stop blaming yourself or "
+        "others, for it or for problems it caused?"
+    )
+    selfcheck_yes: str = "Yes"
+    selfcheck_no: str = "No"
+    selfcheck_high: str = (
+        "Thank you for answering. Your answers suggest it could really help to talk with a "
+        "clinician who knows trauma. This is a screen, not a diagnosis, and nothing was "
+        "saved.\n\nNext step: send /talk to reach a peer now, who can help you find one, or "
+        "see /resources for clinicians in the network."
+    )
+    selfcheck_low: str = (
+        "Thank you for answering. Your answers don't point to traumatic stress right now. "
+        "This is a screen, not a diagnosis, and nothing was saved.\n\nIf things change, or "
+        "you just want to talk, send /talk any time."
+    )
+    selfcheck_expired: str = "That check has ended. Send /selfcheck to start again."
 
     # -- program statistics (coordinators) ------------------------------------------------
     coordinators_only: str = "That's for coordinators."

@@ -218,6 +218,22 @@ class CrisisConfig:
     lines: tuple[CrisisLine, ...] = DEFAULT_CRISIS_LINES
 
 
+RESOURCE_KINDS = ("education", "clinician", "family", "chaplain", "financial")
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    kind: str  # one of RESOURCE_KINDS: how /resources groups it
+    name: str
+    contact: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ResourcesConfig:
+    entries: tuple[Resource, ...] = ()
+
+
 @dataclass(frozen=True, slots=True)
 class LoggingConfig:
     level: str = "INFO"
@@ -233,6 +249,7 @@ class Config:
     crypto: CryptoConfig = field(default_factory=CryptoConfig)
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     crisis: CrisisConfig = field(default_factory=CrisisConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     followups: FollowupsConfig = field(default_factory=FollowupsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path = Path("config.toml")
@@ -276,6 +293,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "crisis": frozenset({"lines"}),
+    "resources": frozenset({"entries"}),
     "followups": frozenset(
         {
             "enabled",
@@ -293,6 +311,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "logging": frozenset({"level", "file"}),
 }
 _CRISIS_LINE_KEYS = frozenset({"name", "contact", "hours"})
+_RESOURCE_KEYS = frozenset({"kind", "name", "contact", "note"})
 # Keys people reach for that must not live in this file; each gets its own hint.
 _REFUSED_KEYS = {
     ("crypto", "key_text"): f"the master key is never read from this file; set {MASTER_KEY_ENV} "
@@ -641,6 +660,35 @@ def _crisis(r: _Reader) -> CrisisConfig:
     return CrisisConfig(lines=tuple(lines))
 
 
+def _resources(r: _Reader) -> ResourcesConfig:
+    if not r.has("entries"):
+        return ResourcesConfig()
+    entries = r.table["entries"]
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise r.error("entries", "expected [[resources.entries]] tables with kind, name, contact")
+    found: list[Resource] = []
+    for number, entry in enumerate(entries, start=1):
+        er = _Reader(r.label, f"[[resources.entries]] entry {number}", entry, r.base_dir)
+        er.check_keys(_RESOURCE_KEYS, "resources.entries")
+        for key in ("kind", "name", "contact"):
+            if key not in entry:
+                raise er.error(key, "missing — each resource needs a kind, a name and a contact")
+        kind = er.string("kind", "").strip()
+        if kind not in RESOURCE_KINDS:
+            raise er.error(
+                "kind", f"expected one of {', '.join(RESOURCE_KINDS)}, got {_show(kind)}"
+            )
+        found.append(
+            Resource(
+                kind=kind,
+                name=er.string("name", "").strip(),
+                contact=er.string("contact", "").strip(),
+                note=er.string("note", "").strip(),
+            )
+        )
+    return ResourcesConfig(entries=tuple(found))
+
+
 _TOPICS = tuple(name for name, _ in DEFAULT_PLANS)
 
 
@@ -767,6 +815,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         crypto=_crypto(section("crypto"), env),
         routing=_routing(section("routing")),
         crisis=_crisis(section("crisis")),
+        resources=_resources(section("resources")),
         followups=_followups(section("followups")),
         logging=_logging(section("logging")),
         signal=_signal(section("signal")),

@@ -51,6 +51,16 @@ class ChoiceCodec:
 
 
 @dataclass(slots=True)
+class SelfCheck:
+    """Where someone is in the self-check and their running score. Memory only, and dropped
+    at the end: the score is never stored, logged or sent anywhere but to them."""
+
+    started_at: datetime
+    step: int = 0  # 0: the opening question; 1-5: the screen's items
+    score: int = 0
+
+
+@dataclass(slots=True)
 class Intake:
     """An officer's answers so far, while they fill in a request. Memory only."""
 
@@ -92,6 +102,7 @@ class Services:
         default_factory=OrderedDict
     )
     intakes: dict[MemberId, Intake] = field(default_factory=dict)
+    selfchecks: dict[MemberId, SelfCheck] = field(default_factory=dict)
     # An officer's few words about the incident, shown in offers and never stored.
     notes: dict[RequestId, str] = field(default_factory=dict)
     # Why recently closed requests closed ("taken" or "closed"), so a late press on an old offer

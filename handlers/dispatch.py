@@ -24,6 +24,7 @@ from handlers import (
     offers,
     onboarding,
     program,
+    resources,
     thread,
     transfer,
 )
@@ -60,6 +61,7 @@ def build_router() -> Router:
         intake.router,
         offers.router,
         program.router,
+        resources.router,
         thread.router,
         transfer.router,
     ):
