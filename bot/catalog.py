@@ -574,6 +574,7 @@ class Catalog:
         "Check-in with {alias}: they'd like to talk. If you're available, the request comes "
         "to you first."
     )
+    followup_report_talk_plain: str = "Check-in with {alias}: they'd like to talk."
     followup_report_none: str = "Check-in with {alias}: no answer. Nothing more will be sent."
     quiet_show: str = (
         "Your quiet hours are {quiet} ({zone}). Check-ins wait until they end. Change them "

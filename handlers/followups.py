@@ -400,24 +400,32 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
             report = text.followup_report_ok
             await turn.say(text.nudge_ok_reply)
         else:
-            report = text.followup_report_talk
-            await _wants_to_talk(turn, followup)
+            request = await _wants_to_talk(turn, followup)
+            first = request is not None and request.preferred_helper == followup.helper_id
+            report = text.followup_report_talk if first else text.followup_report_talk_plain
+            if followup.kind is Kind.HELPER:  # told before the offer can reach them
+                await _tell_helper(services, followup.helper_id, report, None, followup.alias)
+            if request is not None:
+                await matching.open_request(services, turn.member, request)
+            return
     if followup.kind is Kind.HELPER:
         await _tell_helper(services, followup.helper_id, report, None, followup.alias)
 
 
-async def _wants_to_talk(turn: Turn, followup: FollowUp) -> None:
-    """A request, offered first to the helper who asked for the check-in (or, if the officer
-    wants, to their previous helper) when that person is free; the usual routing otherwise."""
+async def _wants_to_talk(turn: Turn, followup: FollowUp) -> RequestRecord | None:
+    """The request to open: offered first to the helper who asked for the check-in when that
+    person is free, the usual routing otherwise. None when the officer has been answered
+    otherwise (already talking or looking, not an officer, or asked about their previous
+    helper first)."""
     services = turn.services
     if turn.member.role is not Role.OFFICER:
         await turn.say(turn.text.nudge_talk_staff)
-        return
+        return None
     if services.relay.threads_of(turn.member.id) or (
         await matching.open_request_of(services, turn.member.id)
     ):
         await turn.say(turn.text.nudge_talk_busy)
-        return
+        return None
     private = await services.repo.officer_private(turn.member.id)
     preferred = followup.helper_id if followup.kind is Kind.HELPER else None
     category = followup.category or Category.OTHER
@@ -432,10 +440,10 @@ async def _wants_to_talk(turn: Turn, followup: FollowUp) -> None:
                 turn.choice(text.again_no, "ftalk", f"/{tail}"),
             )
             await turn.say(text.intake_again.format(name=name), choices)
-            return
+            return None
     if preferred is not None and preferred in private.blocked:
         preferred = None
-    await _open_request(turn, preferred, category, followup.outside_agency)
+    return _request(turn, preferred, category, followup.outside_agency)
 
 
 @router.choice("ftalk", roles=OFFICERS)
@@ -450,13 +458,14 @@ async def talk_with(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.nudge_talk_busy)
         return
     preferred = MemberId(int(helper)) if helper.isdigit() else None
-    await _open_request(turn, preferred, Category(category), outside == "1")
+    request = _request(turn, preferred, Category(category), outside == "1")
+    await matching.open_request(turn.services, turn.member, request)
 
 
-async def _open_request(
+def _request(
     turn: Turn, preferred: MemberId | None, category: Category, outside: bool
-) -> None:
-    record = RequestRecord(
+) -> RequestRecord:
+    return RequestRecord(
         id=new_request_id(),
         officer_id=turn.member.id,
         category=category,
@@ -466,7 +475,6 @@ async def _open_request(
         created_at=turn.now,
         preferred_helper=preferred,
     )
-    await matching.open_request(turn.services, turn.member, record)
 
 
 # -- the dispatcher --------------------------------------------------------------------------

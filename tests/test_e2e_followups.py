@@ -28,6 +28,7 @@ from crypto import Vault, load_master_key
 from handlers.followups import LEASE, dispatch_due
 from tests.conftest import FakeClock
 from tests.test_e2e_threads import connect
+from tests.test_e2e_walking_skeleton import ask_for_peer
 from tests.test_privacy_canary import files_under
 
 CHICAGO = ZoneInfo("America/Chicago")
@@ -246,6 +247,10 @@ async def test_id_like_to_talk_goes_to_the_same_helper_first(
     await peer.wait_until(
         lambda: len([t for t in peer.texts() if "New request" in t]) == offers_before + 1
     )
+    texts = peer.texts()
+    told = max(i for i, t in enumerate(texts) if "they'd like to talk" in t)
+    offered = max(i for i, t in enumerate(texts) if "New request" in t)
+    assert told < offered  # told first, then the offer that comes to them first
     await asyncio.sleep(0.1)
     assert not any("New request" in t for t in other.texts()[-3:])  # the first offer is Alex's
     counts = await repo_of(sandbox).followup_counts()
@@ -531,3 +536,21 @@ async def test_a_dispatcher_that_died_holding_a_claim_is_replaced_when_the_lease
     assert await running(sandbox).dispatch_followups() == 0  # someone else's claim
     assert await dispatch_at(sandbox, clock, clock.now + LEASE) == 1  # lapsed: sent once
     await officer.wait_for(EN.nudge)
+
+
+async def test_id_like_to_talk_while_already_looking_promises_the_helper_nothing(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await helper_follow_up(sandbox, officer, peer)
+    assert await dispatch_at(sandbox, clock, chicago(25, 10)) == 1
+    nudge = await officer.wait_for(EN.nudge)
+    await peer.send("/away")
+    await peer.wait_for("You're away")
+    await ask_for_peer(officer)  # meanwhile they asked on their own
+    await officer.wait_for("We're finding")
+    await officer.press(nudge, EN.nudge_talk)
+    await officer.wait_for(EN.nudge_talk_busy)
+    report = await peer.wait_for("Check-in with")
+    assert report.text.endswith("they'd like to talk.")  # no "comes to you first"
