@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.routing_sim
 	$(BIN)/python -m bench.relay_overhead
 	$(BIN)/python -m bench.followups
+	$(BIN)/python -m bench.stranger_flood
 
 clean:
 	rm -rf $(VENV) build *.egg-info

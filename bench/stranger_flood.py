@@ -2,17 +2,19 @@
 
 Run with ``python -m bench.stranger_flood`` (``make bench``). A whole Peerline (the real app and
 the real python-telegram-bot) runs against the local Bot API stand-in over HTTP on 127.0.0.1,
-with Telegram's documented overall limit (30 sends a second) and a per-chat limit of 10 a
-second. An officer and a peer are in a live thread; the officer sends messages one after
-another and each is timed from the moment it is handed to the Bot API until the peer's copy
-arrives. First without strangers, then while 40 strangers send 15 messages each as fast as
-they can, and the bot's first answer to one of them meets a 20 s flood wait.
+with Telegram's documented overall limit (30 sends a second; the per-chat limit is lifted so
+that it does not space out the one conversation being timed). An officer and a peer are in a
+live thread; the officer sends a message a quarter second after the last one arrived, and
+each is timed from the moment it is handed to the Bot API until the peer's copy arrives. First
+without strangers, then while 40 strangers send one message a second each, 15 each (600 in
+all, in bursts of 40), and the bot's first answer to one of them meets a 20 s flood wait.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import statistics
 import tempfile
@@ -27,7 +29,7 @@ from bot.sandbox.telegram_api import SimUser
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
-LIMITS = RateLimits(overall_per_second=30.0, per_chat_per_second=10.0, chat_burst=3)
+LIMITS = RateLimits(overall_per_second=30.0, per_chat_per_second=1000.0, chat_burst=1000)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -52,7 +54,7 @@ async def connect(box: Sandbox) -> tuple[SimUser, SimUser]:
 
 
 async def relay_latencies(officer: SimUser, peer: SimUser, label: str, count: int) -> list[float]:
-    """Seconds from hand-over to arrival, one message at a time."""
+    """Seconds from hand-over to arrival, one message at a time, a quarter second apart."""
     latencies = []
     for n in range(count):
         text = f"{label} {n}"
@@ -60,14 +62,16 @@ async def relay_latencies(officer: SimUser, peer: SimUser, label: str, count: in
         await officer.send(text)
         await peer.wait_for(f"\n{text}", timeout=120)
         latencies.append(time.perf_counter() - started)
+        await asyncio.sleep(0.25)
     return latencies
 
 
 async def flood(strangers: list[SimUser], per_stranger: int) -> None:
+    """Each stranger sends one message a second (all of them at once, each second)."""
     for round_ in range(per_stranger):
         for stranger in strangers:
             await stranger.send(f"spam {round_}")
-        await asyncio.sleep(0)
+        await asyncio.sleep(1.0)
 
 
 async def run(count: int, stranger_count: int, per_stranger: int) -> dict[str, object]:
@@ -105,6 +109,7 @@ def main() -> None:
     parser.add_argument("--strangers", type=int, default=40)
     parser.add_argument("--per-stranger", type=int, default=15)
     args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)  # the flood wait's warning is expected here
     result = asyncio.run(run(args.relays, args.strangers, args.per_stranger))
     quiet, loud = result["quiet"], result["loud"]
     assert isinstance(quiet, list) and isinstance(loud, list)
@@ -116,8 +121,8 @@ def main() -> None:
     print(f"  ratio flood/quiet : p50 {l50 / q50:7.2f}  p99 {l99 / q99:7.2f}")
     print(
         f"  flood: {result['sent']} stranger messages from {args.strangers} accounts; "
-        f"{result['answered']} answered (one each per window), {result['suppressed']} not; "
-        "one answer held 20 s by a flood wait on its chat alone"
+        f"{result['answered']} answered during the run (one each per window; the first answer "
+        f"met a 20 s flood wait that holds its chat alone), {result['suppressed']} not answered"
     )
 
 

@@ -248,6 +248,18 @@ class StrangerGate:
         self._answered: OrderedDict[bytes, tuple[float, int]] = OrderedDict()
         self.suppressed = 0  # answers not given (a counter for tests and logs)
 
+    def refusing(self, key: bytes) -> bool:
+        """True while `key` has used its answers for this window (nothing is counted)."""
+        entry = self._answered.get(key)
+        if entry is None:
+            return False
+        started, count = entry
+        return count >= self.allowance and self._clock() - started < self.window
+
+    def forget(self, key: bytes) -> None:
+        """`key` is no stranger any more (they joined)."""
+        self._answered.pop(key, None)
+
     def allow(self, key: bytes) -> bool:
         now = self._clock()
         started, count = self._answered.pop(key, (now, 0))

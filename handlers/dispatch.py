@@ -50,6 +50,13 @@ def _code_alone_as_start(event: Incoming, member: Member | None) -> Incoming:
     return event
 
 
+def _may_join(event: Incoming) -> bool:
+    """Could this event make its sender a member (so it must reach the database)?"""
+    if event.kind is Kind.IDENTITY or (event.kind is Kind.COMMAND and event.command == "start"):
+        return True
+    return event.kind is Kind.TEXT and bool(_typed_code(event.text))
+
+
 def build_router() -> Router:
     router = Router()
     for module_router in (
@@ -130,6 +137,11 @@ class Dispatcher:
 
     async def _handle(self, event: Incoming, key: bytes) -> None:
         services = self.services
+        if self.strangers.refusing(key) and not _may_join(event):
+            # Already answered this window and not trying to join: dropped before the database
+            # is asked, so a flood does not queue lookups ahead of a relay's.
+            self.strangers.allow(key)  # counted as not answered
+            return
         member = await services.repo.member_by_address(event.address)
         if event.kind is Kind.IDENTITY:
             await identity.identity_changed(services, event, member)
@@ -144,7 +156,10 @@ class Dispatcher:
             return
         if (owed := services.owed.pop(member.id, None)) is not None:
             await services.try_send(event.address, Reply(owed))
-        turn = Turn(event=event, member=member, services=services)
+        await self._for_member(Turn(event=event, member=member, services=services))
+
+    async def _for_member(self, turn: Turn) -> None:
+        event = turn.event
         if event.kind is Kind.CHOICE:
             await self._choice(turn, event.choice)
         elif event.kind is Kind.COMMAND:
@@ -171,6 +186,7 @@ class Dispatcher:
             if self.code_tries.allow(key):
                 with sending(Priority.BACKGROUND):
                     await onboarding.start(self.services, event, member)
+                self.strangers.forget(key)  # joined, or may yet: ask the database next time
         elif is_start and member is not None:
             await onboarding.start(self.services, event, member)
         elif self.strangers.allow(key):

@@ -13,6 +13,7 @@ import sys
 from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.delivery import Priority, RateLimits, StrangerGate, sending
@@ -339,3 +340,21 @@ async def test_after_a_kill_other_chats_handled_messages_are_not_replayed(
         kept = await repo.handled_updates("telegram")
         await repo.close()
     assert kept == set()
+
+
+async def test_the_sandbox_can_hang_a_call_until_calm(api: LocalBotApi) -> None:
+    api.user(5)
+    storm = api.storm(status=0, methods=frozenset({"sendmessage"}))
+    async with aiohttp.ClientSession() as http:
+        call = asyncio.create_task(
+            http.post(f"{api.base_url}{api.token}/sendMessage", json={"chat_id": 5, "text": "x"})
+        )
+        await eventually(lambda: storm.hits == 1, "the call reached the fake")
+        await asyncio.sleep(0.2)
+        assert not call.done()  # no answer at all while the storm lasts
+        api.calm()
+        async with asyncio.timeout(10):
+            response = await call
+        assert (await response.json())["ok"]
+        response.release()
+    assert api.user(5).texts() == ["x"]

@@ -160,3 +160,16 @@ async def test_if_polling_dies_anyway_peerline_stops_with_an_error(
         async with asyncio.timeout(20):
             await running
     assert app.repo is None  # still shut down cleanly; `peerline run` then exits with 1
+
+
+async def test_a_refused_stranger_can_still_join_and_is_then_a_member(box: Sandbox) -> None:
+    stranger = box.person("Jo")
+    await stranger.send("hello?")
+    await stranger.wait_for(EN.not_member)
+    await stranger.send("anyone?")  # refused before the database is asked
+    (code,) = await box.invite(Role.OFFICER)
+    await stranger.send(f"/start {code}")
+    await stranger.wait_for("Welcome")
+    await stranger.send("/help")
+    await stranger.wait_for(EN.help_officer)
+    assert stranger.texts().count(EN.not_member) == 1
