@@ -153,6 +153,8 @@ class RelayEngine:
         if reply_to_id:
             # A reply names its thread; one that names none is never sent to a guess.
             replied = self._shown_in.get((sender, reply_to_id))
+            if replied is None and (own := self.copies(sender, reply_to_id)) is not None:
+                replied = own[0].id  # a reply to (a Signal quote of) their own relayed message
             if replied is None or replied not in self.threads:
                 return UnknownReply()
             return Deliver(self.threads[replied], self.threads[replied].other(sender))

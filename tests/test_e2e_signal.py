@@ -85,8 +85,11 @@ async def test_signal_officer_reaches_a_signal_peer(box: Sandbox) -> None:
     await officer.send("I keep seeing it when I close my eyes.")
     relayed = await peer.wait_for("I keep seeing it when I close my eyes.")
     assert "Dana" not in relayed.text
-    await peer.send("I'm here. Take your time.")
+    answer = await peer.send("I'm here. Take your time.")
     await officer.wait_for("I'm here. Take your time.")
+    # Quoting your own earlier message goes to its thread, like quoting the other side's.
+    await peer.send("...and no rush.", reply_to=peer.sent_as_message(answer))
+    await officer.wait_for("...and no rush.")
     # Only a command word alone is a command: "end it" is something a person says.
     await officer.send("Sometimes I want to end it")
     await peer.wait_for("Sometimes I want to end it")

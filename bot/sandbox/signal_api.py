@@ -121,6 +121,11 @@ class SignalUser:
         """Type a message (quoting `reply_to`, when given); returns its timestamp."""
         return await self._send({"message": text}, reply_to)
 
+    def sent_as_message(self, timestamp: int) -> SignalMessage:
+        """One of this person's own messages, as something they can quote."""
+        data = self.sent[timestamp]
+        return SignalMessage(timestamp=timestamp, text=str(data.get("message") or ""))
+
     async def press(self, message: SignalMessage, label: str) -> None:
         """Answer a numbered option: reply to `message` with the number of `label`."""
         labels = message.labels()
