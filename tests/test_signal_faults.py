@@ -150,3 +150,22 @@ async def test_an_officers_new_safety_number_is_accepted_with_a_notice(box: Sand
     await officer.wait_for("are you still there? (again)")
     await officer.send("yes, new phone")
     await peer.wait_for("yes, new phone")
+
+
+async def test_a_rate_limit_holds_one_chat_and_the_send_resumes(box: Sandbox) -> None:
+    first = await box.join_signal("Dana", Role.OFFICER)
+    second = await box.join_signal("Evan", Role.OFFICER)
+    peer_one = await box.join_signal("Alex", Role.PEER)
+    await connect(first, peer_one)
+    peer_two = await box.join_signal("Blake", Role.PEER)
+    await connect(second, peer_two)
+    gateway(box).fail_next("send", 429, retry_after=4, recipient=peer_one)
+    await first.send("held by the rate limit")
+    await first.send("and this one behind it")
+    await second.send("another chat goes on meanwhile")
+    await peer_two.wait_for("another chat goes on meanwhile")
+    assert not any("held by" in t for t in peer_one.texts())
+    await peer_one.wait_for("and this one behind it")
+    relayed = [t.split("\n", 1)[1] for t in peer_one.texts() if t.split("\n")[0].endswith(":")]
+    assert relayed[-2:] == ["held by the rate limit", "and this one behind it"]
+    assert EN.not_delivered not in first.texts()

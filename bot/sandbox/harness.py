@@ -138,6 +138,7 @@ class Sandbox:
                 retry_base_delay=0.05,
                 reconnect_delay=0.05,
                 max_reconnect_delay=0.5,
+                limits=self.limits,
             )
             transports.append(self.signal_transport)
         self.app = App(

@@ -83,6 +83,7 @@ class _Fault:
     times: int
     retry_after: int | None
     body: str
+    recipient: str | None = None  # only sends to this person (uuid or number) fail
 
 
 class _Clock:
@@ -318,12 +319,19 @@ class LocalSignalApi:
         return attachment_id
 
     def fail_next(
-        self, route: str, status: int, *, times: int = 1, retry_after: int | None = None
+        self,
+        route: str,
+        status: int,
+        *,
+        times: int = 1,
+        retry_after: int | None = None,
+        recipient: SignalUser | None = None,
     ) -> None:
         """Answer the next `times` calls of `route` ("send", "remote-delete", "attachments",
-        "identities", "health", ...) with `status`."""
+        "identities", "health", ...) with `status`; with `recipient`, only sends to them."""
         body = json.dumps({"error": f"sandbox fault {status}"})
-        self._faults.setdefault(route, []).append(_Fault(status, times, retry_after, body))
+        fault = _Fault(status, times, retry_after, body, recipient.address if recipient else None)
+        self._faults.setdefault(route, []).append(fault)
 
     async def drop_websockets(self, *, clean: bool) -> None:
         """Close every receive websocket: cleanly (a close frame) or abruptly (no frame)."""
@@ -376,15 +384,15 @@ class LocalSignalApi:
 
     # -- HTTP ----------------------------------------------------------------------------------
 
-    def _fault(self, route: str) -> web.Response | None:
+    def _fault(self, route: str, recipient: str | None = None) -> web.Response | None:
         self.calls.append(("", route))
         queue = self._faults.get(route)
-        if not queue:
+        fault = next((f for f in queue or [] if f.recipient in (None, recipient)), None)
+        if queue is None or fault is None:
             return None
-        fault = queue[0]
         fault.times -= 1
         if fault.times <= 0:
-            queue.pop(0)
+            queue.remove(fault)
         headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else None
         return web.Response(
             status=fault.status, text=fault.body, content_type="application/json", headers=headers
@@ -441,12 +449,12 @@ class LocalSignalApi:
         return person
 
     async def _send(self, request: web.Request) -> web.Response:
-        if (fault := self._fault("send")) is not None:
-            return fault
         body = await request.json()
+        recipients = body.get("recipients") or []
+        if (fault := self._fault("send", str(recipients[0]) if recipients else None)) is not None:
+            return fault
         if body.get("number") != self.number:
             return _error(400, "unknown account")
-        recipients = body.get("recipients") or []
         if len(recipients) != 1:
             return _error(400, "the sandbox takes exactly one recipient")
         person = self._person(str(recipients[0]))

@@ -48,6 +48,7 @@ from signalbot import (
     parse,
 )
 
+from bot.delivery import NotHandledError, Pacer, RateLimits, backoff, current_priority
 from bot.events import (
     CAPTIONED_MEDIA,
     UNSUPPORTED_MEDIA,
@@ -73,8 +74,10 @@ _log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MAX_ATTEMPTS = 5  # tries per delivery, retries included: about 8 s of 5xx backoff
-_MAX_RETRY_AFTER = 30.0  # seconds; a longer rate-limit wait fails fast
+_MAX_ATTEMPTS = 5  # tries per delivery through server errors: about 8 s of backoff
+# Signal publishes no rate limits; the gateway answers 429 when its server objects. These keep
+# a burst (a clock tick offering a batch, a long text in pieces) well under that.
+SIGNAL_LIMITS = RateLimits(overall_per_second=10.0, per_chat_per_second=2.0, chat_burst=5)
 _MAX_CONCURRENT_CHATS = 32
 _DRAIN_TIMEOUT = 15.0
 _RECEIVE_HEARTBEAT = 30.0  # seconds between websocket pings, so a dead link is noticed
@@ -163,6 +166,7 @@ class SignalTransport:
         retry_base_delay: float = 0.5,
         reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
+        limits: RateLimits = SIGNAL_LIMITS,
     ) -> None:
         self._service = service
         self._number = number
@@ -181,7 +185,8 @@ class SignalTransport:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
         self._inflight: dict[tuple[str, str], _InFlight] = {}
-        self._paused_until = 0.0
+        self.limits = limits
+        self._pacer = Pacer(limits)
         self._failed = asyncio.Event()
         self._lifecycle = asyncio.Lock()
         self.connected = asyncio.Event()  # set while the receive websocket is open
@@ -220,6 +225,7 @@ class SignalTransport:
                 }
             )
             _quiet_signalbot()
+            self._pacer = Pacer(self.limits)
             self._session = aiohttp.ClientSession()
             self._receiver = asyncio.create_task(self._receive_forever(), name="signal-receive")
             _log.info("signal transport started")
@@ -237,6 +243,7 @@ class SignalTransport:
                 await self._drain_workers()
             finally:
                 self._bot = None
+                await self._pacer.close()
                 await bot.close()
                 if self._session is not None:
                     await self._session.close()
@@ -417,6 +424,10 @@ class SignalTransport:
             if job.check_identity and incoming.kind is not Kind.DELETE:
                 await self._report_identity_change(incoming.address)
             await sink(incoming)
+        except NotHandledError:
+            # Stopping mid-way. The gateway has no acknowledgement to withhold: this one is lost
+            # (see the module docstring and the README).
+            _log.warning("a %s event was cut off by the stop", incoming.kind.value)
         except Exception as exc:  # a failing handler must not stop the others or receiving
             _log.error(
                 "sink failed on a %s event: %s at %s",
@@ -466,12 +477,12 @@ class SignalTransport:
 
     def _signal(self) -> SignalBot:
         if self._bot is None:
-            raise DeliveryError("Signal transport stopped", permanent=False)
+            raise DeliveryError("Signal transport stopped", permanent=False, stopped=True)
         return self._bot
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise DeliveryError("Signal transport stopped", permanent=False)
+            raise DeliveryError("Signal transport stopped", permanent=False, stopped=True)
         return self._session
 
     def _render(self, reply: Reply) -> str:
@@ -534,7 +545,7 @@ class SignalTransport:
                 response.raise_for_status()
                 return await response.read()
 
-        data = await self._deliver("attachment", get, source)
+        data = await self._deliver("attachment", get, source, paced=False)
         assert data is not None  # noqa: S101 - a download always returns bytes
         return data
 
@@ -552,33 +563,40 @@ class SignalTransport:
         return Sent(to, str(sent.timestamp))
 
     async def _deliver(
-        self, method: str, call: Callable[[], Awaitable[T]], to: Address
+        self, method: str, call: Callable[[], Awaitable[T]], to: Address, *, paced: bool = True
     ) -> T | None:
-        """Run one gateway call with bounded retries through rate limits, server errors and a
-        gateway that is briefly away, mapping failures to `DeliveryError`."""
-        loop = asyncio.get_running_loop()
-        for attempt in range(1, _MAX_ATTEMPTS + 1):
-            if (pause := self._paused_until - loop.time()) > _MAX_RETRY_AFTER:
-                raise DeliveryError("rate limited", permanent=False)
-            if pause > 0:
-                await asyncio.sleep(pause)
-            last_try = attempt == _MAX_ATTEMPTS
+        """Run one gateway call, paced like Telegram's sends (`bot.delivery`: per chat, overall,
+        most important first), through rate limits and bounded server-error retries, mapping
+        failures to `DeliveryError`.
+
+        A 429 holds this chat (not the others) and is waited out: the send resumes, it is not
+        dropped. `paced=False`: not a message (an attachment download).
+        """
+        priority = current_priority()
+        failures = limited = 0
+        while True:
+            self._signal()  # raises once the transport is stopping
+            if paced:
+                await self._pacer.turn(to.chat_id, priority)
+                self._signal()
             try:
                 return await call()
             except (SignalAPIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 status, retry_after = _status_of(exc)
             if status == 429:
-                wait = retry_after if retry_after is not None else self._backoff(attempt)
-                _log.warning("signal %s rate limited (attempt %d)", method, attempt)
-                self._paused_until = max(self._paused_until, loop.time() + wait)
-                if last_try or wait > _MAX_RETRY_AFTER:
-                    raise DeliveryError("rate limited", permanent=False)
+                limited += 1
+                wait = retry_after if retry_after is not None else backoff(limited, 1.0)
+                _log.warning("signal %s rate limited; holding that chat", method)
+                self._pacer.hold(to.chat_id, wait)
+                if not paced:
+                    await asyncio.sleep(wait)
                 continue
             if status is None or status >= 500:
-                _log.warning("signal %s failed: HTTP %s (attempt %d)", method, status, attempt)
-                if last_try:
+                failures += 1
+                _log.warning("signal %s failed: HTTP %s (attempt %d)", method, status, failures)
+                if failures >= _MAX_ATTEMPTS:
                     raise DeliveryError("gateway failure", permanent=False)
-                await asyncio.sleep(self._backoff(attempt))
+                await asyncio.sleep(backoff(failures, self._retry_base_delay))
                 continue
             _log.warning("signal %s refused: HTTP %d", method, status)
             if method == "send" and status == 400 and await self._untrusted_now(to):
@@ -586,10 +604,6 @@ class SignalTransport:
                 self._enqueue(_Job(Incoming(to, Kind.IDENTITY), check_identity=False))
                 raise DeliveryError("identity key changed", permanent=False)
             raise DeliveryError("rejected by the Signal gateway", permanent=False)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int) -> float:
-        return float(self._retry_base_delay * 2 ** (attempt - 1))
 
     async def _untrusted_now(self, to: Address) -> bool:
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, DeliveryError):
