@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -23,6 +24,9 @@ from crypto import MasterKey, Vault, load_master_key, master_key_from_text
 from handlers import program
 from handlers.base import ChoiceCodec, Services
 from handlers.dispatch import Dispatcher, build_router
+
+if TYPE_CHECKING:
+    from bot.transports.telegram import Webhook
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +96,22 @@ def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
         poll_timeout=config.telegram.poll_timeout,
         menu=text.menu(),
         limits=telegram_limits(config),
+        webhook=telegram_webhook(config),
+    )
+
+
+def telegram_webhook(config: Config) -> Webhook | None:
+    telegram = config.telegram
+    if telegram.mode != "webhook":
+        return None
+    from bot.transports.telegram import Webhook  # noqa: PLC0415 - platform at the edge
+
+    host, _, port = telegram.webhook_listen.rpartition(":")
+    return Webhook(
+        url=telegram.webhook_url,
+        host=host.strip("[]"),
+        port=int(port),
+        max_connections=telegram.webhook_connections,
     )
 
 

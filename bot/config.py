@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.followups import parse_clock, parse_quiet
@@ -128,6 +129,12 @@ class TelegramConfig:
     rate_overall: float = 30.0  # messages per second, all chats together
     rate_per_chat: float = 1.0  # messages per second in one private chat
     rate_per_group: float = 20.0  # messages per minute in one group
+    # "polling" (getUpdates) or "webhook" (Telegram POSTs each update to webhook_url, which a
+    # TLS-terminating proxy forwards to webhook_listen on this machine).
+    mode: str = "polling"
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1:8081"
+    webhook_connections: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +280,10 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "rate_overall",
             "rate_per_chat",
             "rate_per_group",
+            "mode",
+            "webhook_url",
+            "webhook_listen",
+            "webhook_connections",
         }
     ),
     "signal": frozenset({"enabled", "service", "number", "https"}),
@@ -512,7 +523,38 @@ def _telegram(r: _Reader, env: Mapping[str, str]) -> TelegramConfig:
         rate_overall=_rate(r, "rate_overall", defaults.rate_overall),
         rate_per_chat=_rate(r, "rate_per_chat", defaults.rate_per_chat),
         rate_per_group=_rate(r, "rate_per_group", defaults.rate_per_group),
+        **_webhook(r, defaults),
     )
+
+
+_LISTEN = re.compile(r"(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\]):(?P<port>[0-9]{1,5})")
+
+
+def _webhook(r: _Reader, defaults: TelegramConfig) -> dict[str, Any]:
+    mode = r.string("mode", defaults.mode).strip().lower()
+    if mode not in ("polling", "webhook"):
+        raise r.error("mode", f'expected "polling" or "webhook", got {_show(mode)}')
+    listen = r.string("webhook_listen", defaults.webhook_listen).strip()
+    matched = _LISTEN.fullmatch(listen)
+    if matched is None or not 0 < int(matched["port"]) < 65536:
+        raise r.error(
+            "webhook_listen", f'expected host:port like "127.0.0.1:8081", got {_show(listen)}'
+        )
+    url = r.string("webhook_url", defaults.webhook_url, allow_empty=True).strip()
+    if mode == "webhook" and not url.startswith("https://"):
+        raise r.error(
+            "webhook_url",
+            "webhook mode needs the public https:// address Telegram posts updates to, "
+            f"got {_show(url)}",
+        )
+    return {
+        "mode": mode,
+        "webhook_url": url,
+        "webhook_listen": listen,
+        "webhook_connections": r.integer(
+            "webhook_connections", defaults.webhook_connections, 1, 100
+        ),
+    }
 
 
 def _rate(r: _Reader, key: str, default: float) -> float:

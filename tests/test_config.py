@@ -488,3 +488,29 @@ def test_bad_rate_limits_are_refused_naming_the_key(
     tmp_path: Path, text: str, expected: str
 ) -> None:
     assert expected in load_error(tmp_path, f"[telegram]\n{text}\n")
+
+
+def test_webhook_mode_settings(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[telegram]\nmode = "webhook"\nwebhook_url = "https://bot.example.org/tg"\n'
+        'webhook_listen = "127.0.0.1:9000"\nwebhook_connections = 1\n',
+    )
+    telegram = load_config(path, env=ENV).telegram
+    assert (telegram.mode, telegram.webhook_url) == ("webhook", "https://bot.example.org/tg")
+    assert (telegram.webhook_listen, telegram.webhook_connections) == ("127.0.0.1:9000", 1)
+    assert load_config(write(tmp_path, ""), env=ENV).telegram.mode == "polling"
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('mode = "push"', "mode"),
+        ('mode = "webhook"', "webhook_url"),
+        ('mode = "webhook"\nwebhook_url = "http://bot.example.org/tg"', "webhook_url"),
+        ('webhook_listen = "8081"', "webhook_listen"),
+        ("webhook_connections = 0", "webhook_connections"),
+    ],
+)
+def test_webhook_mistakes_name_their_key(tmp_path: Path, text: str, key: str) -> None:
+    assert f"[telegram] {key}:" in load_error(tmp_path, f"[telegram]\n{text}\n")

@@ -30,7 +30,7 @@ from bot.model import Role
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
 from bot.transports.signal import SignalTransport
-from bot.transports.telegram import TelegramTransport
+from bot.transports.telegram import TelegramTransport, Webhook
 from crypto import generate_key_file, load_master_key
 from handlers.dispatch import build_router
 
@@ -70,6 +70,7 @@ class Sandbox:
         signal: LocalSignalApi | bool = False,
         limits: RateLimits = RateLimits(1000.0, 1000.0, 1000.0, chat_burst=1000),  # noqa: B008 - frozen
         flood_wait_cap: float | None = None,
+        webhook: Webhook | None = None,
         **routing: object,
     ) -> None:
         """`limits` default to far above Telegram's: the local Bot API has none, and tests send
@@ -77,6 +78,7 @@ class Sandbox:
         TelegramTransport)."""
         self.limits = limits
         self.flood_wait_cap = flood_wait_cap
+        self.webhook = webhook  # Telegram in webhook mode instead of polling
         self.directory = directory
         self.clock = clock
         self.api = api or LocalBotApi()
@@ -125,6 +127,7 @@ class Sandbox:
             menu=EN.menu(),
             limits=self.limits,
             flood_wait_cap=self.flood_wait_cap,
+            webhook=self.webhook,
         )
         transports: list[Transport] = [telegram]
         connections = self.signal.connections if self.signal is not None else 0

@@ -20,6 +20,7 @@ and nothing else.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import json
@@ -29,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
@@ -474,6 +476,13 @@ def poison_updates(user: SimUser) -> list[JsonDict]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookSetting:
+    url: str
+    secret_token: str
+    max_connections: int
+
+
 class LocalBotApi:
     """An aiohttp server answering `POST /bot{token}/{method}` like api.telegram.org."""
 
@@ -506,9 +515,13 @@ class LocalBotApi:
         self._runner: web.AppRunner | None = None
         self._port = 0
         self._closing = False
+        self.webhook: WebhookSetting | None = None
+        self.webhook_answers: list[tuple[int, int]] = []  # (update id, HTTP status) per POST
+        self._webhook_task: asyncio.Task[None] | None = None
         self._methods: dict[str, Callable[[JsonDict], Any]] = {
             "getme": self._get_me,
-            "deletewebhook": lambda _p: True,
+            "deletewebhook": self._delete_webhook,
+            "setwebhook": self._set_webhook,
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
@@ -540,6 +553,7 @@ class LocalBotApi:
     async def stop(self) -> None:
         self._closing = True
         self.calm()
+        await self._stop_webhook()
         async with self._updates_changed:
             self._updates_changed.notify_all()  # release pending long polls at once
         if self._runner is not None:
@@ -736,7 +750,88 @@ class LocalBotApi:
             "supports_inline_queries": False,
         }
 
+    # -- webhook mode: updates are POSTed until a 200 answers each ---------------------------
+
+    def _set_webhook(self, params: JsonDict) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._delete_webhook(params)
+        self.webhook = WebhookSetting(
+            url=url,
+            secret_token=str(params.get("secret_token") or ""),
+            max_connections=_int(params.get("max_connections")) or 40,
+        )
+        if self._webhook_task is None or self._webhook_task.done():
+            self._webhook_task = asyncio.create_task(self._deliver_webhook())
+        return True
+
+    def _delete_webhook(self, _params: JsonDict) -> bool:
+        self.webhook = None
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            self._webhook_task = None
+        return True
+
+    async def _stop_webhook(self) -> None:
+        task, self._webhook_task = self._webhook_task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _deliver_webhook(self) -> None:
+        """Like Telegram: the oldest updates, up to max_connections at once, each POSTed with
+        the secret header until it is answered 200; anything else is retried a little later."""
+        in_flight: dict[int, asyncio.Task[int]] = {}
+        async with aiohttp.ClientSession() as http:
+            try:
+                while (hook := self.webhook) is not None and not self._closing:
+                    for update in list(self._updates):
+                        if len(in_flight) >= hook.max_connections:
+                            break
+                        if update["update_id"] not in in_flight:
+                            in_flight[update["update_id"]] = asyncio.create_task(
+                                self._post_update(http, hook, update)
+                            )
+                    if not in_flight:
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(0.5), self._updates_changed:
+                                await self._updates_changed.wait_for(lambda: bool(self._updates))
+                        continue
+                    done, _ = await asyncio.wait(
+                        in_flight.values(), timeout=0.5, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    for update_id, task in list(in_flight.items()):
+                        if task not in done:
+                            continue
+                        del in_flight[update_id]
+                        status = task.result()
+                        self.webhook_answers.append((update_id, status))
+                        if status == 200:
+                            self._updates = [
+                                u for u in self._updates if u["update_id"] != update_id
+                            ]
+                        else:
+                            await asyncio.sleep(0.05)  # Telegram, too, waits before a retry
+            finally:
+                for task in in_flight.values():
+                    task.cancel()
+                await asyncio.gather(*in_flight.values(), return_exceptions=True)
+
+    async def _post_update(
+        self, http: aiohttp.ClientSession, hook: WebhookSetting, update: JsonDict
+    ) -> int:
+        headers = (
+            {"X-Telegram-Bot-Api-Secret-Token": hook.secret_token} if hook.secret_token else {}
+        )
+        try:
+            async with http.post(hook.url, json=update, headers=headers) as answer:
+                return answer.status
+        except aiohttp.ClientError:
+            return 0  # nobody listening: retried
+
     async def _get_updates(self, params: JsonDict) -> list[JsonDict]:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
         offset = _int(params.get("offset")) or 0
         timeout = float(params.get("timeout") or 0)
         limit = _int(params.get("limit")) or 100

@@ -17,13 +17,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import hashlib
+import hmac
 import logging
 import os
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+from aiohttp import web
 from telegram import (
     BotCommand,
     InlineKeyboardButton,
@@ -77,7 +81,7 @@ from bot.events import (
 )
 from bot.logs import where
 
-__all__ = ["UNSUPPORTED", "TelegramStartError", "TelegramTransport"]
+__all__ = ["UNSUPPORTED", "TelegramStartError", "TelegramTransport", "Webhook", "webhook_secret"]
 
 # Opt in to PTB's future `datetime.timedelta` time periods. Without it PTB emits a deprecation
 # warning whenever it builds a RetryAfter (which the test-suite turns into an error).
@@ -127,6 +131,31 @@ class _MediaRef:
 
 class TelegramStartError(RuntimeError):
     """The transport could not start (bad token, unreachable Bot API). Carries no token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Webhook:
+    """Webhook mode: Telegram POSTs each update to `url` (public, https, behind a proxy that
+    forwards to `listen`). Each POST is answered 200 only once its update has been handled."""
+
+    url: str
+    host: str = "127.0.0.1"
+    port: int = 8081
+    max_connections: int = 10
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+
+_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
+_REMEMBERED_DONE = 10_000  # webhook update ids handled lately: a re-sent one is answered 200
+
+
+def webhook_secret(token: str) -> str:
+    """The secret Telegram sends with every webhook POST: derived from the bot token, so it
+    changes when the token is rotated and is never stored (Telegram allows [A-Za-z0-9_-])."""
+    return hashlib.blake2b(token.encode(), person=b"peerline-webhook", digest_size=32).hexdigest()
 
 
 class _PollingBot(ExtBot[None]):
@@ -204,6 +233,7 @@ class TelegramTransport:
         flood_wait_cap: float | None = None,
         poll_around_after: float = 1.0,
         stuck_after: float = 10.0,
+        webhook: Webhook | None = None,
     ) -> None:
         """`flood_wait_cap`, when set, is the longest single sleep on a flood wait before the
         send is tried again (tests use it to keep a 60 s storm short; Telegram answers 429
@@ -241,6 +271,10 @@ class TelegramTransport:
         self._ledger_writer: asyncio.Task[None] | None = None
         self._replayed: set[int] = set()  # handled before a crash: skip when they come back
         self.stats = PollStats()
+        self._webhook = webhook
+        self._webhook_runner: web.AppRunner | None = None
+        self._waiters: dict[int, asyncio.Future[bool]] = {}  # webhook: update id -> handled?
+        self._done: OrderedDict[int, None] = OrderedDict()  # webhook: handled lately
 
     def __repr__(self) -> str:
         return f"TelegramTransport(running={self._app is not None})"
@@ -325,8 +359,13 @@ class TelegramTransport:
                         self._keep_ledger(self._ledger), name="telegram-ledger"
                     )
                 await app.start()
-                await app.bot.delete_webhook(drop_pending_updates=False)
-                self._poller = asyncio.create_task(self._poll(app, bot), name="telegram-polling")
+                if self._webhook is not None:
+                    await self._start_webhook(app, bot, self._webhook)
+                else:
+                    await app.bot.delete_webhook(drop_pending_updates=False)
+                    self._poller = asyncio.create_task(
+                        self._poll(app, bot), name="telegram-polling"
+                    )
             except BaseException:
                 await self._shutdown(app)
                 raise
@@ -359,10 +398,21 @@ class TelegramTransport:
                 self._poller.cancel()
                 await asyncio.gather(self._poller, return_exceptions=True)
                 self._poller = None
+            if self._webhook_runner is not None:
+                # No new deliveries; those in hand finish below or are answered 503.
+                for site in list(self._webhook_runner.sites):
+                    await site.stop()
             if app.running:
                 await app.stop()
             await self._drain_workers()
-            await self._confirm(app)
+            if self._webhook is None:
+                await self._confirm(app)
+            for waiter in self._waiters.values():
+                if not waiter.done():
+                    waiter.set_result(False)  # not handled: Telegram delivers it again
+            if self._webhook_runner is not None:
+                runner, self._webhook_runner = self._webhook_runner, None
+                await runner.cleanup()
             if self._ledger_writer is not None:
                 self._ledger_writer.cancel()
                 await asyncio.gather(self._ledger_writer, return_exceptions=True)
@@ -461,20 +511,85 @@ class TelegramTransport:
         if update_id in self._replayed:
             self.stats.replay_skipped += 1
             return 1  # handled before a crash; confirmed with the next poll
-        inflight.since[update_id] = asyncio.get_running_loop().time()
         assert isinstance(item, dict)  # noqa: S101 - checked above, for mypy
+        await self._hand_over(app, bot, item, update_id)
+        return 1
+
+    async def _hand_over(
+        self, app: AnyApplication, bot: ExtBot[Any], item: dict[str, Any], update_id: int
+    ) -> None:
+        """Parse one update and give it to PTB and the chat workers; it is in hand until
+        `_finish(update_id)`."""
+        self._inflight.since[update_id] = asyncio.get_running_loop().time()
         try:
             update = Update.de_json(item, bot)
             _check_shape(update)
         except Exception as exc:  # anything PTB or we cannot read
             self._poison(update_id, exc)
-            return 1
+            return
         self.stats.parsed += 1
         await app.process_update(update)
         if update_id not in self._enqueued:
             self._finish(update_id)  # not for us (a group, a service message, ...): done
         self._enqueued.discard(update_id)
-        return 1
+
+    # -- webhook: answer 200 only once the update has been handled ----------------------------
+
+    async def _start_webhook(self, app: AnyApplication, bot: ExtBot[Any], hook: Webhook) -> None:
+        secret = webhook_secret(self._token)
+
+        async def receive(request: web.Request) -> web.Response:
+            given = request.headers.get(_SECRET_HEADER, "")
+            if not hmac.compare_digest(given.encode(), secret.encode()):
+                _log.warning("a webhook request without the right secret was refused")
+                return web.Response(status=403)
+            return await self._on_webhook(app, bot, request)
+
+        server = web.Application(client_max_size=4 * 1024 * 1024)
+        server.router.add_post(hook.path, receive)
+        # access_log=None: an access line would name the path and the caller for every update.
+        runner = web.AppRunner(server, access_log=None, shutdown_timeout=_DRAIN_TIMEOUT)
+        await runner.setup()
+        await web.TCPSite(runner, hook.host, hook.port).start()
+        self._webhook_runner = runner
+        await bot.set_webhook(
+            hook.url,
+            secret_token=secret,
+            allowed_updates=_ALLOWED_UPDATES,
+            max_connections=hook.max_connections,
+            drop_pending_updates=False,
+        )
+        _log.info("telegram webhook set; listening on %s:%d", hook.host, hook.port)
+
+    async def _on_webhook(
+        self, app: AnyApplication, bot: ExtBot[Any], request: web.Request
+    ) -> web.Response:
+        try:
+            item = await request.json()
+        except ValueError:
+            self.stats.poison += 1
+            _log.warning("a webhook body that is not JSON was ignored")
+            return web.Response(status=200)  # nothing to handle, ever: do not have it re-sent
+        update_id = item.get("update_id") if isinstance(item, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            self.stats.poison += 1
+            _log.warning("an update without an id was ignored")
+            return web.Response(status=200)
+        if update_id in self._done:
+            self.stats.skipped += 1  # Telegram sent again what was already handled
+            return web.Response(status=200)
+        waiter = self._waiters.get(update_id)
+        if waiter is None:
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters[update_id] = waiter
+            await self._hand_over(app, bot, item, update_id)
+        handled = await asyncio.shield(waiter)
+        if not handled:
+            return web.Response(status=503)  # stopping: Telegram delivers it again later
+        self._done[update_id] = None
+        while len(self._done) > _REMEMBERED_DONE:
+            self._done.popitem(last=False)
+        return web.Response(status=200)
 
     def _poison(self, update_id: int, exc: BaseException) -> None:
         self.stats.poison += 1
@@ -489,6 +604,9 @@ class TelegramTransport:
     def _finish(self, update_id: int) -> None:
         if update_id >= 0:
             self._inflight.since.pop(update_id, None)
+            waiter = self._waiters.pop(update_id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(True)
             self._progress.set()
             if self._ledger_kept or self._inflight.since:
                 self._ledger_wanted.set()
