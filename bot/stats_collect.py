@@ -18,7 +18,7 @@ def monday(day: date) -> date:
 async def collect(repo: Repository, now: datetime) -> Inputs:
     metrics = [
         MetricRow(
-            week=monday(m.day),
+            week=monday(m.week),
             category=m.category.value,
             urgent=m.urgent,
             matched=m.outcome == "matched",

@@ -41,6 +41,7 @@ from bot.routing import (
     local_time,
     next_batch,
 )
+from bot.storage.base import week_of
 from bot.storage.repository import (
     OfferRecord,
     OfferState,
@@ -355,6 +356,7 @@ async def _send_offers(
                 await services.repo.set_away(helper.id, None)
             continue
         await services.repo.add_offer(request.id, helper.id, now, expires, sent.message_id)
+        await services.repo.mark_offered(helper.id, now)
         delivered += 1
         if earlier.get(helper.id) is not None:
             await edit_offer(services, helper.id, earlier[helper.id], text.offer_repeated)
@@ -487,7 +489,7 @@ async def record_metrics(
     goal = services.config.routing.contact_goal.total_seconds()
     await services.repo.record_metrics(
         RequestMetrics(
-            day=request.created_at.date(),
+            week=week_of(request.created_at),
             category=request.category,
             urgent=request.urgent,
             outcome="matched" if matched_at else "cancelled",

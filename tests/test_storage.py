@@ -110,7 +110,7 @@ async def test_reopening_applies_no_migration_twice(
 ) -> None:
     caplog.set_level(logging.INFO, logger="bot.storage.db")
     conn = await db.connect(db_path)
-    await conn.execute("INSERT INTO threads VALUES ('t1', x'00', x'00', '2025-01-01')")
+    await conn.execute("INSERT INTO threads VALUES ('t1', x'00', x'00')")
     await conn.close()
     applied = [r for r in caplog.records if "applying schema migration" in r.getMessage()]
     assert len(applied) == len(db.migrations())
@@ -173,6 +173,45 @@ async def test_no_column_can_hold_message_content(db_path: Path) -> None:
     assert suspicious == ["offers.message_ct"]
 
 
+# Every clear column that holds a time, and why it may. Anything that would date a match, a
+# conversation or a person's activity is sealed (members.timing_ct, the thread's record) or
+# kept to the day or the week. A new time column must be added here with its reason.
+CLEAR_TIMES = {
+    "invites.created_at": "when a coordinator made the code (an admin act)",
+    "invites.expires_at": "the code's deadline",
+    "invites.redeemed_at": "the day only",
+    "members.joined_at": "the day only",
+    "members.certified_until": "a certification's last day",
+    "invites.certified_until": "a certification's last day",
+    # An open request's clock, deleted (and the WAL folded) when it is matched or withdrawn;
+    # the officer who asked is sealed, so no time here belongs to a named pair.
+    "requests.created_at": "open requests only",
+    "requests.paged_at": "open requests only",
+    "requests.gave_up_at": "open requests only",
+    "requests.first_status_at": "open requests only",
+    "requests.first_offer_at": "open requests only",
+    "offers.sent_at": "open requests only",
+    "offers.expires_at": "open requests only",
+    "request_metrics.week": "the Monday of the week only",
+    # A follow-up's send time: a local day at the configured hour, never when a conversation
+    # ended; whose it is stays sealed.
+    "followups.due_at": "a day at the send hour",
+    "followups.lease_until": "a dispatcher's claim on a due follow-up",
+}
+TIME_WORDS = ("_at", "until", "time", "day", "week", "date", "when", "opened", "closed")
+
+
+async def test_no_clear_column_dates_a_match_or_a_conversation(db_path: Path) -> None:
+    await (await Repository.open(db_path, make_vault())).close()
+    found = set()
+    for (table,) in raw_rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'table'"):
+        for column in raw_rows(db_path, f"PRAGMA table_info({table})"):
+            name = str(column[1]).lower()
+            if any(word in name for word in TIME_WORDS) and name != "timezone":
+                found.add(f"{table}.{name}")
+    assert found == set(CLEAR_TIMES)
+
+
 async def test_platform_ids_and_agency_are_not_stored_in_the_clear(
     db_path: Path, vault: Vault
 ) -> None:
@@ -228,7 +267,7 @@ async def test_redeem_makes_a_member(repo: Repository) -> None:
     assert member.agency_hash != repo.agency_hash("Shelbyville PD")
     assert member.address == tg(CHAT_ID)
     assert member.certified_until == date(2026, 1, 31)
-    assert member.joined_at == NOW
+    assert member.joined_at == datetime(2025, 3, 14, tzinfo=UTC)  # kept to the day
     assert member.active
     assert not member.available
     assert member.display_name == ""

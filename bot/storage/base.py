@@ -7,8 +7,9 @@ crypto/ for data at rest.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import aiosqlite
@@ -23,6 +24,22 @@ log = logging.getLogger(__name__)
 
 def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def day_stamp(moment: datetime) -> str:
+    """A moment kept to the day only (UTC): when someone joined, not the second they did."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def week_of(moment: datetime) -> date:
+    """The Monday of the (UTC) week a moment falls in: the finest time a metric keeps."""
+    day = moment.astimezone(UTC).date()
+    return day - timedelta(days=day.weekday())
+
+
+# Sealed JSON records are padded to a multiple of this, so a ciphertext's length does not say
+# which of its fields are set (a cool-down, a block list).
+SEALED_BLOCK = 256
 
 
 def moment_or_none(text: str | None) -> datetime | None:
@@ -76,6 +93,19 @@ class StoreBase:
 
     def agency_hash(self, agency: str) -> bytes:
         return self._vault.lookup_hash(agency.strip().casefold().encode(), purpose="agency")
+
+    def seal_record(self, body: dict[str, Any], *, table: str, column: str, row: str) -> bytes:
+        plain = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+        size = max(SEALED_BLOCK, -(-len(plain) // SEALED_BLOCK) * SEALED_BLOCK)
+        return self._vault.seal(plain.ljust(size), table=table, column=column, row=row)
+
+    def open_record(
+        self, sealed: bytes | None, *, table: str, column: str, row: str
+    ) -> dict[str, Any]:
+        if sealed is None:
+            return {}
+        body = json.loads(self._vault.open(sealed, table=table, column=column, row=row))
+        return body if isinstance(body, dict) else {}
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self._lock, self._conn.execute(sql, params) as cursor:

@@ -13,7 +13,7 @@ from bot.model import (
     MemberId,
     Role,
 )
-from bot.storage.base import stamp
+from bot.storage.base import day_stamp, stamp
 from bot.storage.members import MemberStore
 
 
@@ -125,7 +125,7 @@ class InviteStore(MemberStore):
                         invite["agency_hash"],
                         agency_ct,
                         invite["certified_until"],
-                        stamp(now),
+                        day_stamp(now),
                         invite["display_name"],
                         invite["topics"],
                     ),
@@ -137,10 +137,22 @@ class InviteStore(MemberStore):
                         " VALUES (?, ?)",
                         (invite["supervisor_id"], member_id),
                     )
+                # Sealed routing times and private list from the start: their presence says
+                # nothing about whether this person was ever matched.
+                await self._conn.execute(
+                    "UPDATE members SET timing_ct = ?, private_ct = ? WHERE id = ?",
+                    (
+                        self.seal_record({}, table="members", column="timing", row=str(member_id)),
+                        self.seal_record(
+                            {}, table="members", column="private", row=str(member_id)
+                        ),
+                        member_id,
+                    ),
+                )
                 # Single use: the row stays only to say "already used"; the agency name goes.
                 await self._conn.execute(
                     "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",
-                    (stamp(now), code_hash),
+                    (day_stamp(now), code_hash),
                 )
                 await self._conn.execute("COMMIT")
             except BaseException:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 
 import aiosqlite
 
@@ -18,8 +17,60 @@ from bot.model import (
 )
 from bot.storage.base import StoreBase, day_or_none, hours_or_none, moment_or_none, stamp
 
+# A helper's routing times, sealed together in members.timing_ct (no clear column dates a
+# match or an absence): Member field -> key in the sealed record.
+_TIMING_KEYS = {
+    "last_assigned_at": "assigned",
+    "last_offered_at": "offered",
+    "cooldown_until": "cooldown",
+    "away_until": "away",
+}
+
 
 class MemberStore(StoreBase):
+    def _timing(self, row: aiosqlite.Row) -> dict[str, datetime | None]:
+        body = self.open_record(
+            row["timing_ct"], table="members", column="timing", row=str(row["id"])
+        )
+        return {field: moment_or_none(body.get(key)) for field, key in _TIMING_KEYS.items()}
+
+    async def _set_timing(self, member_id: MemberId, **moments: datetime | None) -> None:
+        """Change some of a member's sealed routing times (read, change, seal, write)."""
+        async with self._lock:
+            row = await self._fetch_locked(
+                "SELECT id, timing_ct FROM members WHERE id = ?", (member_id,)
+            )
+            if row is None:
+                return
+            body = self.open_record(
+                row["timing_ct"], table="members", column="timing", row=str(member_id)
+            )
+            for field, value in moments.items():
+                body[_TIMING_KEYS[field]] = stamp(value) if value is not None else None
+            sealed = self.seal_record(body, table="members", column="timing", row=str(member_id))
+            await self._conn.execute(
+                "UPDATE members SET timing_ct = ? WHERE id = ?", (sealed, member_id)
+            )
+
+    async def seal_missing_records(self) -> None:
+        """Every member carries a sealed timing and private record from the start, so their
+        presence says nothing (members from before v10 get empty ones)."""
+        rows = await self._all(
+            "SELECT id FROM members WHERE timing_ct IS NULL OR private_ct IS NULL"
+        )
+        for row in rows:
+            member_id = str(row["id"])
+            await self._exec(
+                "UPDATE members SET"
+                " timing_ct = coalesce(timing_ct, ?), private_ct = coalesce(private_ct, ?)"
+                " WHERE id = ?",
+                (
+                    self.seal_record({}, table="members", column="timing", row=member_id),
+                    self.seal_record({}, table="members", column="private", row=member_id),
+                    row["id"],
+                ),
+            )
+
     def _member(self, row: aiosqlite.Row) -> Member:
         row_key = bytes(row["address_hash"]).hex()
         chat_id = self._vault.open_text(
@@ -34,17 +85,14 @@ class MemberStore(StoreBase):
             available=bool(row["available"]),
             certified_until=day_or_none(row["certified_until"]),
             active=bool(row["active"]),
-            joined_at=datetime.fromisoformat(row["joined_at"]),
-            last_assigned_at=moment_or_none(row["last_assigned_at"]),
+            joined_at=datetime.combine(date.fromisoformat(row["joined_at"][:10]), time(), UTC),
             timezone=row["timezone"],
             on_call=hours_or_none(row["on_call"]),
-            away_until=moment_or_none(row["away_until"]),
-            cooldown_until=moment_or_none(row["cooldown_until"]),
             ignored_offers=row["ignored_offers"],
             topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
-            last_offered_at=moment_or_none(row["last_offered_at"]),
             identity_hold=bool(row["identity_hold"]),
             coordinator=bool(row["coordinator"]),
+            **self._timing(row),
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -119,9 +167,10 @@ class MemberStore(StoreBase):
         await self._exec("UPDATE members SET display_name = ? WHERE id = ?", (name, member_id))
 
     async def mark_assigned(self, member_id: MemberId, now: datetime) -> None:
-        await self._exec(
-            "UPDATE members SET last_assigned_at = ? WHERE id = ?", (stamp(now), member_id)
-        )
+        await self._set_timing(member_id, last_assigned_at=now)
+
+    async def mark_offered(self, member_id: MemberId, now: datetime) -> None:
+        await self._set_timing(member_id, last_offered_at=now)
 
     async def set_hours(
         self, member_id: MemberId, hours: WeeklyHours | None, timezone: str | None
@@ -133,10 +182,8 @@ class MemberStore(StoreBase):
 
     async def set_away(self, member_id: MemberId, away_until: datetime | None) -> None:
         """Not available, and (inside on-call hours) away until `away_until`."""
-        await self._exec(
-            "UPDATE members SET available = 0, away_until = ? WHERE id = ?",
-            (stamp(away_until) if away_until else None, member_id),
-        )
+        await self._exec("UPDATE members SET available = 0 WHERE id = ?", (member_id,))
+        await self._set_timing(member_id, away_until=away_until)
 
     async def set_identity_hold(self, member_id: MemberId, hold: bool) -> bool:
         """Hold (no offers, not available) or release a member after a safety-number change."""
@@ -147,9 +194,7 @@ class MemberStore(StoreBase):
         return changed == 1
 
     async def set_cooldown(self, member_id: MemberId, until: datetime) -> None:
-        await self._exec(
-            "UPDATE members SET cooldown_until = ? WHERE id = ?", (stamp(until), member_id)
-        )
+        await self._set_timing(member_id, cooldown_until=until)
 
     async def count_ignored_offer(self, member_id: MemberId) -> int:
         """One more offer left to time out; returns how many in a row."""
@@ -168,11 +213,9 @@ class MemberStore(StoreBase):
 
     async def officer_private(self, member_id: MemberId) -> OfficerPrivate:
         row = await self._one("SELECT private_ct FROM members WHERE id = ?", (member_id,))
-        if row is None or row[0] is None:
+        if row is None:
             return OfficerPrivate()
-        body = json.loads(
-            self._vault.open(row[0], table="members", column="private", row=str(member_id))
-        )
+        body = self.open_record(row[0], table="members", column="private", row=str(member_id))
         last = body.get("last_helper")
         return OfficerPrivate(
             blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
@@ -181,14 +224,12 @@ class MemberStore(StoreBase):
         )
 
     async def save_officer_private(self, member_id: MemberId, private: OfficerPrivate) -> None:
-        body = json.dumps(
-            {
-                "blocked": sorted(private.blocked),
-                "last_helper": private.last_helper,
-                "stable_alias": private.stable_alias,
-            }
-        ).encode()
-        sealed = self._vault.seal(body, table="members", column="private", row=str(member_id))
+        body = {
+            "blocked": sorted(private.blocked),
+            "last_helper": private.last_helper,
+            "stable_alias": private.stable_alias,
+        }
+        sealed = self.seal_record(body, table="members", column="private", row=str(member_id))
         await self._exec("UPDATE members SET private_ct = ? WHERE id = ?", (sealed, member_id))
 
     async def add_supervision(self, supervisor: MemberId, report: MemberId) -> None:

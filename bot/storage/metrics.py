@@ -1,9 +1,10 @@
-"""Anonymous numbers: clock metrics and ratings, with no member, thread or time of day."""
+"""Anonymous numbers: clock metrics and ratings, with no member, thread or time finer than the
+week."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from bot.model import (
     Category,
@@ -13,9 +14,9 @@ from bot.storage.base import StoreBase
 
 @dataclass(frozen=True, slots=True)
 class RequestMetrics:
-    """The contact clock of one request, as numbers only."""
+    """The contact clock of one request, as numbers only: no time finer than the week."""
 
-    day: date
+    week: date  # its Monday
     category: Category
     urgent: bool
     outcome: str  # "matched" or "cancelled"
@@ -32,11 +33,11 @@ class RequestMetrics:
 class MetricsStore(StoreBase):
     async def record_metrics(self, metrics: RequestMetrics) -> None:
         await self._exec(
-            "INSERT INTO request_metrics (day, category, urgent, outcome, secs_to_status,"
+            "INSERT INTO request_metrics (week, category, urgent, outcome, secs_to_status,"
             " secs_to_first_offer, secs_to_accept, met_goal, widened, paged, handover, referral)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                metrics.day.isoformat(),
+                (metrics.week - timedelta(days=metrics.week.weekday())).isoformat(),
                 metrics.category.value,
                 int(metrics.urgent),
                 metrics.outcome,
@@ -72,7 +73,7 @@ class MetricsStore(StoreBase):
         rows = await self._all("SELECT * FROM request_metrics ORDER BY id")
         return [
             RequestMetrics(
-                day=date.fromisoformat(row["day"]),
+                week=date.fromisoformat(row["week"]),
                 category=Category(row["category"]),
                 urgent=bool(row["urgent"]),
                 outcome=row["outcome"],

@@ -58,7 +58,9 @@ class Repository(
 
     @classmethod
     async def open(cls, path: Path | str, vault: Vault) -> Repository:
-        return cls(await db.connect(path), vault)
+        repo = cls(await db.connect(path), vault)
+        await repo.seal_missing_records()
+        return repo
 
     async def close(self) -> None:
         async with self._lock:

@@ -148,9 +148,6 @@ class RequestStore(StoreBase):
         message_id: str | None,
     ) -> None:
         message_ct = None
-        await self._exec(
-            "UPDATE members SET last_offered_at = ? WHERE id = ?", (stamp(now), helper_id)
-        )
         if message_id is not None:
             message_ct = self._vault.seal_text(
                 message_id, table="offers", column="message", row=f"{request_id}/{helper_id}"

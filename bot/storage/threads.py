@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.model import (
     Category,
@@ -13,7 +13,10 @@ from bot.model import (
     Thread,
     ThreadId,
 )
-from bot.storage.base import StoreBase, stamp
+from bot.storage.base import StoreBase, moment_or_none, stamp
+
+# Threads opened before v10 kept their opening time in a clear column, now dropped.
+_BEFORE_V10 = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def new_thread_id() -> ThreadId:
@@ -21,8 +24,9 @@ def new_thread_id() -> ThreadId:
 
 
 class ThreadStore(StoreBase):
-    def _thread_row(self, record: Thread) -> tuple[str, bytes, bytes, str]:
-        """A thread as stored: everything but its id sealed under its own fresh key."""
+    def _thread_row(self, record: Thread) -> tuple[str, bytes, bytes]:
+        """A thread as stored: everything but its id sealed under its own fresh key, its
+        opening time included (no clear column dates a conversation)."""
         key = self._vault.new_thread_key()
         body = json.dumps(
             {
@@ -33,18 +37,18 @@ class ThreadStore(StoreBase):
                 "category": record.category.value,
                 "urgent": record.urgent,
                 "outside": record.outside_agency,
+                "opened": stamp(record.opened_at),
             }
         ).encode()
         return (
             record.id,
             self._vault.wrap_thread_key(key, record.id),
             key.seal(body, record.id.encode()),
-            stamp(record.opened_at),
         )
 
     async def save_thread(self, record: Thread) -> None:
         await self._exec(
-            "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
+            "INSERT INTO threads (id, wrapped_key, sealed) VALUES (?, ?, ?)",
             self._thread_row(record),
         )
 
@@ -65,7 +69,7 @@ class ThreadStore(StoreBase):
                     await self._conn.execute("ROLLBACK")
                     return False
                 await self._conn.execute(
-                    "INSERT INTO threads (id, wrapped_key, sealed, opened_at) VALUES (?, ?, ?, ?)",
+                    "INSERT INTO threads (id, wrapped_key, sealed) VALUES (?, ?, ?)",
                     row,
                 )
                 if replaces is not None:
@@ -82,7 +86,7 @@ class ThreadStore(StoreBase):
 
     async def live_threads(self) -> list[Thread]:
         found = []
-        for row in await self._all("SELECT * FROM threads ORDER BY opened_at"):
+        for row in await self._all("SELECT * FROM threads ORDER BY rowid"):
             thread_id = ThreadId(row["id"])
             key = self._vault.unwrap_thread_key(row["wrapped_key"], thread_id)
             body = json.loads(key.open(row["sealed"], thread_id.encode()))
@@ -95,7 +99,7 @@ class ThreadStore(StoreBase):
                     officer_alias=body["alias"],
                     category=Category(body["category"]),
                     urgent=bool(body["urgent"]),
-                    opened_at=datetime.fromisoformat(row["opened_at"]),
+                    opened_at=moment_or_none(body.get("opened")) or _BEFORE_V10,
                     outside_agency=bool(body.get("outside", False)),
                 )
             )
