@@ -51,6 +51,7 @@ class Catalog:
         "/cancel \u2013 stop looking for someone\n"
         "/end \u2013 finish a conversation\n"
         "/nickname \u2013 keep the same nickname each time, or get a new one\n"
+        "/blocked \u2013 your not-again list\n"
         "/checkin \u2013 a short \u201chow are you doing?\u201d every week or month\n"
         "/quiet \u2013 hours when check-ins must wait, e.g. /quiet 08:00-16:00\n"
         "/timezone \u2013 your time zone, for check-ins\n"
@@ -394,6 +395,25 @@ class Catalog:
     helped_unsure: str = "Not sure"
     rating_thanks: str = "Thank you. Send /talk whenever you want to talk again."
     block_button: str = "Not {name} again"
+    keep_button: str = "{name} again next time"
+    kept: str = (
+        "Got it. Next time you send /talk, we'll ask {name} first if they're free. "
+        "We'll forget this in {days} days."
+    )
+    forget_button: str = "Forget this now"
+    forgotten: str = "Done. Next time, whoever is free first will pick up."
+    blocked_none: str = (
+        "Your \u201cnot again\u201d list is empty. After a conversation you can choose not to "
+        "be matched with that person again."
+    )
+    blocked_list: str = (
+        "You asked not to be matched with:\n{names}\n\n"
+        "Only you can see this list. Tap a name to allow them again."
+    )
+    unblock_button: str = "Allow {name} again"
+    unblock_all_button: str = "Allow everyone again"
+    unblocked: str = "Done. {name} can be matched with you again."
+    unblocked_all: str = "Done. Your \u201cnot again\u201d list is empty."
     blocked: str = "Understood. You won't be matched with {name} again."
     thread_ended_by_other_officer: str = (
         "{name} has closed the conversation. Send /talk any time you want to talk again."

@@ -167,6 +167,8 @@ class RoutingConfig:
     max_threads_per_helper: int = 2
     contact_goal: timedelta = timedelta(minutes=30)
     cooldown_after_urgent: timedelta = timedelta(hours=2)
+    # How long "the same person next time" is kept, once an officer chooses it.
+    remember_helper_for: timedelta = timedelta(days=30)
     ignored_offers_before_away: int = 3
     escalate_to_chaplains_after: timedelta = timedelta(minutes=10)
     page_coordinators_after: timedelta = timedelta(minutes=15)
@@ -296,6 +298,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "max_threads_per_helper",
             "contact_goal",
             "cooldown_after_urgent",
+            "remember_helper_for",
             "ignored_offers_before_away",
             "escalate_to_chaplains_after",
             "page_coordinators_after",
@@ -656,6 +659,7 @@ def _routing(r: _Reader) -> RoutingConfig:
         max_threads_per_helper=r.integer("max_threads_per_helper", d.max_threads_per_helper, 1),
         contact_goal=r.duration("contact_goal", d.contact_goal),
         cooldown_after_urgent=r.duration("cooldown_after_urgent", d.cooldown_after_urgent),
+        remember_helper_for=r.duration("remember_helper_for", d.remember_helper_for),
         ignored_offers_before_away=r.integer(
             "ignored_offers_before_away", d.ignored_offers_before_away, 1
         ),

@@ -118,5 +118,15 @@ class OfficerPrivate:
     """What only the officer's own sealed record knows."""
 
     blocked: frozenset[MemberId] = frozenset()  # "not this person again"
-    last_helper: MemberId | None = None  # for "the same person as last time"
+    # "The same person next time": kept only when the officer chose it, and only until then.
+    again: MemberId | None = None
+    again_until: date | None = None
     stable_alias: bool = False  # helpers may recognise a returning officer
+
+    def wanted_again(self, today: date) -> MemberId | None:
+        """The helper the officer asked to have again, while that choice lasts."""
+        if self.again is None or self.again in self.blocked:
+            return None
+        if self.again_until is None or today > self.again_until:
+            return None
+        return self.again

@@ -89,8 +89,91 @@ async def block_helper(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.choice_expired)
         return
     private = await services.repo.officer_private(turn.member.id)
-    last = None if private.last_helper == helper.id else private.last_helper
+    again = None if private.again == helper.id else private.again
     await services.repo.save_officer_private(
-        turn.member.id, replace(private, blocked=private.blocked | {helper.id}, last_helper=last)
+        turn.member.id,
+        replace(
+            private,
+            blocked=private.blocked | {helper.id},
+            again=again,
+            again_until=private.again_until if again else None,
+        ),
     )
+    await services.repo.fold_wal()
     await turn.say(turn.text.blocked.format(name=helper.display_name))
+
+
+@router.choice("keep", roles=OFFICERS)
+async def keep_helper(turn: Turn, arg: str) -> None:
+    """The officer chose "the same person next time": sealed, and only until it expires."""
+    services = turn.services
+    helper = await services.repo.member(MemberId(int(arg))) if arg.isdigit() else None
+    if helper is None or not helper.active or not helper.is_helper:
+        await turn.say(turn.text.choice_expired)
+        return
+    keep_for = services.config.routing.remember_helper_for
+    until = turn.now.date() + keep_for
+    private = await services.repo.officer_private(turn.member.id)
+    kept = replace(
+        private, again=helper.id, again_until=until, blocked=private.blocked - {helper.id}
+    )
+    await services.repo.save_officer_private(turn.member.id, kept)
+    await services.repo.fold_wal()
+    forget = turn.choice(turn.text.forget_button, "forget")
+    days = keep_for.days
+    await turn.say(turn.text.kept.format(name=helper.display_name, days=days), (forget,))
+
+
+@router.choice("forget", roles=OFFICERS)
+async def forget_helper(turn: Turn, _arg: str) -> None:
+    services = turn.services
+    private = await services.repo.officer_private(turn.member.id)
+    if private.again is not None:
+        await services.repo.save_officer_private(
+            turn.member.id, replace(private, again=None, again_until=None)
+        )
+        await services.repo.fold_wal()
+    await turn.say(turn.text.forgotten)
+
+
+@router.command("blocked", roles=OFFICERS)
+async def blocked_list(turn: Turn) -> None:
+    """The officer's own "not this person again" list, to see and to clear."""
+    services = turn.services
+    private = await services.repo.officer_private(turn.member.id)
+    names = []
+    for helper_id in sorted(private.blocked):
+        helper = await services.repo.member(helper_id)
+        if helper is not None:
+            names.append((helper_id, helper.display_name))
+    if not names:
+        await turn.say(turn.text.blocked_none)
+        return
+    text = turn.text
+    choices = tuple(
+        turn.choice(text.unblock_button.format(name=name), "unblk", str(helper_id))
+        for helper_id, name in names
+    )
+    if len(names) > 1:
+        choices += (turn.choice(text.unblock_all_button, "unblk", "all"),)
+    lines = "\n".join(name for _, name in names)
+    await turn.say(text.blocked_list.format(names=lines), choices)
+
+
+@router.choice("unblk", roles=OFFICERS)
+async def unblock(turn: Turn, arg: str) -> None:
+    services = turn.services
+    private = await services.repo.officer_private(turn.member.id)
+    if arg == "all":
+        cleared = frozenset[MemberId]()
+        answer = turn.text.unblocked_all
+    elif arg.isdigit() and MemberId(int(arg)) in private.blocked:
+        cleared = private.blocked - {MemberId(int(arg))}
+        helper = await services.repo.member(MemberId(int(arg)))
+        answer = turn.text.unblocked.format(name=helper.display_name if helper else "")
+    else:
+        await turn.say(turn.text.choice_expired)
+        return
+    await services.repo.save_officer_private(turn.member.id, replace(private, blocked=cleared))
+    await services.repo.fold_wal()
+    await turn.say(answer)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -110,6 +110,9 @@ class Services:
     closed: dict[RequestId, str] = field(default_factory=dict)
     # One-time tokens of rating prompts not yet answered (memory only).
     rating_tokens: dict[str, None] = field(default_factory=dict)
+    # What happened since the last hourly report (matched, closed, ...): logged as totals so
+    # that no log line dates a particular match or close.
+    tally: Counter[str] = field(default_factory=Counter)
     # Held by every step that changes an open request (clock tick, accept, decline, cancel).
     matching_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # A helper's "check in with them later?" while the officer has not answered (memory only).

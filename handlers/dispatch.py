@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from bot.delivery import NotHandledError, Priority, StrangerGate, sending
 from bot.events import DeliveryError, Incoming, Kind, Reply
@@ -32,6 +33,8 @@ from handlers.base import Services, Turn
 from handlers.router import Router, permits
 
 log = logging.getLogger(__name__)
+
+REPORT_EVERY = timedelta(hours=1)
 
 _MAX_LOCKS = 4096
 _REMEMBERED_EVENTS = 10_000
@@ -95,6 +98,7 @@ class Dispatcher:
         self.strangers = StrangerGate(STRANGER_WINDOW)
         self.code_tries = StrangerGate(STRANGER_WINDOW, allowance=CODE_TRIES_PER_WINDOW)
         self._answers: set[asyncio.Task[None]] = set()  # answers to strangers, in flight
+        self._next_report: datetime | None = None  # the next hourly report and sweep
 
     def _lock_for(self, key: bytes) -> asyncio.Lock:
         lock = self._locks.pop(key, None) or asyncio.Lock()
@@ -232,11 +236,32 @@ class Dispatcher:
                 await matching.tick(self.services)
         except Exception as exc:
             log.error("contact clock tick failed: %s at %s", type(exc).__name__, where(exc))
+        await self.hourly()
         try:
             # A checkpoint a reader kept busy is retried here, outside every lock.
             await self.services.repo.fold_wal_if_due()
         except Exception as exc:
             log.error("WAL checkpoint failed: %s at %s", type(exc).__name__, where(exc))
+
+    async def hourly(self) -> None:
+        """Once an hour (on the clock tick): the totals since the last report, and every
+        "same person next time" past its date forgotten."""
+        now = self.services.clock()
+        if self._next_report is None:
+            self._next_report = now + REPORT_EVERY
+            return
+        if now < self._next_report:
+            return
+        self._next_report = now + REPORT_EVERY
+        tally = self.services.tally
+        if tally:
+            summary = ", ".join(f"{name}: {count}" for name, count in sorted(tally.items()))
+            log.info("in the last hour: %s", summary)
+            tally.clear()
+        try:
+            await self.services.repo.forget_links(today=now.date())
+        except Exception as exc:
+            log.error("private records sweep failed: %s at %s", type(exc).__name__, where(exc))
 
     async def dispatch_followups(self) -> int:
         """Send the check-ins that are due (called by the scheduler); how many went out."""

@@ -430,9 +430,10 @@ async def _wants_to_talk(turn: Turn, followup: FollowUp) -> RequestRecord | None
     preferred = followup.helper_id if followup.kind is Kind.HELPER else None
     category = followup.category or Category.OTHER
     tail = f"{category.value}/{1 if followup.outside_agency else 0}"
-    if preferred is None and private.last_helper is not None:
-        previous = await services.repo.member(private.last_helper)
-        if previous is not None and previous.active and previous.id not in private.blocked:
+    again = private.wanted_again(turn.now.date())
+    if preferred is None and again is not None:
+        previous = await services.repo.member(again)
+        if previous is not None and previous.active:
             text = turn.text
             name = previous.display_name
             choices = (

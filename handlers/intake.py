@@ -121,8 +121,9 @@ async def chose_outside(turn: Turn, arg: str) -> None:
     services = turn.services
     private = await services.repo.officer_private(turn.member.id)
     previous = None
-    if private.last_helper is not None and private.last_helper not in private.blocked:
-        previous = await services.repo.member(private.last_helper)
+    again = private.wanted_again(turn.now.date())
+    if again is not None:
+        previous = await services.repo.member(again)
     if previous is not None and previous.active:
         text = turn.text
         name = previous.display_name

@@ -362,7 +362,7 @@ async def _send_offers(
             await edit_offer(services, helper.id, earlier[helper.id], text.offer_repeated)
     if delivered:
         await services.repo.mark_request(request.id, first_offer_at=now)
-    log.info("offers sent: %d", delivered)
+    services.tally["offers sent"] += delivered
     return delivered
 
 
@@ -472,6 +472,7 @@ async def close_request(services: Services, request: RequestRecord, notice: str)
         return
     services.notes.pop(request.id, None)
     services.remember_closed(request.id, "closed")
+    services.tally["withdrawn"] += 1
     await record_metrics(services, request, matched_at=None)
     for offer in offers:
         if offer.state is not OfferState.DECLINED:  # an expired offer still shows Accept

@@ -124,10 +124,9 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     services.relay.open(thread)
     services.notes.pop(request_id, None)  # shown in the offers only; gone at the match
     services.remember_closed(request_id, "taken")
-    log.info("request matched; thread opened")
+    services.tally["matched"] += 1  # counted, never logged one by one with its time
     await repo.mark_assigned(helper.id, now)
     await repo.reset_ignored_offers(helper.id)
-    await repo.save_officer_private(officer.id, replace(private, last_helper=helper.id))
     await matching.record_metrics(services, request, matched_at=now)
     await repo.fold_wal()  # the claimed request and the accept's writes leave the WAL now
     if old is not None:
@@ -172,7 +171,7 @@ async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: M
         alias=old.officer_alias, tag=old.tag, who=who
     )
     await services.try_send(previous.address, Reply(notice))
-    log.info("thread handed over (%s)", new.category.value)
+    services.tally["handed over"] += 1
 
 
 async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None:

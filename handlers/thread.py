@@ -273,7 +273,7 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         services.owed[thread.officer_id] = text.closed_unreachable.format(name=helper_name)
         notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
         await services.notice(sender.address, Reply(notice))
-    log.info("thread closed: the other side cannot be reached")
+    services.tally["closed, other side unreachable"] += 1
 
 
 async def _not_in_thread(turn: Turn) -> None:
@@ -363,7 +363,7 @@ async def close_thread(
             hand_over = None
         elif hand_over is not None:
             await services.repo.clear_transfer(hand_over.id)
-    log.info("thread closed; key destroyed")
+    services.tally["closed"] += 1
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
         until = services.clock() + services.config.routing.cooldown_after_urgent
         await services.repo.set_cooldown(thread.helper_id, until)
@@ -372,7 +372,7 @@ async def close_thread(
     officer: Member | None = closed_by if closed_by.id == thread.officer_id else other
     helper: Member | None = other if officer is closed_by else closed_by
     if officer is not None and helper is not None:
-        block = _block_choice(services, helper, officer)
+        block = _after_choices(services, helper, officer)
         if officer is closed_by:
             officer_reply = Reply(text.thread_ended_by_you, block)
         elif hand_over is not None:
@@ -413,7 +413,16 @@ async def _pending_hand_over(services: Services, thread: Thread) -> RequestRecor
     return None
 
 
-def _block_choice(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:
-    """The officer's private "not this person again", offered once the thread has closed."""
-    label = services.text.block_button.format(name=helper.display_name)
-    return (services.choice(label, "blk", str(helper.id), officer.address),)
+def _after_choices(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:
+    """Offered once the thread has closed, both private to the officer: "the same person next
+    time" (kept only if chosen, and only for a while) and "not this person again"."""
+    text = services.text
+    name = helper.display_name
+    return (
+        services.choice(
+            text.keep_button.format(name=name), "keep", str(helper.id), officer.address
+        ),
+        services.choice(
+            text.block_button.format(name=name), "blk", str(helper.id), officer.address
+        ),
+    )

@@ -197,9 +197,14 @@ async def test_continuity_and_the_private_block_list(sandbox: Sandbox) -> None:
     await officer.wait_for("is here for you")
     await officer.send("/end")
     ended = await officer.wait_for(EN.thread_ended_by_you)
-    assert ended.labels() == [EN.block_button.format(name="Alex")]
+    assert ended.labels() == [
+        EN.keep_button.format(name="Alex"),
+        EN.block_button.format(name="Alex"),
+    ]
+    await officer.press(ended, EN.keep_button.format(name="Alex"))
+    await officer.wait_for(EN.kept.format(name="Alex", days=30))
 
-    # Next time: "Alex again?" and, if yes, Alex alone gets the first offer.
+    # Next time (chosen): "Alex again?" and, if yes, Alex alone gets the first offer.
     before_blake = len(offers_in(blake))
     await officer.send("/talk")
     await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_stress)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 import aiosqlite
 
@@ -25,6 +27,25 @@ _TIMING_KEYS = {
     "cooldown_until": "cooldown",
     "away_until": "away",
 }
+
+
+def _private(body: dict[str, Any]) -> OfficerPrivate:
+    again = body.get("again")
+    return OfficerPrivate(
+        blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
+        again=MemberId(again) if again is not None else None,
+        again_until=day_or_none(body.get("again_until")),
+        stable_alias=bool(body.get("stable_alias", False)),
+    )
+
+
+def _private_body(private: OfficerPrivate) -> dict[str, Any]:
+    return {
+        "blocked": sorted(private.blocked),
+        "again": private.again,
+        "again_until": private.again_until.isoformat() if private.again_until else None,
+        "stable_alias": private.stable_alias,
+    }
 
 
 class MemberStore(StoreBase):
@@ -126,9 +147,13 @@ class MemberStore(StoreBase):
         return [self._member(row) for row in await self._all("SELECT * FROM members ORDER BY id")]
 
     async def set_active(self, member_id: MemberId, active: bool) -> bool:
+        """Revoke (or restore) a member. Revoked, no sealed record keeps a link to them: their
+        own private list goes, and they leave everyone else's."""
         changed = await self._exec(
             "UPDATE members SET active = ?, available = 0 WHERE id = ?", (int(active), member_id)
         )
+        if changed == 1 and not active:
+            await self.forget_links(today=datetime.now(UTC).date(), gone=member_id)
         return changed == 1
 
     async def set_coordinator(self, member_id: MemberId, coordinator: bool) -> bool:
@@ -216,21 +241,42 @@ class MemberStore(StoreBase):
         if row is None:
             return OfficerPrivate()
         body = self.open_record(row[0], table="members", column="private", row=str(member_id))
-        last = body.get("last_helper")
-        return OfficerPrivate(
-            blocked=frozenset(MemberId(m) for m in body.get("blocked", [])),
-            last_helper=MemberId(last) if last is not None else None,
-            stable_alias=bool(body.get("stable_alias", False)),
-        )
+        return _private(body)
 
     async def save_officer_private(self, member_id: MemberId, private: OfficerPrivate) -> None:
-        body = {
-            "blocked": sorted(private.blocked),
-            "last_helper": private.last_helper,
-            "stable_alias": private.stable_alias,
-        }
-        sealed = self.seal_record(body, table="members", column="private", row=str(member_id))
+        sealed = self.seal_record(
+            _private_body(private), table="members", column="private", row=str(member_id)
+        )
         await self._exec("UPDATE members SET private_ct = ? WHERE id = ?", (sealed, member_id))
+
+    async def forget_links(self, *, today: date, gone: MemberId | None = None) -> int:
+        """Rewrite every sealed private record that keeps a link it should not: a "same person
+        next time" past its date, or (a member revoked) anything naming `gone`; the revoked
+        member's own record is emptied. Records from before v8 ("last helper") go too.
+        Returns how many were rewritten; the WAL is folded after."""
+        rows = await self._all("SELECT id, private_ct FROM members WHERE private_ct IS NOT NULL")
+        changed = 0
+        for row in rows:
+            member_id = MemberId(row["id"])
+            body = self.open_record(
+                row["private_ct"], table="members", column="private", row=str(member_id)
+            )
+            private = _private(body)
+            kept = private
+            if member_id == gone:
+                kept = OfficerPrivate()
+            elif private.again is not None and (
+                private.again == gone or private.wanted_again(today) is None
+            ):
+                kept = replace(kept, again=None, again_until=None)
+            if gone is not None and gone in kept.blocked:
+                kept = replace(kept, blocked=kept.blocked - {gone})
+            if kept != private or "last_helper" in body:
+                await self.save_officer_private(member_id, kept)
+                changed += 1
+        if changed:
+            await self.fold_wal()
+        return changed
 
     async def add_supervision(self, supervisor: MemberId, report: MemberId) -> None:
         await self._exec(
