@@ -252,7 +252,7 @@ class MemberStore(StoreBase):
     async def forget_links(self, *, today: date, gone: MemberId | None = None) -> int:
         """Rewrite every sealed private record that keeps a link it should not: a "same person
         next time" past its date, or (a member revoked) anything naming `gone`; the revoked
-        member's own record is emptied. Records from before v8 ("last helper") go too.
+        member's own record is emptied. Records from before v10 ("last helper") go too.
         Returns how many were rewritten; the WAL is folded after."""
         rows = await self._all("SELECT id, private_ct FROM members WHERE private_ct IS NOT NULL")
         changed = 0
