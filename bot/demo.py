@@ -14,6 +14,7 @@ import os
 import sys
 import tempfile
 import textwrap
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.catalog import EN
@@ -57,6 +58,16 @@ class Phones:
         return "\n".join(lines)
 
 
+class DemoClock:
+    """The app's clock: the wall clock until the story jumps ahead a day."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.ahead
+
+
 def step(title: str) -> None:
     print()
     print(f"── {title} " + "─" * max(0, WIDTH - len(title) - 4))
@@ -68,7 +79,8 @@ def typed(label: str, text: str) -> None:
 
 async def scenario(directory: Path) -> list[str]:
     """Play the story; return the sentences people typed (checked against the disk later)."""
-    box = Sandbox(directory, signal=True)
+    clock = DemoClock()
+    box = Sandbox(directory, signal=True, clock=clock)
     phones = Phones()
     said: list[str] = []
     await box.start()
@@ -150,8 +162,23 @@ async def scenario(directory: Path) -> list[str]:
         await dana.send("end")
         await dana.wait_for(EN.thread_ended_by_you)
         await alex.wait_for("has closed the conversation")
+        await dana.wait_for("We'll check in with you")
         phones.show(dana, "Dana (Signal)")
         phones.show(alex, "Alex (peer)")
+
+        step("The next day: a check-in, nothing from the conversation in it")
+        app = box.app
+        due = await app.repo.next_due() if app is not None and app.repo is not None else None
+        if app is None or due is None:
+            raise RuntimeError("no check-in was planned")
+        clock.ahead = due - datetime.now(UTC) + timedelta(minutes=1)  # day 1, send time
+        await app.dispatch_followups()
+        nudge = await dana.wait_for(EN.nudge)
+        phones.show(dana, "Dana (Signal)")
+        typed("Dana", f"{nudge.labels().index(EN.nudge_ok) + 1}  ({EN.nudge_ok})")
+        await dana.press(nudge, EN.nudge_ok)
+        await dana.wait_for(EN.nudge_ok_reply)
+        phones.show(dana, "Dana (Signal)")
     finally:
         await box.stop()
     return said
