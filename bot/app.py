@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.catalog import EN, Catalog
+from bot.catalog import Catalog
 from bot.config import Config
 from bot.delivery import RateLimits, SupportsLedger
 from bot.events import Address, Platform, Reply, Sent, Transport
+from bot.i18n import catalogs_for
 from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
@@ -86,7 +87,7 @@ class PlatformMessenger:
         await self._for(address).accept_identity(address)
 
 
-def telegram_transport(config: Config, text: Catalog = EN) -> Transport:
+def telegram_transport(config: Config, text: Catalog) -> Transport:
     from bot.transports.telegram import TelegramTransport  # noqa: PLC0415 - platform at the edge
 
     return TelegramTransport(
@@ -123,7 +124,7 @@ def telegram_limits(config: Config) -> RateLimits:
     )
 
 
-def signal_transport(config: Config, text: Catalog = EN) -> Transport:
+def signal_transport(config: Config, text: Catalog) -> Transport:
     from bot.transports.signal import SignalTransport  # noqa: PLC0415 - platform at the edge
 
     return SignalTransport(
@@ -146,12 +147,11 @@ class App:
         transports: Sequence[Transport] | None = None,
         key: MasterKey | None = None,
         clock: Callable[[], datetime] = utc_now,
-        text: Catalog = EN,
         tick_every: float | None = None,
     ) -> None:
         self.config = config
         self.clock = clock
-        self.text = text
+        self.catalogs = catalogs_for(config)
         self._key = key
         self._transports = list(transports) if transports is not None else None
         self._started: list[Transport] = []
@@ -170,9 +170,9 @@ class App:
         if self._transports is None:
             self._transports = []
             if self.config.telegram.enabled:
-                self._transports.append(telegram_transport(self.config, self.text))
+                self._transports.append(telegram_transport(self.config, self.catalogs.default))
             if self.config.signal.enabled:
-                self._transports.append(signal_transport(self.config, self.text))
+                self._transports.append(signal_transport(self.config, self.catalogs.default))
         return self._transports
 
     async def start(self) -> None:
@@ -189,7 +189,7 @@ class App:
             messenger=PlatformMessenger(self.transports),
             vault=vault,
             relay=relay,
-            text=self.text,
+            catalogs=self.catalogs,
             clock=self.clock,
             codec=ChoiceCodec(vault),
         )

@@ -3,11 +3,49 @@
 Rules for anything added here: short, plain and warm; never pretend to be a counsellor; say what
 happens next and how long it may take; keep a crisis line one tap away. Placeholders use
 str.format names. Read each line as a tired sergeant would, at 3 a.m., on a phone.
+
+This class is the English source of the gettext catalog: each field is one entry, its name the
+msgctxt and its English text the msgid (a `Plural` gives msgid and msgid_plural). Translations
+live in bot/locales/<lang>/LC_MESSAGES/peerline.po; `python -m bot.i18n update` brings them in
+line after a change here, and tests/test_translations.py fails until every entry is translated.
+Whole sentences only: never glue pieces of sentences together in code.
+
+Three placeholders are filled from the config when a catalog is loaded, so they can be used in
+any entry: {program} (the program's name), {emergency} (the number to call in danger) and
+{crisis} (the first crisis line, e.g. "Call or text 988 (988 Suicide & Crisis Lifeline)").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+
+# Languages with a catalog; the first is the source language.
+LANGUAGES = ("en", "es")
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
+
+
+@dataclass(frozen=True, slots=True)
+class Plural:
+    """An entry whose wording depends on a number: `format` picks the language's plural form
+    by the value of the placeholder named `count`."""
+
+    one: str
+    other: str
+    count: str = "count"
+    # Set when loading a translation: the language's plural rule (gettext's npgettext).
+    choose: Callable[[int], str] | None = field(default=None, compare=False, repr=False)
+
+    def form(self, n: int) -> str:
+        if self.choose is not None:
+            return self.choose(n)
+        return self.one if n == 1 else self.other
+
+    def format(self, **values: object) -> str:
+        number = values[self.count]
+        if not isinstance(number, int):
+            raise TypeError(f"{self.count} must be an int")
+        return self.form(number).format(**values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,26 +53,27 @@ class Catalog:
     # -- strangers and joining -------------------------------------------------------------
     not_member: str = (
         "This is a private service. If you were given an invite code, send /start and the code. "
-        "If you need help right now, call or text 988."
+        "If you need help right now: {crisis}."
     )
     invite_bad: str = (
         "That code didn't work. Check it and send /start with the code again, or ask your "
-        "coordinator for a new one. If you need help right now, call or text 988."
+        "coordinator for a new one. If you need help right now: {crisis}."
     )
     invite_used: str = (
         "That code has already been used. Ask your coordinator for a new one. "
-        "If you need help right now, call or text 988."
+        "If you need help right now: {crisis}."
     )
     invite_expired: str = (
         "That code has expired. Ask your coordinator for a new one. "
-        "If you need help right now, call or text 988."
+        "If you need help right now: {crisis}."
     )
     already_member: str = "You're already signed up. Send /help to see what you can do."
     welcome_officer: str = (
-        "Welcome. Here you can reach a trained peer or a chaplain, day or night.\n\n"
+        "Welcome to {program}. Here you can reach a trained peer or a chaplain, day or "
+        "night.\n\n"
         "The people you talk to won't see your name, number or account. Nothing you write "
-        "is stored.\n\n"
-        "Send /talk whenever you want to talk. Send /crisis any time for 24/7 crisis lines."
+        "is stored. Send /privacy for the details.\n\n"
+        "Send /talk when you want to talk. If you need help right now: {crisis}."
     )
     welcome_helper: str = (
         "Welcome to the team. Requests from officers will come to you here.\n\n"
@@ -42,7 +81,10 @@ class Catalog:
         "You're away until you say otherwise.\n\n"
         "Officers will see you as \u201c{name}\u201d. Send /name to change it."
     )
-    welcome_staff: str = "Welcome. You're signed up as {role}. Send /help to see what you can do."
+    welcome_staff: str = (
+        "Welcome. You're signed up as a coordinator. We'll ask you for help when a request "
+        "waits too long. Send /help to see what you can do."
+    )
 
     # -- help ------------------------------------------------------------------------------
     help_officer: str = (
@@ -50,25 +92,27 @@ class Catalog:
         "/talk \u2013 reach a peer or chaplain\n"
         "/cancel \u2013 stop looking\n"
         "/end \u2013 finish a conversation\n"
-        "/nickname \u2013 the same nickname each time, or a new one\n"
+        "/nickname \u2013 same nickname each time, or a new one\n"
         "/blocked \u2013 your not-again list\n"
-        "/checkin \u2013 a short \u201chow are you doing?\u201d every week or month\n"
-        "/quiet \u2013 when check-ins must wait, e.g. /quiet 08:00-16:00\n"
-        "/timezone \u2013 your time zone, for check-ins\n"
-        "/resources \u2013 more help\n\n"
+        "/checkin \u2013 a short \u201chow are you?\u201d now and then\n"
+        "/quiet \u2013 when check-ins wait\n"
+        "/resources \u2013 more help\n"
+        "/privacy \u2013 what stays private\n"
+        "/language \u2013 change the language\n\n"
         "Nothing you write here is stored."
     )
     help_helper: str = (
-        "/available \u2013 receive requests\n"
-        "/away \u2013 stop receiving requests\n"
-        "/hours \u2013 set weekly on-call hours\n"
+        "/available \u2013 take requests\n"
+        "/away \u2013 pause requests\n"
+        "/hours \u2013 weekly on-call hours\n"
         "/topics \u2013 topics you'd like first\n"
-        "/name \u2013 change the name officers see\n"
-        "/threads, /switch \u2013 see and choose between open conversations\n"
-        "/transfer \u2013 hand a conversation over, with the officer's consent\n"
+        "/name \u2013 the name officers see\n"
+        "/threads, /switch \u2013 your open conversations\n"
+        "/transfer \u2013 hand over, if the officer agrees\n"
         "/followup 3d \u2013 check in later\n"
         "/checkin, /quiet \u2013 your check-ins\n"
         "/end \u2013 finish a conversation\n"
+        "/language \u2013 change the language\n"
         "/crisis \u2013 24/7 crisis lines"
     )
     help_staff: str = (
@@ -78,6 +122,7 @@ class Catalog:
         "/checkin, /quiet \u2013 check-ins for yourself, and when they must wait\n"
         "/stats \u2013 the program's numbers (coordinators)\n"
         "/coverage \u2013 the week's hours with too few on call (coordinators)\n"
+        "/language \u2013 change the language\n"
         "/crisis \u2013 24/7 crisis lines"
     )
 
@@ -144,7 +189,7 @@ class Catalog:
     )
     renew_done: str = "Member {member} is now certified until {until}."
     renew_not_helper: str = (
-        "Member {member} isn't a peer, chaplain or clinician, so there's nothing to renew."
+        "Member {member} isn't a peer, chaplain or clinician. There's nothing to renew."
     )
     member_unknown: str = "There's no member {member}. Check the number in /oncall or the roster."
     revoke_usage: str = "Send /revoke MEMBER, e.g. /revoke 12. It takes effect at once."
@@ -152,29 +197,46 @@ class Catalog:
         "Member {member} can no longer use the service. To undo it: peerline roster restore "
         "{member}."
     )
-    revoke_self: str = "You can't revoke yourself here. Ask another coordinator."
+    revoke_self: str = "You can't do that to yourself here. Another coordinator can."
 
+    # -- privacy ---------------------------------------------------------------------------
+    privacy: str = (
+        "What stays private\n\n"
+        "\u2022 The person you talk to sees a nickname, not your name, number or account.\n"
+        "\u2022 Nothing you write is kept. It passes through and is gone.\n"
+        "\u2022 A rating keeps only its number, with no name on it.\n\n"
+        "The limits: if a life is in danger, a child or an older person is being hurt, or a "
+        "crime is being planned, it may have to be reported."
+    )
+    privacy_program: str = "In {program}\u2019s own words:\n\n{notice}"
+
+    # -- crisis lines ----------------------------------------------------------------------
     crisis: str = (
-        "If you or someone else is in danger right now, call 911.\n\n"
+        "If you or someone else is in danger right now, call {emergency}.\n\n"
         "{lines}\n\n"
         "These lines are free and confidential."
     )
     crisis_line: str = "\u2022 {name}: {contact} ({hours})"
     crisis_button: str = "Crisis lines"
+    # Under an officer's screen where there are no buttons (Signal).
+    crisis_footer: str = "Crisis line, any time: {crisis}."
+    # How {crisis} reads in a sentence: the first crisis line of the config.
+    crisis_primary: str = "{contact} ({name})"
 
     # -- asking for help -------------------------------------------------------------------
     intake_category: str = (
-        "Before we start: {confidentiality}\n\n"
+        "Before we start: what you say stays private, within a few limits set by law. Send "
+        "/privacy to read them.\n\n"
         "What's it mostly about? Pick the closest one. You can say more to the person "
         "you talk to."
     )
     urgent_button: str = "I'm not safe right now"
     urgent_now: str = (
-        "Please call or text 988 now, or 911 if you're in danger. You can do that and keep "
-        "this chat open.\n\n"
+        "Please reach a crisis line now, or call {emergency} if you're in danger. This chat "
+        "stays open.\n\n"
         "{lines}\n\n"
-        "We're asking every available peer and chaplain, and the on-call coordinator, right "
-        "now. You'll get a message here the moment someone picks up."
+        "We're asking everyone who is free, right now. You'll get a message here when "
+        "someone picks up."
     )
     category_critical_incident: str = "A critical incident"
     category_line_of_duty_death: str = "A line-of-duty death"
@@ -205,14 +267,16 @@ class Catalog:
     )
     note_skip: str = "Skip"
     intake_stale: str = "Let's start that again. Send /talk when you're ready."
-    request_open: str = (
+    request_open: Plural = Plural(
+        "Got it. We're finding {who} for you now. We aim to have someone with you within "
+        "{goal_minutes} minute.\n\n"
+        "You'll get a message here the moment someone picks up. Send /cancel to stop looking.",
         "Got it. We're finding {who} for you now. We aim to have someone with you within "
         "{goal_minutes} minutes.\n\n"
-        "You'll get a message here the moment someone picks up. Send /cancel to stop looking."
+        "You'll get a message here the moment someone picks up. Send /cancel to stop looking.",
+        count="goal_minutes",
     )
-    crisis_reminder: str = (
-        "If it gets worse while you wait, call or text 988 any time. They answer 24/7."
-    )
+    crisis_reminder: str = "If it gets worse while you wait: {crisis}. They answer 24/7."
     already_in_thread: str = (
         "You're already in a conversation. Send /end to finish it before starting a new one."
     )
@@ -241,12 +305,24 @@ class Catalog:
         "If you need someone now, these lines can help:\n{lines}"
     )
     stop_looking: str = "Stop looking"
-    page_coordinator: str = (
-        "{urgent}A request has waited {minutes} min: {category}. Nobody has picked it up yet. "
+    page_coordinator: Plural = Plural(
+        "A request has waited {minutes} minute: {category}. Nobody has picked it up yet. "
         "Please help find a peer or chaplain. You won't see who asked. /waiting shows "
-        "everything that waits."
+        "everything that waits.",
+        "A request has waited {minutes} minutes: {category}. Nobody has picked it up yet. "
+        "Please help find a peer or chaplain. You won't see who asked. /waiting shows "
+        "everything that waits.",
+        count="minutes",
     )
-    page_urgent: str = "URGENT (officer not safe). "
+    page_coordinator_urgent: Plural = Plural(
+        "URGENT: an officer is not safe and has waited {minutes} minute. Nobody has picked "
+        "it up yet. Please help find a peer or chaplain. You won't see who asked. /waiting "
+        "shows everything that waits.",
+        "URGENT: an officer is not safe and has waited {minutes} minutes. Nobody has picked "
+        "it up yet. Please help find a peer or chaplain. You won't see who asked. /waiting "
+        "shows everything that waits.",
+        count="minutes",
+    )
     request_cancelled: str = "Okay, I've stopped looking. Send /talk any time you want to talk."
     nothing_to_cancel: str = "There's nothing to cancel right now."
     who_phrase_peer: str = "a peer"
@@ -306,7 +382,7 @@ class Catalog:
     selfcheck_expired: str = "That check has ended. Send /selfcheck to start again."
 
     # -- program statistics (coordinators) ------------------------------------------------
-    coordinators_only: str = "That's for coordinators."
+    coordinators_only: str = "That one is only for the people who run the program."
     stats_title: str = (
         "Program numbers, last {weeks} weeks. An x is hidden: under {k}, "
         "or it would give one that is away."
@@ -339,13 +415,20 @@ class Catalog:
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (
         "New request: {category}.\n"
-        "An officer is asking for {who}.{note}\n\n"
+        "An officer is asking for {who}.\n\n"
         "If you accept, you'll talk through this chat. They see only your display name; "
         "you see only a nickname.\n\n"
         "Accepting confirms you weren't a responder, witness or party to this incident."
     )
-    offer_note: str = "\nIn their words: \u201c{note}\u201d"
-    offer_urgent: str = "URGENT: they say they're not safe right now. "
+    offer_with_note: str = (
+        "New request: {category}.\n"
+        "An officer is asking for {who}.\n"
+        "In their words: \u201c{note}\u201d\n\n"
+        "If you accept, you'll talk through this chat. They see only your display name; "
+        "you see only a nickname.\n\n"
+        "Accepting confirms you weren't a responder, witness or party to this incident."
+    )
+    offer_urgent: str = "URGENT: they say they're not safe right now."
     offer_accept: str = "Accept"
     offer_decline: str = "Decline"
     offer_involved: str = "I was involved"
@@ -358,9 +441,11 @@ class Catalog:
         "Accepting confirms you weren't a responder, witness or party to this incident."
     )
     offer_repeated: str = "Still open: the request is in the newer message below."
-    ignored_set_away: str = (
+    ignored_set_away: Plural = Plural(
+        "You've missed {count} offer, so I've set you to away. "
+        "Send /available when you're ready again.",
         "You've missed {count} offers in a row, so I've set you to away. "
-        "Send /available when you're ready again."
+        "Send /available when you're ready again.",
     )
     offer_taken: str = "Someone else has taken this request. Thank you for being there."
     offer_closed: str = "This request is no longer open. Thank you for checking."
@@ -375,8 +460,7 @@ class Catalog:
         "Send /end when you're finished."
     )
     thread_open_officer: str = (
-        "{name}, {role_phrase}, is here for you. What you type here goes straight to them.\n\n"
-        "{confidentiality}\n\n"
+        "{name}, {role_phrase}, is here for you. What you type goes straight to them. "
         "Send /end when you're done."
     )
     role_phrase_peer: str = "a trained peer"
@@ -385,6 +469,10 @@ class Catalog:
     header_to_helper: str = "{alias} #{tag}:"
     header_to_officer: str = "{name}:"
     thread_ended_by_you: str = "This conversation is closed. Nothing from it was kept."
+    thread_closed_officer: str = (
+        "This conversation is closed. Nothing from it was kept.\n\n"
+        "Send /talk any time you want to talk again. If you need help right now: {crisis}."
+    )
     rate_prompt: str = (
         "If you like, rate this conversation from 1 (not good) to 5 (very good). Only the "
         "number is kept, with no link to you or to them."
@@ -416,7 +504,8 @@ class Catalog:
     unblocked_all: str = "Done. Your \u201cnot again\u201d list is empty."
     blocked: str = "Understood. You won't be matched with {name} again."
     thread_ended_by_other_officer: str = (
-        "{name} has closed the conversation. Send /talk any time you want to talk again."
+        "{name} has closed the conversation. Nothing from it was kept.\n\n"
+        "Send /talk any time you want to talk again. If you need help right now: {crisis}."
     )
     thread_ended_by_other_helper: str = "{alias} (#{tag}) has closed the conversation."
     not_in_thread_officer: str = (
@@ -430,9 +519,11 @@ class Catalog:
         "That kind of message can't be passed on, so it was not sent. Please send text, a "
         "photo, a voice note or a file instead."
     )
-    ambiguous: str = (
+    ambiguous: Plural = Plural(
+        "You have {count} conversation open: {threads}. Reply (swipe) to a message from it, "
+        "or send /switch and its tag first. This message was not sent.",
         "You have {count} conversations open: {threads}. Reply (swipe) to a message from the "
-        "one you mean, or send /switch and its tag first. This message was not sent."
+        "one you mean, or send /switch and its tag first. This message was not sent.",
     )
     reply_unknown: str = (
         "I can't tell which conversation that reply belongs to; it may be from one that has "
@@ -443,19 +534,19 @@ class Catalog:
         "message here the moment they pick up. Send /cancel to stop looking."
     )
     urgent_in_thread_officer: str = (
-        "Please call or text 988 now, or 911 if you're in danger. You can do that and keep "
-        "this chat open; {name} has been told.\n\n{lines}"
+        "Please reach a crisis line now, or call {emergency} if you're in danger. This chat "
+        "stays open, and {name} has been told.\n\n{lines}"
     )
     urgent_in_thread_helper: str = (
-        "{alias} (#{tag}) tapped \u201cI'm not safe right now\u201d. They have been given 988 and "
-        "the crisis lines."
+        "{alias} (#{tag}) tapped \u201cI'm not safe right now\u201d. They have been given the "
+        "crisis lines."
     )
     thread_line: str = "#{tag} {alias}"
+    thread_line_current: str = "#{tag} {alias} \u2190 your messages go here"
     threads_list: str = "Your open conversations:\n{lines}\n\nSend /switch and a tag to choose."
-    threads_current: str = " \u2190 your messages go here"
     switch_done: str = (
-        "Now talking with {alias} (#{tag}). Your messages go there until you switch, or "
-        "until a message arrives from another conversation."
+        "Now talking with {alias} (#{tag}). Your messages go to them until you switch. They "
+        "also switch when a message comes in from someone else."
     )
     switch_unknown: str = "No open conversation has that tag. Send /threads to see them."
     end_which: str = "Which conversation do you want to end?"
@@ -627,17 +718,41 @@ class Catalog:
         "You're away until your on-call hours end ({until}). Send /available to come back sooner."
     )
     hours_prompt: str = (
-        "Send /hours followed by your on-call hours, e.g. /hours mon-fri 18:00-06:00, sat "
-        "08:00-20:00. Send /hours off to clear them. Your time zone is {zone}; change it "
-        "with /timezone, e.g. /timezone America/Denver."
+        "Send /hours and your on-call hours, e.g. /hours mon-fri 18:00-06:00, sat "
+        "08:00-20:00. Send /hours off to clear them.\n\n"
+        "Your hours now: {current}. Your time zone is {zone}; change it with /timezone, e.g. "
+        "/timezone America/Denver."
     )
+    hours_none: str = "none"
+    # Words that clear the hours after /hours (comma-separated; "off" always works).
+    hours_off_words: str = "off, none, clear"
     hours_set: str = (
-        "Got it. Requests can come to you during: {hours} ({zone}), and whenever you send "
-        "/available."
+        "Got it. Requests can come to you in these hours: {hours} ({zone}). They also come "
+        "when you send /available."
     )
     hours_cleared: str = "Your on-call hours are cleared. Requests come only after /available."
-    hours_bad: str = "I couldn't read that: {reason}. Example: /hours mon-fri 18:00-06:00"
-    timezone_set: str = "Your time zone is now {zone}."
+    hours_bad_part: str = (
+        "I couldn't read \u201c{part}\u201d. Write it like this: /hours mon-fri 18:00-06:00"
+    )
+    hours_bad_day: str = (
+        "I don't know the day in \u201c{part}\u201d. Use {days}. "
+        "Example: /hours mon-fri 18:00-06:00"
+    )
+    hours_bad_time: str = (
+        "\u201c{time}\u201d is not a time of day. Example: /hours mon-fri 18:00-06:00"
+    )
+    hours_bad_empty: str = "No hours given. Example: /hours mon-fri 18:00-06:00"
+    # Day names as members write and read them in /hours (short, lower case).
+    day_mon: str = "mon"
+    day_tue: str = "tue"
+    day_wed: str = "wed"
+    day_thu: str = "thu"
+    day_fri: str = "fri"
+    day_sat: str = "sat"
+    day_sun: str = "sun"
+    # A moment in the coming week, e.g. "sat 06:00".
+    day_time: str = "{day} {time}"
+    timezone_set: str = "Done. Your time zone is now {zone}."
     timezone_bad: str = "I don't know that time zone. Example: /timezone America/Chicago"
     topics_prompt: str = (
         "Which topics would you like to be offered first? Tap to switch each on or off. "
@@ -645,14 +760,30 @@ class Catalog:
     )
     topic_on: str = "\u2713 {label}"
     not_certified: str = (
-        "Your certification isn't on record as current, so requests can't come to you yet. "
-        "Please contact your coordinator."
+        "We don't have a current certificate on file for you, so requests can't come to you "
+        "yet. Please ask your coordinator."
     )
     name_prompt: str = "Send /name followed by the name officers should see, e.g. /name Sam."
     name_set: str = "Done. Officers will see you as \u201c{name}\u201d."
     name_bad: str = (
         "That name won't work. Please use 1 to 32 letters, numbers or spaces, e.g. /name Sam."
     )
+
+    # -- nicknames -------------------------------------------------------------------------
+    # Words the nicknames are made of (comma-separated lists; any length).
+    alias_adjectives: str = (
+        "Amber, Blue, Cedar, Copper, Evening, Granite, Harbor, Juniper, Maple, Meadow, North, "
+        "Quiet, River, Silver, Steady, Summit, Willow, Winter"
+    )
+    alias_nouns: str = (
+        "Badger, Bear, Crane, Falcon, Fox, Hawk, Heron, Lynx, Moose, Otter, Owl, Raven, "
+        "Sparrow, Stag, Wolf, Wren"
+    )
+    alias_pattern: str = "{adjective} {noun}"
+
+    # -- language --------------------------------------------------------------------------
+    language_prompt: str = "Which language would you like?"
+    language_set: str = "Okay, I'll write to you in English from now on."
 
     # -- general ---------------------------------------------------------------------------
     choice_expired: str = "That button is no longer active. Send /help to see your options."

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.catalog import LANGUAGES
 from bot.followups import parse_clock, parse_quiet
 
 __all__ = [
@@ -48,9 +49,9 @@ MASTER_KEY_ENV = "PEERLINE_MASTER_KEY"
 TOKEN_PLACEHOLDER = "PUT-YOUR-TOKEN-HERE"  # noqa: S105
 
 DEFAULT_CONFIDENTIALITY = (
-    "Peer support conversations are confidential and, under state law, usually privileged. "
-    "The limits: imminent danger to yourself or others, child or elder abuse, and a crime "
-    "being planned may have to be reported. Nothing you write is stored by this service."
+    "Peer support talks are confidential. Under state law they are usually privileged too. "
+    "There are limits. We may have to report a danger to your life or to others, harm to a "
+    "child or an older person, or a crime being planned. Nothing you write is stored here."
 )
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -113,6 +114,9 @@ class ProgramConfig:
     # Coverage forecast (/coverage, sent to coordinators every Monday): hours of the coming
     # week with fewer than this many of a role on call.
     coverage_minimum: int = 2
+    # Language for members whose platform does not say (Signal), and for new members whose
+    # platform language has no catalog.
+    language: str = "en"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,8 @@ DEFAULT_CRISIS_LINES = (
 @dataclass(frozen=True, slots=True)
 class CrisisConfig:
     lines: tuple[CrisisLine, ...] = DEFAULT_CRISIS_LINES
+    # The number for danger right now (police, fire, ambulance).
+    emergency: str = "911"
 
 
 RESOURCE_KINDS = ("education", "clinician", "family", "chaplain", "financial")
@@ -269,7 +275,9 @@ class Config:
 
 
 _KNOWN_KEYS: dict[str, frozenset[str]] = {
-    "program": frozenset({"name", "timezone", "confidentiality", "stats_k", "coverage_minimum"}),
+    "program": frozenset(
+        {"name", "timezone", "confidentiality", "stats_k", "coverage_minimum", "language"}
+    ),
     "telegram": frozenset(
         {
             "enabled",
@@ -306,7 +314,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "clock_tick",
         }
     ),
-    "crisis": frozenset({"lines"}),
+    "crisis": frozenset({"lines", "emergency"}),
     "resources": frozenset({"entries"}),
     "followups": frozenset(
         {
@@ -497,7 +505,15 @@ def _program(r: _Reader) -> ProgramConfig:
         confidentiality=r.string("confidentiality", defaults.confidentiality).strip(),
         stats_k=r.integer("stats_k", defaults.stats_k, 2, 100),
         coverage_minimum=r.integer("coverage_minimum", defaults.coverage_minimum, 1, 1000),
+        language=_language(r, defaults.language),
     )
+
+
+def _language(r: _Reader, default: str) -> str:
+    language = r.string("language", default).strip().lower()
+    if language not in LANGUAGES:
+        raise r.error("language", f"expected one of {', '.join(LANGUAGES)}, got {_show(language)}")
+    return language
 
 
 def _telegram(r: _Reader, env: Mapping[str, str]) -> TelegramConfig:
@@ -680,8 +696,9 @@ def _routing(r: _Reader) -> RoutingConfig:
 
 
 def _crisis(r: _Reader) -> CrisisConfig:
+    emergency = r.string("emergency", CrisisConfig().emergency).strip()
     if not r.has("lines"):
-        return CrisisConfig()
+        return CrisisConfig(emergency=emergency)
     entries = r.table["lines"]
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise r.error("lines", "expected [[crisis.lines]] tables with name, contact and hours")
@@ -703,7 +720,7 @@ def _crisis(r: _Reader) -> CrisisConfig:
                 hours=er.string("hours", "24/7").strip(),
             )
         )
-    return CrisisConfig(lines=tuple(lines))
+    return CrisisConfig(lines=tuple(lines), emergency=emergency)
 
 
 def _resources(r: _Reader) -> ResourcesConfig:

@@ -83,6 +83,7 @@ class Incoming:
     media_kind: str = ""  # "photo", "voice", ..., "unsupported" for Kind.MEDIA (and Kind.EDIT)
     message_id: str = ""  # platform message id, for replies and edits
     reply_to_id: str = ""  # id of the bot message this one replies to, if any
+    language: str = ""  # the person's app language (e.g. "es-MX"), where the platform says
 
     def __repr__(self) -> str:
         return (

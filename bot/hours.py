@@ -1,19 +1,39 @@
 """Weekly on-call hours, e.g. "mon-fri 18:00-06:00, sat 08:00-20:00", in the member's time zone.
 
 A window whose end is not after its start runs past midnight into the next day. Pure functions.
+Stored in English day names (`str(hours)`); members read and write their own language's names
+(`format_hours`, `parse_hours(text, day_names)`), English always understood too.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _PART = re.compile(
-    r"^(?P<d1>[a-z]{3})(?:-(?P<d2>[a-z]{3}))?\s+(?P<h1>\d{1,2}):?(?P<m1>\d{2})?"
+    r"^(?P<d1>[a-z]+)(?:-(?P<d2>[a-z]+))?\s+(?P<h1>\d{1,2}):?(?P<m1>\d{2})?"
     r"\s*-\s*(?P<h2>\d{1,2}):?(?P<m2>\d{2})?$"
 )
+
+
+class HoursError(ValueError):
+    """Why hours could not be read: `problem` is "part", "day", "time" or "empty"; `detail`
+    the piece of the member's text it is about. Worded for people by the catalog."""
+
+    def __init__(self, problem: str, detail: str = "") -> None:
+        super().__init__(f"{problem}: {detail}")
+        self.problem = problem
+        self.detail = detail
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents, so "mié" and "mie" both name Wednesday."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +54,13 @@ class WeeklyHours:
         return ", ".join(f"{DAYS[w.day]} {_clock(w.start)}-{_clock(w.end)}" for w in self.windows)
 
 
+def format_hours(hours: WeeklyHours, day_names: Sequence[str] = DAYS) -> str:
+    """Hours as a member reads them, with their language's day names."""
+    return ", ".join(
+        f"{day_names[w.day]} {_clock(w.start)}-{_clock(w.end)}" for w in hours.windows
+    )
+
+
 def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -41,34 +68,37 @@ def _clock(minutes: int) -> str:
 def _minutes(hours: str, minutes: str | None) -> int:
     value = int(hours) * 60 + int(minutes or 0)
     if not 0 <= value <= 1440 or (minutes is not None and int(minutes) > 59):
-        raise ValueError(f"not a time of day: {hours}:{minutes or '00'}")
+        raise HoursError("time", f"{hours}:{minutes or '00'}")
     return value
 
 
-def parse_hours(text: str) -> WeeklyHours:
-    """Parse "mon-fri 18:00-06:00, sat 8-20". Raises ValueError with a short reason."""
+def parse_hours(text: str, day_names: Sequence[str] = DAYS) -> WeeklyHours:
+    """Parse "mon-fri 18:00-06:00, sat 8-20" (or the same with `day_names`). Raises
+    HoursError naming the problem."""
+    index = {_plain(name): day for day, name in enumerate(DAYS)}
+    index.update({_plain(name): day for day, name in enumerate(day_names)})
     windows: list[Window] = []
-    for raw in re.split(r"[,;]", text.lower()):
+    for raw in re.split(r"[,;]", _plain(text)):
         part = raw.strip()
         if not part:
             continue
         match = _PART.match(part)
         if match is None:
-            raise ValueError(f"can't read {part!r}; write it like 'mon-fri 18:00-06:00'")
+            raise HoursError("part", part)
         first, last = match["d1"], match["d2"] or match["d1"]
-        if first not in DAYS or last not in DAYS:
-            raise ValueError(f"unknown day in {part!r}; use mon, tue, wed, thu, fri, sat, sun")
+        if first not in index or last not in index:
+            raise HoursError("day", part)
         start = _minutes(match["h1"], match["m1"]) % 1440
         end = _minutes(match["h2"], match["m2"])
         end = 0 if end == 1440 else end
-        day = DAYS.index(first)
+        day = index[first]
         while True:
             windows.append(Window(day, start, end))
-            if day == DAYS.index(last):
+            if day == index[last]:
                 break
             day = (day + 1) % 7
     if not windows:
-        raise ValueError("no hours given")
+        raise HoursError("empty")
     return WeeklyHours(tuple(windows))
 
 

@@ -85,6 +85,7 @@ class Member:
     # A helper's Signal identity key changed: no offers until a coordinator confirms them.
     identity_hold: bool = False
     coordinator: bool = False  # coordinator rights on top of another role
+    language: str | None = None  # a catalog's language code; None = the program's default
 
     @property
     def is_helper(self) -> bool:

@@ -10,26 +10,29 @@ import secrets
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+from bot.catalog import Catalog
 from bot.model import MemberId, Thread, ThreadId
 
 _TAG_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
-_ADJECTIVES = (
-    "Amber", "Blue", "Cedar", "Copper", "Evening", "Granite", "Harbor", "Juniper", "Maple",
-    "Meadow", "North", "Quiet", "River", "Silver", "Steady", "Summit", "Willow", "Winter",
-)  # fmt: skip
-_NOUNS = (
-    "Badger", "Bear", "Crane", "Falcon", "Fox", "Hawk", "Heron", "Lynx", "Moose", "Otter",
-    "Owl", "Raven", "Sparrow", "Stag", "Wolf", "Wren",
-)  # fmt: skip
 
 
-def new_alias() -> str:
-    return f"{secrets.choice(_ADJECTIVES)} {secrets.choice(_NOUNS)}"
+def _words(listed: str) -> list[str]:
+    return [word.strip() for word in listed.split(",") if word.strip()]
 
 
-def alias_from(digest: bytes) -> str:
+def new_alias(text: Catalog) -> str:
+    """A random nickname from the catalog's word lists (in that catalog's language)."""
+    adjective = secrets.choice(_words(text.alias_adjectives))
+    noun = secrets.choice(_words(text.alias_nouns))
+    return text.alias_pattern.format(adjective=adjective, noun=noun)
+
+
+def alias_from(digest: bytes, text: Catalog) -> str:
     """A nickname picked by the first bytes of a keyed hash (for a stable pseudonym)."""
-    return f"{_ADJECTIVES[digest[0] % len(_ADJECTIVES)]} {_NOUNS[digest[1] % len(_NOUNS)]}"
+    adjectives, nouns = _words(text.alias_adjectives), _words(text.alias_nouns)
+    return text.alias_pattern.format(
+        adjective=adjectives[digest[0] % len(adjectives)], noun=nouns[digest[1] % len(nouns)]
+    )
 
 
 def new_tag(taken: set[str]) -> str:

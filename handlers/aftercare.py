@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import replace
 
-from bot.events import Reply
+from bot.events import Choice, Reply
 from bot.model import Member, MemberId, Role
 from bot.relay import alias_from
 from handlers.base import Services, Turn
@@ -16,17 +16,19 @@ OFFICERS = frozenset({Role.OFFICER})
 HELPED = ("yes", "no", "unsure")
 
 
-async def ask_rating(services: Services, officer: Member) -> None:
-    """One rating per conversation: the buttons carry a one-time token, kept in memory."""
+async def ask_rating(services: Services, officer: Member, after: tuple[Choice, ...]) -> None:
+    """One rating per conversation: the buttons carry a one-time token, kept in memory.
+    Under them, last, `after`: the officer's private choices about that person."""
     token = secrets.token_hex(4)
     services.rating_tokens[token] = None
     while len(services.rating_tokens) > 10_000:
         del services.rating_tokens[next(iter(services.rating_tokens))]
-    choices = tuple(
+    text = services.text_for(officer)
+    scores = tuple(
         services.choice(str(score), "rate", f"{token}/{score}", officer.address)
         for score in range(1, 6)
     )
-    await services.try_send(officer.address, Reply(services.text.rate_prompt, choices, columns=5))
+    await services.try_send(officer.address, Reply(text.rate_prompt, (*scores, *after), columns=5))
 
 
 @router.choice("rate", roles=OFFICERS)
@@ -74,7 +76,7 @@ async def nickname(turn: Turn) -> None:
 def stable_alias(services: Services, officer: Member) -> str:
     """The same nickname every time, derived with a keyed hash: it reveals nothing itself."""
     digest = services.vault.lookup_hash(str(officer.id).encode(), purpose="alias")
-    return alias_from(digest)
+    return alias_from(digest, services.text_for(officer))
 
 
 @router.choice("blk", roles=OFFICERS)

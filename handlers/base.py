@@ -15,8 +15,18 @@ from datetime import datetime
 from bot.catalog import Catalog
 from bot.config import Config
 from bot.delivery import NotHandledError, backoff
-from bot.events import Address, Choice, DeliveryError, Incoming, Messenger, Reply, Sent
-from bot.model import Category, Member, MemberId, RequestId, Wanted
+from bot.events import (
+    Address,
+    Choice,
+    DeliveryError,
+    Incoming,
+    Messenger,
+    Platform,
+    Reply,
+    Sent,
+)
+from bot.i18n import Catalogs
+from bot.model import Category, Member, MemberId, RequestId, Role, Wanted
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import Vault
@@ -91,7 +101,7 @@ class Services:
     messenger: Messenger
     vault: Vault
     relay: RelayEngine
-    text: Catalog
+    catalogs: Catalogs
     clock: Clock
     codec: ChoiceCodec
     # Last numbered options shown to each address (by lookup hash), so "2" can answer them.
@@ -125,6 +135,15 @@ class Services:
     # First delay, in seconds, between tries of a notice that must not be lost.
     notice_retry: float = 0.5
 
+    @property
+    def text(self) -> Catalog:
+        """The catalog in the program's default language (for someone not yet a member)."""
+        return self.catalogs.default
+
+    def text_for(self, member: Member | None) -> Catalog:
+        """The catalog in `member`'s language: pick it for every message, per recipient."""
+        return self.catalogs.get(member.language if member is not None else None)
+
     def remember_closed(self, request_id: RequestId, why: str) -> None:
         self.closed[request_id] = why
         while len(self.closed) > 1000:
@@ -137,7 +156,9 @@ class Services:
         return Choice(label=label, data=self.codec.encode(action, arg, self.audience(to)))
 
     async def send(self, to: Address, reply: Reply) -> Sent:
-        """Send to anyone. Remembers numbered options so they can be answered by number."""
+        """Send a screen to anyone. Remembers numbered options so they can be answered by
+        number. An officer's screen always carries a crisis line or a button to them."""
+        reply = await self._crisis_in_reach(to, reply)
         sent = await self.messenger.send(to, reply)
         key = self.audience(to)
         if reply.choices:
@@ -154,6 +175,25 @@ class Services:
         self.options_of[(key, message_id)] = choices
         while len(self.options_of) > _REMEMBERED_OPTIONS:
             self.options_of.popitem(last=False)
+
+    async def _crisis_in_reach(self, to: Address, reply: Reply) -> Reply:
+        if any(line.contact in reply.text for line in self.config.crisis.lines):
+            return reply
+        if any(self._is_crisis_choice(c, to) for c in reply.choices):
+            return reply
+        member = await self.repo.member_by_address(to)
+        if member is None or member.role is not Role.OFFICER:
+            return reply
+        text = self.text_for(member)
+        if to.platform is Platform.SIGNAL:
+            # No buttons on Signal: the line itself, whose number the app makes tappable.
+            return Reply(f"{reply.text}\n\n{text.crisis_footer}", reply.choices, reply.columns)
+        button = self.choice(text.crisis_button, "crisis", "", to)
+        return Reply(reply.text, (*reply.choices, button), reply.columns)
+
+    def _is_crisis_choice(self, choice: Choice, to: Address) -> bool:
+        decoded = self.codec.decode(choice.data, self.audience(to))
+        return decoded is not None and decoded[0] == "crisis"
 
     async def try_send(self, to: Address, reply: Reply) -> Sent | None:
         """Send where failure must not stop the caller (it is logged, without content)."""
@@ -204,7 +244,8 @@ class Turn:
 
     @property
     def text(self) -> Catalog:
-        return self.services.text
+        """The catalog in the language of the person this turn answers."""
+        return self.services.text_for(self.member)
 
     @property
     def now(self) -> datetime:

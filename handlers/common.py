@@ -1,10 +1,11 @@
-"""Commands every member has: /help and /crisis."""
+"""Commands every member has: /help, /crisis, /privacy and /language."""
 
 from __future__ import annotations
 
-from bot.catalog import Catalog
+from bot.catalog import LANGUAGE_NAMES, LANGUAGES, Catalog
 from bot.config import CrisisConfig
 from bot.delivery import Priority, sending
+from bot.events import Reply
 from bot.model import HELPER_ROLES, Category, Role
 from handlers.base import Turn
 from handlers.router import Router
@@ -49,3 +50,27 @@ async def show_crisis(turn: Turn) -> None:
 @router.choice("crisis")
 async def crisis_button(turn: Turn, _arg: str) -> None:
     await show_crisis(turn)
+
+
+@router.command("privacy")
+async def show_privacy(turn: Turn) -> None:
+    """The full limits in plain words, then the program's own notice as it wrote it."""
+    await turn.say(turn.text.privacy)
+    notice = turn.services.config.program.confidentiality
+    await turn.say(turn.text.privacy_program.format(notice=notice))
+
+
+@router.command("language")
+async def choose_language(turn: Turn) -> None:
+    choices = tuple(turn.choice(LANGUAGE_NAMES[code], "lang", code) for code in LANGUAGES)
+    await turn.say(turn.text.language_prompt, choices)
+
+
+@router.choice("lang")
+async def language_chosen(turn: Turn, arg: str) -> None:
+    if arg not in LANGUAGES:
+        await turn.say(turn.text.choice_expired)
+        return
+    await turn.services.repo.set_language(turn.member.id, arg)
+    chosen = turn.services.catalogs.get(arg)
+    await turn.services.send(turn.event.address, Reply(chosen.language_set))

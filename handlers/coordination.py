@@ -86,7 +86,7 @@ async def show_waiting(turn: Turn) -> None:
                 number=number,
                 minutes=int((turn.now - request.created_at).total_seconds() // 60),
                 category=category_label(text, request.category),
-                who=matching.who_phrase(services, request.wanted),
+                who=matching.who_phrase(text, request.wanted),
                 pending=sum(1 for o in offers if o.state is OfferState.PENDING),
                 flags=flags,
             )

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from bot.delivery import NotHandledError, Priority, StrangerGate, sending
 from bot.events import DeliveryError, Incoming, Kind, Reply
+from bot.i18n import supported
 from bot.logs import where
 from bot.model import Member
 from crypto import normalize_invite_code
@@ -137,7 +138,7 @@ class Dispatcher:
                 log.error("handler failed for %r: %s at %s", event, type(exc).__name__, where(exc))
                 await self.services.notice(
                     event.address, Reply(self.services.text.something_went_wrong)
-                )
+                )  # in the default language: the member may be what failed to load
 
     async def _handle(self, event: Incoming, key: bytes) -> None:
         services = self.services
@@ -203,9 +204,9 @@ class Dispatcher:
         async def answer() -> None:
             with sending(Priority.BACKGROUND):
                 try:
-                    await self.services.messenger.send(
-                        event.address, Reply(self.services.text.not_member)
-                    )
+                    # In the stranger's app language, where there is a catalog for it.
+                    text = self.services.catalogs.get(supported(event.language))
+                    await self.services.messenger.send(event.address, Reply(text.not_member))
                 except DeliveryError as exc:
                     log.info("stranger not answered (permanent=%s)", exc.permanent)
 

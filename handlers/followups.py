@@ -14,6 +14,7 @@ import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.catalog import Catalog
 from bot.events import Choice, DeliveryError, Reply
 from bot.followups import (
     MONTHLY,
@@ -38,6 +39,7 @@ from bot.relay import Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_followup_id, new_request_id
 from handlers import matching
 from handlers.base import FollowupAsk, Services, Turn
+from handlers.matching import Line
 from handlers.router import Router
 
 log = logging.getLogger(__name__)
@@ -70,9 +72,8 @@ async def _store(services: Services, followup: FollowUp, *, replacing: Kind | No
     services.followups_changed(followup.due_at)
 
 
-def days_phrase(services: Services, days: tuple[int, ...]) -> str:
+def days_phrase(text: Catalog, days: tuple[int, ...]) -> str:
     """ "1 day", "3 days", "1, 3, 7 and 30 days"."""
-    text = services.text
     if days == (1,):
         return text.day_one
     words = [str(d) for d in days]
@@ -93,7 +94,7 @@ async def after_conversation(
     if not config.enabled:
         return
     days = config.plan_for(thread.category.value)
-    text = services.text
+    text = services.text_for(officer)
     if days:
         schedule = await schedule_for(services, officer)
         plan = FollowUp(
@@ -111,7 +112,7 @@ async def after_conversation(
         plan = first_due(plan, schedule)
         await _store(services, plan, replacing=Kind.PLAN)
         no = services.choice(text.plan_no, "fplan", plan.id, officer.address)
-        told = text.plan_told.format(days=days_phrase(services, days))
+        told = text.plan_told.format(days=days_phrase(text, days))
         await services.try_send(officer.address, Reply(told, (no,)))
     if helper is not None and helper.active:
         ask = FollowupAsk(
@@ -123,7 +124,8 @@ async def after_conversation(
             days=config.helper_days,
         )
         token = _remember(services, ask)
-        when = days_phrase(services, (ask.days,))
+        text = services.text_for(helper)
+        when = days_phrase(text, (ask.days,))
         label = text.followup_offer_button.format(when=when)
         offer = text.followup_offer_helper.format(alias=ask.alias, when=when)
         choice = services.choice(label, "fhelp", token, helper.address)
@@ -193,8 +195,8 @@ async def _ask_officer(turn: Turn, token: str, ask: FollowupAsk) -> None:
     if officer is None or not officer.active:
         await turn.say(turn.text.choice_expired)
         return
-    text = turn.text
-    when = days_phrase(services, (ask.days,))
+    text = services.text_for(officer)
+    when = days_phrase(text, (ask.days,))
     question = text.followup_ask_officer.format(name=turn.member.display_name, when=when)
     choices = (
         services.choice(text.followup_yes, "fyes", token, officer.address),
@@ -203,7 +205,7 @@ async def _ask_officer(turn: Turn, token: str, ask: FollowupAsk) -> None:
     if await services.try_send(officer.address, Reply(question, choices, columns=2)) is None:
         await turn.say(turn.text.choice_expired)
         return
-    await turn.say(text.followup_asked)
+    await turn.say(turn.text.followup_asked)
 
 
 async def _officer_answer(turn: Turn, token: str) -> FollowupAsk | None:
@@ -237,9 +239,9 @@ async def officer_agrees(turn: Turn, arg: str) -> None:
         outside_agency=ask.outside_agency,
     )
     await _store(services, first_due(followup, schedule), replacing=None)
-    when = days_phrase(services, (ask.days,))
+    when = days_phrase(turn.text, (ask.days,))
     await turn.say(turn.text.followup_agreed_officer.format(when=when))
-    await _tell_helper(services, ask.helper_id, turn.text.followup_agreed_helper, ask, ask.alias)
+    await _tell_helper(services, ask.helper_id, lambda t: t.followup_agreed_helper, ask, ask.alias)
 
 
 @router.choice("fno", roles=OFFICERS)
@@ -248,21 +250,24 @@ async def officer_refuses(turn: Turn, arg: str) -> None:
     if ask is None:
         return
     await turn.say(turn.text.followup_refused_officer)
-    text = turn.text.followup_refused_helper
-    await _tell_helper(turn.services, ask.helper_id, text, ask, ask.alias)
+    refused: Line = lambda t: t.followup_refused_helper  # noqa: E731 - a line picked per reader
+    await _tell_helper(turn.services, ask.helper_id, refused, ask, ask.alias)
 
 
 async def _tell_helper(
     services: Services,
     helper_id: MemberId | None,
-    template: str,
+    line: Line,
     ask: FollowupAsk | None,
     alias: str | None,
 ) -> None:
+    """Tell the helper `line`, in the helper's language."""
     helper = await services.repo.member(helper_id) if helper_id is not None else None
     if helper is None or not helper.active:
         return
-    when = days_phrase(services, (ask.days,)) if ask is not None else ""
+    text = services.text_for(helper)
+    when = days_phrase(text, (ask.days,)) if ask is not None else ""
+    template = line(text)
     await services.try_send(helper.address, Reply(template.format(alias=alias or "", when=when)))
 
 
@@ -345,7 +350,7 @@ ANSWERS = {
 
 
 def nudge(services: Services, member: Member, followup: FollowUp, step: int) -> Reply:
-    text = services.text
+    text = services.text_for(member)
     labels = [("ok", text.nudge_ok)]
     if member.role is Role.OFFICER:
         labels.append(("talk", text.nudge_talk))
@@ -378,7 +383,7 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
         return
     step = int(step_text)
     await repo.count_followup(followup.plan, step, answer)
-    report = None
+    report: Line | None = None
     if answer is Answer.NOT_NOW:
         schedule = await schedule_for(services, turn.member)
         later = snooze(followup, turn.now, schedule)
@@ -388,7 +393,7 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
         return
     if answer is Answer.STOP:
         await repo.delete_followups([followup.id])
-        report = text.followup_report_none
+        report = lambda t: t.followup_report_none  # noqa: E731 - a line picked per reader
         await turn.say(text.nudge_stop_reply)
     else:
         after = answered(followup)
@@ -397,14 +402,18 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
         else:
             await repo.save_followup(after)
         if answer is Answer.OK:
-            report = text.followup_report_ok
+            report = lambda t: t.followup_report_ok  # noqa: E731 - a line picked per reader
             await turn.say(text.nudge_ok_reply)
         else:
             request = await _wants_to_talk(turn, followup)
             first = request is not None and request.preferred_helper == followup.helper_id
-            report = text.followup_report_talk if first else text.followup_report_talk_plain
+            talk: Line = (
+                (lambda t: t.followup_report_talk)
+                if first
+                else (lambda t: t.followup_report_talk_plain)
+            )
             if followup.kind is Kind.HELPER:  # told before the offer can reach them
-                await _tell_helper(services, followup.helper_id, report, None, followup.alias)
+                await _tell_helper(services, followup.helper_id, talk, None, followup.alias)
             if request is not None:
                 await matching.open_request(services, turn.member, request)
             return
@@ -586,5 +595,6 @@ async def _carry_out(
 
 async def _helper_not_answered(services: Services, followup: FollowUp) -> None:
     if followup.kind is Kind.HELPER:
-        text = services.text.followup_report_none
-        await _tell_helper(services, followup.helper_id, text, None, followup.alias)
+        await _tell_helper(
+            services, followup.helper_id, lambda t: t.followup_report_none, None, followup.alias
+        )

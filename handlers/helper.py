@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.hours import parse_hours
+from bot.catalog import Catalog
+from bot.hours import HoursError, format_hours, parse_hours
 from bot.model import HELPER_ROLES, TOPICS, Category, Role
 from handlers import matching
 from handlers.base import Turn
@@ -40,7 +41,32 @@ async def away(turn: Turn) -> None:
     if until is None:
         await turn.say(turn.text.now_away)
     else:
-        await turn.say(turn.text.now_away_until.format(until=until.strftime("%a %H:%M")))
+        text = turn.text
+        day = day_names(text)[until.weekday()]
+        when = text.day_time.format(day=day, time=until.strftime("%H:%M"))
+        await turn.say(text.now_away_until.format(until=when))
+
+
+def day_names(text: Catalog) -> tuple[str, ...]:
+    return (
+        text.day_mon,
+        text.day_tue,
+        text.day_wed,
+        text.day_thu,
+        text.day_fri,
+        text.day_sat,
+        text.day_sun,
+    )
+
+
+def _hours_problem(text: Catalog, problem: HoursError) -> str:
+    if problem.problem == "day":
+        return text.hours_bad_day.format(part=problem.detail, days=", ".join(day_names(text)))
+    if problem.problem == "time":
+        return text.hours_bad_time.format(time=problem.detail)
+    if problem.problem == "empty":
+        return text.hours_bad_empty
+    return text.hours_bad_part.format(part=problem.detail)
 
 
 def _zone(turn: Turn) -> str:
@@ -51,21 +77,25 @@ def _zone(turn: Turn) -> str:
 async def hours(turn: Turn) -> None:
     spec = turn.event.args.strip()
     zone = _zone(turn)
+    text = turn.text
+    days = day_names(text)
     if not spec:
-        current = str(turn.member.on_call) if turn.member.on_call else "-"
-        await turn.say(turn.text.hours_prompt.format(zone=zone) + f"\n\n{current}")
+        on_call = turn.member.on_call
+        current = format_hours(on_call, days) if on_call else text.hours_none
+        await turn.say(text.hours_prompt.format(zone=zone, current=current))
         return
-    if spec.lower() in ("off", "none", "clear"):
+    off_words = {"off", *(w.strip().lower() for w in text.hours_off_words.split(","))}
+    if spec.lower() in off_words:
         await turn.services.repo.set_hours(turn.member.id, None, turn.member.timezone)
-        await turn.say(turn.text.hours_cleared)
+        await turn.say(text.hours_cleared)
         return
     try:
-        parsed = parse_hours(spec)
-    except ValueError as exc:
-        await turn.say(turn.text.hours_bad.format(reason=exc))
+        parsed = parse_hours(spec, days)
+    except HoursError as problem:
+        await turn.say(_hours_problem(text, problem))
         return
     await turn.services.repo.set_hours(turn.member.id, parsed, turn.member.timezone)
-    await turn.say(turn.text.hours_set.format(hours=parsed, zone=zone))
+    await turn.say(text.hours_set.format(hours=format_hours(parsed, days), zone=zone))
 
 
 @router.command("timezone")  # everyone: on-call hours, quiet hours and check-ins use it

@@ -29,7 +29,11 @@ async def identity_changed(services: Services, event: Incoming, member: Member |
     if member.role in HELPER_ROLES:
         await services.repo.set_identity_hold(member.id, True)
         log.info("helper on hold after an identity key change")
-        await services.try_send(event.address, Reply(services.text.identity_hold_helper))
+        await services.try_send(
+            event.address, Reply(services.text_for(member).identity_hold_helper)
+        )
     else:
         log.info("identity key change accepted")
-        await services.try_send(event.address, Reply(services.text.identity_changed_officer))
+        await services.try_send(
+            event.address, Reply(services.text_for(member).identity_changed_officer)
+        )

@@ -39,8 +39,7 @@ async def talk(turn: Turn) -> None:
         turn.choice(text.urgent_button, "urg"),
         *(turn.choice(category_label(text, c), "cat", c.value) for c in TOPICS),
     )
-    notice = services.config.program.confidentiality
-    await turn.say(text.intake_category.format(confidentiality=notice), choices)
+    await turn.say(text.intake_category, choices)
 
 
 def _intake(turn: Turn) -> Intake | None:
@@ -192,7 +191,7 @@ async def cancel(turn: Turn) -> None:
     async with services.matching_lock:
         request = await matching.open_request_of(services, turn.member.id)
         if request is not None:
-            await matching.close_request(services, request, turn.text.offer_closed)
+            await matching.close_request(services, request, lambda t: t.offer_closed)
     if request is None:
         await turn.say(turn.text.nothing_to_cancel)
         return
@@ -207,7 +206,9 @@ async def _not_safe_in_thread(turn: Turn, thread: Thread) -> None:
     lines = crisis_lines(text, services.config.crisis)
     await turn.say(text.urgent_in_thread_officer.format(name=name, lines=lines))
     if helper is not None:
-        alert = text.urgent_in_thread_helper.format(alias=thread.officer_alias, tag=thread.tag)
+        alert = services.text_for(helper).urgent_in_thread_helper.format(
+            alias=thread.officer_alias, tag=thread.tag
+        )
         await services.try_send(helper.address, Reply(alert))
 
 
@@ -219,5 +220,5 @@ async def stop_looking(turn: Turn, arg: str) -> None:
         if request is None or request.officer_id != turn.member.id:
             await turn.say(turn.text.nothing_to_cancel)
             return
-        await matching.close_request(services, request, turn.text.offer_closed)
+        await matching.close_request(services, request, lambda t: t.offer_closed)
     await turn.say(turn.text.request_cancelled)

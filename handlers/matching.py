@@ -8,9 +8,11 @@ clock's tick, an accept and a cancel never interleave.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from bot.catalog import Catalog
 from bot.escalation import (
     ClockDecision,
     ClockState,
@@ -53,6 +55,9 @@ from handlers.common import category_label, crisis_lines
 
 log = logging.getLogger(__name__)
 
+# A line picked from the catalog of whoever receives it, e.g. `lambda t: t.offer_closed`.
+Line = Callable[[Catalog], str]
+
 
 def routing_policy(services: Services) -> Policy:
     routing = services.config.routing
@@ -71,8 +76,7 @@ def clock_timing(services: Services) -> Timing:
     )
 
 
-def who_phrase(services: Services, wanted: Wanted) -> str:
-    text = services.text
+def who_phrase(text: Catalog, wanted: Wanted) -> str:
     return {
         Wanted.PEER: text.who_phrase_peer,
         Wanted.CHAPLAIN: text.who_phrase_chaplain,
@@ -109,7 +113,7 @@ async def open_request(
     status: str | None = None,
 ) -> None:
     """Store a new request, tell the officer at once what happens next, start the clock."""
-    text = services.text
+    text = services.text_for(officer)
     async with services.matching_lock:
         await services.repo.create_request(record)
         if note:
@@ -119,7 +123,7 @@ async def open_request(
             await services.try_send(officer.address, Reply(text.urgent_now.format(lines=lines)))
         else:
             goal = int(services.config.routing.contact_goal.total_seconds() // 60)
-            who = who_phrase(services, record.wanted)
+            who = who_phrase(text, record.wanted)
             crisis = services.choice(text.crisis_button, "crisis", "", officer.address)
             opening = status or text.request_open.format(who=who, goal_minutes=goal)
             if record.category in HEAVY_CATEGORIES:
@@ -185,7 +189,7 @@ async def advance(services: Services, request_id: RequestId) -> None:
         return
     officer = await repo.member(request.officer_id)
     if officer is None or not officer.active:
-        await close_request(services, request, services.text.offer_closed)
+        await close_request(services, request, lambda t: t.offer_closed)
         return
     now = services.clock()
     timing = clock_timing(services)
@@ -287,7 +291,7 @@ async def _carry_out(services: Services, step: _Step) -> None:
         step.now,
     )
     request_id = request.id
-    text = services.text
+    text = services.text_for(officer)
     for helper_id in decision.expire:
         await _expire_offer(services, request, helper_id, step.offers)
     if decision.widen:
@@ -327,18 +331,12 @@ async def _send_offers(
     cannot be reached at all (blocked the bot, account gone) is set away, not retried. A
     helper asked again gets a new message (it notifies); the old one loses its button."""
     earlier = {o.helper_id: o.message_id for o in offers}
-    text = services.text
     note = services.notes.get(request.id, "")
-    body = text.offer.format(
-        category=category_label(text, request.category),
-        who=who_phrase(services, request.wanted),
-        note=text.offer_note.format(note=note) if note else "",
-    )
-    if request.urgent:
-        body = text.offer_urgent + body
     expires = now + services.config.routing.offer_timeout
     delivered = 0
     for helper in batch:
+        text = services.text_for(helper)
+        body = _offer_text(text, request, note)
         reply = Reply(
             body,
             (
@@ -359,11 +357,21 @@ async def _send_offers(
         await services.repo.mark_offered(helper.id, now)
         delivered += 1
         if earlier.get(helper.id) is not None:
-            await edit_offer(services, helper.id, earlier[helper.id], text.offer_repeated)
+            await edit_offer(services, helper.id, earlier[helper.id], lambda t: t.offer_repeated)
     if delivered:
         await services.repo.mark_request(request.id, first_offer_at=now)
     services.tally["offers sent"] += delivered
     return delivered
+
+
+def _offer_text(text: Catalog, request: RequestRecord, note: str) -> str:
+    category = category_label(text, request.category)
+    who = who_phrase(text, request.wanted)
+    if note:
+        body = text.offer_with_note.format(category=category, who=who, note=note)
+    else:
+        body = text.offer.format(category=category, who=who)
+    return f"{text.offer_urgent}\n\n{body}" if request.urgent else body
 
 
 async def _expire_offer(
@@ -378,9 +386,7 @@ async def _expire_offer(
         services,
         helper_id,
         offer.message_id if offer else None,
-        services.text.offer_expired.format(
-            category=category_label(services.text, request.category)
-        ),
+        lambda t: t.offer_expired.format(category=category_label(t, request.category)),
         late_accept=request.id,
     )
     ignored = await repo.count_ignored_offer(helper_id)
@@ -392,9 +398,8 @@ async def _expire_offer(
     await repo.set_away(helper_id, _away_until(services, helper))
     await repo.reset_ignored_offers(helper_id)
     log.info("helper set away after ignored offers")
-    await services.try_send(
-        helper.address, Reply(services.text.ignored_set_away.format(count=ignored))
-    )
+    notice = services.text_for(helper).ignored_set_away.format(count=ignored)
+    await services.try_send(helper.address, Reply(notice))
 
 
 def _away_until(services: Services, member: Member) -> datetime | None:
@@ -416,15 +421,15 @@ async def _page_coordinators(services: Services, request: RequestRecord, now: da
     coordinators = await services.repo.coordinators()
     zone = services.config.program.timezone
     on_call = [c for c in coordinators if is_available(c, now, zone)]
-    text = services.text
     minutes = int((now - request.created_at).total_seconds() // 60)
-    page = text.page_coordinator.format(
-        urgent=text.page_urgent if request.urgent else "",
-        minutes=minutes,
-        category=category_label(text, request.category),
-    )
     paged = 0
     for coordinator in on_call or coordinators:
+        text = services.text_for(coordinator)
+        if request.urgent:
+            page = text.page_coordinator_urgent.format(minutes=minutes)
+        else:
+            category = category_label(text, request.category)
+            page = text.page_coordinator.format(minutes=minutes, category=category)
         # A way to act, not just news: offer it to everyone who is free, at once.
         push = services.choice(text.push_page_button, "push", request.id, coordinator.address)
         if await services.try_send(coordinator.address, Reply(page, (push,))) is not None:
@@ -465,7 +470,7 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
         return await _send_offers(services, request, batch, offers, now) if batch else 0
 
 
-async def close_request(services: Services, request: RequestRecord, notice: str) -> None:
+async def close_request(services: Services, request: RequestRecord, notice: Line) -> None:
     """Withdraw a request (the officer cancelled) and edit every pending offer to `notice`."""
     offers = await services.repo.offers(request.id)
     if not await services.repo.delete_request(request.id):
@@ -510,16 +515,17 @@ async def edit_offer(
     services: Services,
     helper_id: MemberId,
     message_id: str | None,
-    notice: str,
+    notice: Line,
     *,
     late_accept: RequestId | None = None,
 ) -> None:
-    """Edit an offer to `notice`; with `late_accept`, its Accept button stays."""
+    """Edit an offer to `notice`, in the helper's language; with `late_accept`, its Accept
+    button stays."""
     helper = await services.repo.member(helper_id)
     if helper is None or message_id is None:
         return
+    text = services.text_for(helper)
     buttons: tuple[Choice, ...] = ()
     if late_accept is not None:
-        text = services.text
         buttons = (services.choice(text.offer_accept, "acc", late_accept, helper.address),)
-    await services.try_edit(Sent(helper.address, message_id), Reply(notice, buttons))
+    await services.try_edit(Sent(helper.address, message_id), Reply(notice(text), buttons))

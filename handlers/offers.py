@@ -94,7 +94,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
     if officer is None or (old is None and services.relay.threads_of(officer.id)):
         # Gone, or already talking with someone (this is not a hand-over): nothing to join.
-        await matching.close_request(services, request, text.offer_closed)
+        await matching.close_request(services, request, lambda t: t.offer_closed)
         await _answer_offer(turn, text.offer_closed)
         return
     usable = mine is not None and not mine.involved and mine.state is not OfferState.DECLINED
@@ -103,13 +103,12 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
         return
     now = turn.now
     private = await repo.officer_private(officer.id)
-    alias = aftercare.stable_alias(services, officer) if private.stable_alias else new_alias()
     thread = Thread(
         id=new_thread_id(),
         tag=new_tag(services.relay.taken_tags()),
         officer_id=officer.id,
         helper_id=helper.id,
-        officer_alias=alias,
+        officer_alias=_officer_alias(services, officer, stable=private.stable_alias),
         category=request.category,
         urgent=request.urgent,
         opened_at=now,
@@ -134,27 +133,32 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     for offer in offers:
         if offer.helper_id != helper.id and offer.state is not OfferState.DECLINED:
             await matching.edit_offer(
-                services, offer.helper_id, offer.message_id, text.offer_taken
+                services, offer.helper_id, offer.message_id, lambda t: t.offer_taken
             )
     connected = text.thread_open_helper.format(alias=thread.officer_alias, tag=thread.tag)
     for message_id in await _answer_offer(turn, connected, offer_message):
         services.relay.shown(thread.id, helper.id, message_id)
+    opened = await services.try_send(
+        officer.address, Reply(_thread_open(services, officer, helper))
+    )
+    if opened is not None:
+        services.relay.shown(thread.id, officer.id, opened.message_id)
+
+
+def _officer_alias(services: Services, officer: Member, *, stable: bool) -> str:
+    if stable:
+        return aftercare.stable_alias(services, officer)
+    return new_alias(services.text_for(officer))
+
+
+def _thread_open(services: Services, officer: Member, helper: Member) -> str:
+    """What the officer reads when someone picks up: short, in the officer's language."""
+    text = services.text_for(officer)
     role_phrase = {
         Role.CHAPLAIN: text.role_phrase_chaplain,
         Role.CLINICIAN: text.role_phrase_clinician,
     }.get(helper.role, text.role_phrase_peer)
-    opened = await services.try_send(
-        officer.address,
-        Reply(
-            text.thread_open_officer.format(
-                name=helper.display_name,
-                role_phrase=role_phrase,
-                confidentiality=services.config.program.confidentiality,
-            )
-        ),
-    )
-    if opened is not None:
-        services.relay.shown(thread.id, officer.id, opened.message_id)
+    return text.thread_open_officer.format(name=helper.display_name, role_phrase=role_phrase)
 
 
 async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:
@@ -163,13 +167,12 @@ async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: M
     previous = await services.repo.member(old.helper_id)
     if previous is None:
         return
+    text = services.text_for(previous)
     who = {
-        Role.CHAPLAIN: services.text.who_phrase_chaplain,
-        Role.CLINICIAN: services.text.who_phrase_clinician,
-    }.get(new_helper.role, services.text.who_phrase_peer)
-    notice = services.text.transfer_done_helper.format(
-        alias=old.officer_alias, tag=old.tag, who=who
-    )
+        Role.CHAPLAIN: text.who_phrase_chaplain,
+        Role.CLINICIAN: text.who_phrase_clinician,
+    }.get(new_helper.role, text.who_phrase_peer)
+    notice = text.transfer_done_helper.format(alias=old.officer_alias, tag=old.tag, who=who)
     await services.try_send(previous.address, Reply(notice))
     services.tally["handed over"] += 1
 

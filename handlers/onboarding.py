@@ -6,6 +6,7 @@ import logging
 
 from bot.catalog import Catalog
 from bot.events import Incoming, Reply
+from bot.i18n import supported
 from bot.model import HELPER_ROLES, Member, Role
 from bot.relay import new_alias
 from bot.storage.repository import InviteProblem
@@ -25,10 +26,13 @@ def _problem_text(text: Catalog, problem: InviteProblem) -> str:
 
 
 async def start(services: Services, event: Incoming, member: Member | None) -> None:
-    text = services.text
     if member is not None:
+        text = services.text_for(member)
         await services.send(event.address, Reply(text.already_member))
         return
+    # A stranger is answered in their app's language when there is a catalog for it.
+    language = supported(event.language) or services.config.program.language
+    text = services.catalogs.get(language)
     code = normalize_invite_code(event.args)
     if code is None:
         # Strangers learn nothing beyond how to use a code they were given.
@@ -42,11 +46,12 @@ async def start(services: Services, event: Incoming, member: Member | None) -> N
         await services.send(event.address, Reply(_problem_text(text, result)))
         return
     log.info("new member joined as %s", result.role.value)
+    await services.repo.set_language(result.id, language)
     if result.role in HELPER_ROLES:
-        name = new_alias()
+        name = new_alias(text)
         await services.repo.set_display_name(result.id, name)
         await services.send(event.address, Reply(text.welcome_helper.format(name=name)))
     elif result.role is Role.OFFICER:
         await services.send(event.address, Reply(text.welcome_officer))
     else:
-        await services.send(event.address, Reply(text.welcome_staff.format(role=result.role)))
+        await services.send(event.address, Reply(text.welcome_staff))

@@ -67,11 +67,12 @@ def split_text(text: str, limit: int = MAX_CHUNK) -> list[str]:
     return pieces
 
 
-def header_for(services: Services, thread: Thread, sender: Member) -> str:
+def header_for(services: Services, thread: Thread, sender: Member, recipient: Member) -> str:
     """What the recipient sees above a relayed message: never the sender's real identity."""
+    text = services.text_for(recipient)
     if sender.role is Role.OFFICER:
-        return services.text.header_to_helper.format(alias=thread.officer_alias, tag=thread.tag)
-    return services.text.header_to_officer.format(name=sender.display_name)
+        return text.header_to_helper.format(alias=thread.officer_alias, tag=thread.tag)
+    return text.header_to_officer.format(name=sender.display_name)
 
 
 async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
@@ -79,14 +80,14 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
     services = turn.services
     route = services.relay.route(turn.member.id, turn.event.reply_to_id)
     if isinstance(route, Ambiguous):
+        text = turn.text
         lines = ", ".join(
-            services.text.thread_line.format(tag=t.tag, alias=t.officer_alias)
-            for t in route.threads
+            text.thread_line.format(tag=t.tag, alias=t.officer_alias) for t in route.threads
         )
-        await turn.say(services.text.ambiguous.format(count=len(route.threads), threads=lines))
+        await turn.say(text.ambiguous.format(count=len(route.threads), threads=lines))
         return None
     if isinstance(route, UnknownReply):
-        await turn.say(services.text.reply_unknown)
+        await turn.say(turn.text.reply_unknown)
         return None
     if not isinstance(route, Deliver):
         await _not_in_thread(turn)
@@ -104,7 +105,7 @@ async def relay_text(turn: Turn) -> None:
         return
     route, recipient = found
     services = turn.services
-    header = header_for(services, route.thread, turn.member)
+    header = header_for(services, route.thread, turn.member, recipient)
 
     async def send_text(sent_ids: list[str]) -> None:
         for piece in split_text(turn.event.text):
@@ -126,7 +127,7 @@ async def relay_media(turn: Turn) -> None:
         return
     route, recipient = found
     services = turn.services
-    header = header_for(services, route.thread, turn.member)
+    header = header_for(services, route.thread, turn.member, recipient)
     caption = None
     overflow = ""
     if turn.event.media_kind in CAPTIONED_MEDIA:
@@ -189,7 +190,7 @@ async def relay_edit(turn: Turn) -> None:
     if recipient is None:
         await turn.say(turn.text.edit_not_relayed)
         return
-    header = header_for(services, thread, turn.member)
+    header = header_for(services, thread, turn.member, recipient)
     is_caption = turn.event.media_kind in CAPTIONED_MEDIA
     body = f"{header}\n{turn.event.text}" if turn.event.text else header
     limit = CAPTION_LIMIT if is_caption else MAX_CHUNK + units(header) + 1
@@ -202,7 +203,8 @@ async def relay_edit(turn: Turn) -> None:
             else:  # a long text sent in pieces: send the corrected version as a new message
                 for piece in split_text(turn.event.text):
                     await services.messenger.send(
-                        recipient.address, Reply(f"{header} {turn.text.edited_mark}\n{piece}")
+                        recipient.address,
+                        Reply(f"{header} {services.text_for(recipient).edited_mark}\n{piece}"),
                     )
     except DeliveryError as exc:
         log.warning("edit not relayed (permanent=%s)", exc.permanent)
@@ -246,14 +248,14 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
     if services.relay.close(thread.id) is None:
         return  # already closed or handed over while the send was under way
     await services.repo.shred_thread(thread.id)
-    text = services.text
+    text = services.text_for(sender)
     if sender.role is Role.OFFICER:
         helper = await services.repo.member(thread.helper_id)
         name = helper.display_name if helper else ""
         # Unreachable: no more offers until they say /available again, and told why on their
         # next message (they cannot be told now).
         await services.repo.set_away(thread.helper_id, None)
-        services.owed[thread.helper_id] = text.set_away_unreachable.format(
+        services.owed[thread.helper_id] = services.text_for(helper).set_away_unreachable.format(
             alias=thread.officer_alias, tag=thread.tag
         )
         await services.notice(sender.address, Reply(text.helper_unreachable.format(name=name)))
@@ -269,8 +271,9 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         if await matching.open_request_of(services, sender.id) is None:
             await matching.open_request(services, sender, record)
     else:
-        helper_name = sender.display_name
-        services.owed[thread.officer_id] = text.closed_unreachable.format(name=helper_name)
+        officer = await services.repo.member(thread.officer_id)
+        owed = services.text_for(officer).closed_unreachable.format(name=sender.display_name)
+        services.owed[thread.officer_id] = owed
         notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
         await services.notice(sender.address, Reply(notice))
     services.tally["closed, other side unreachable"] += 1
@@ -294,12 +297,16 @@ async def threads(turn: Turn) -> None:
         await _not_in_thread(turn)
         return
     chosen = services.relay.selected(turn.member.id)
+    text = turn.text
     lines = "\n".join(
-        services.text.thread_line.format(tag=t.tag, alias=t.officer_alias)
-        + (services.text.threads_current if chosen is not None and chosen.id == t.id else "")
+        (
+            text.thread_line_current
+            if chosen is not None and chosen.id == t.id
+            else text.thread_line
+        ).format(tag=t.tag, alias=t.officer_alias)
         for t in mine
     )
-    await turn.say(services.text.threads_list.format(lines=lines))
+    await turn.say(text.threads_list.format(lines=lines))
 
 
 @router.command("switch", roles=HELPER_ROLES)
@@ -359,7 +366,7 @@ async def close_thread(
         await services.repo.shred_thread(thread.id)
         hand_over = await _pending_hand_over(services, thread)
         if hand_over is not None and closed_by.id == thread.officer_id:
-            await matching.close_request(services, hand_over, services.text.offer_closed)
+            await matching.close_request(services, hand_over, lambda t: t.offer_closed)
             hand_over = None
         elif hand_over is not None:
             await services.repo.clear_transfer(hand_over.id)
@@ -367,25 +374,28 @@ async def close_thread(
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
         until = services.clock() + services.config.routing.cooldown_after_urgent
         await services.repo.set_cooldown(thread.helper_id, until)
-    text = services.text
     other = await services.repo.member(thread.other(closed_by.id))
     officer: Member | None = closed_by if closed_by.id == thread.officer_id else other
     helper: Member | None = other if officer is closed_by else closed_by
     if officer is not None and helper is not None:
-        block = _after_choices(services, helper, officer)
+        # The closing screen leads with "nothing was kept", /talk and the crisis line; the
+        # rating comes next, with the private "same person next time" and "not again" last.
+        text = services.text_for(officer)
         if officer is closed_by:
-            officer_reply = Reply(text.thread_ended_by_you, block)
+            officer_reply = Reply(text.thread_closed_officer)
         elif hand_over is not None:
-            who = matching.who_phrase(services, hand_over.wanted)
+            who = matching.who_phrase(text, hand_over.wanted)
             notice = text.handover_continues.format(name=helper.display_name, who=who)
             officer_reply = Reply(notice)
             ask_rating = False  # their conversation goes on with someone else
         else:
             notice = text.thread_ended_by_other_officer.format(name=helper.display_name)
-            officer_reply = Reply(notice, block)
+            officer_reply = Reply(notice)
         await services.try_send(officer.address, officer_reply)
         if ask_rating:
-            await aftercare.ask_rating(services, officer)
+            await aftercare.ask_rating(
+                services, officer, _after_choices(services, helper, officer)
+            )
     if helper is not None:
         await _tell_helper_closed(services, thread, helper, by_them=helper is closed_by)
     if officer is not None and hand_over is None:
@@ -396,7 +406,7 @@ async def close_thread(
 async def _tell_helper_closed(
     services: Services, thread: Thread, helper: Member, *, by_them: bool
 ) -> None:
-    text = services.text
+    text = services.text_for(helper)
     if by_them:
         notice = text.thread_ended_by_you
     else:
@@ -416,7 +426,7 @@ async def _pending_hand_over(services: Services, thread: Thread) -> RequestRecor
 def _after_choices(services: Services, helper: Member, officer: Member) -> tuple[Choice, ...]:
     """Offered once the thread has closed, both private to the officer: "the same person next
     time" (kept only if chosen, and only for a while) and "not this person again"."""
-    text = services.text
+    text = services.text_for(officer)
     name = helper.display_name
     return (
         services.choice(

@@ -72,17 +72,17 @@ async def propose(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.switch_unknown)
         return
     wanted = Wanted(wanted_value)
-    text = turn.text
+    text = services.text_for(officer)
     name = turn.member.display_name
     choices = (
         services.choice(text.transfer_yes, "xok", f"{thread.id}/{wanted.value}", officer.address),
         services.choice(text.transfer_no.format(name=name), "xno", thread.id, officer.address),
     )
-    who = matching.who_phrase(services, wanted)
+    who = matching.who_phrase(text, wanted)
     await services.try_send(
         officer.address, Reply(text.transfer_ask.format(name=name, who=who), choices)
     )
-    await turn.say(text.transfer_asked)
+    await turn.say(turn.text.transfer_asked)
 
 
 def _own_thread(turn: Turn, thread_id: str, *, as_helper: bool) -> Thread | None:
@@ -108,7 +108,6 @@ async def agree(turn: Turn, arg: str) -> None:
     helper = await services.repo.member(thread.helper_id)
     name = helper.display_name if helper else ""
     wanted = Wanted(wanted_value)
-    who = matching.who_phrase(services, wanted)
     record = RequestRecord(
         id=new_request_id(),
         officer_id=turn.member.id,
@@ -120,8 +119,12 @@ async def agree(turn: Turn, arg: str) -> None:
         transfer_thread=thread.id,
     )
     if helper is not None:
-        agreed = turn.text.transfer_agreed.format(alias=thread.officer_alias, who=who)
+        helper_text = services.text_for(helper)
+        agreed = helper_text.transfer_agreed.format(
+            alias=thread.officer_alias, who=matching.who_phrase(helper_text, wanted)
+        )
         await services.try_send(helper.address, Reply(agreed))
+    who = matching.who_phrase(turn.text, wanted)
     status = turn.text.transfer_searching.format(who=who, name=name)
     await matching.open_request(services, turn.member, record, status=status)
 
@@ -134,7 +137,9 @@ async def refuse(turn: Turn, arg: str) -> None:
         return
     helper = await turn.services.repo.member(thread.helper_id)
     if helper is not None:
-        notice = turn.text.transfer_refused_helper.format(alias=thread.officer_alias)
+        notice = turn.services.text_for(helper).transfer_refused_helper.format(
+            alias=thread.officer_alias
+        )
         await turn.services.try_send(helper.address, Reply(notice))
     name = helper.display_name if helper else ""
     await turn.say(turn.text.transfer_refused_officer.format(name=name))

@@ -10,6 +10,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from bot.catalog import LANGUAGES
+from bot.events import Address, Platform
+from bot.model import HELPER_ROLES, Role
 from bot.sandbox.harness import Sandbox
 
 # The suite runs on a shared 2-core machine: a slow draw there is load, not a bad strategy.
@@ -50,9 +53,61 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    """A running sandbox. At the end, every screen the bot sent to an officer is checked: each
+    must show a crisis line or carry a button to them (see `crisis_out_of_reach`)."""
     box = Sandbox(tmp_path / "sandbox", clock=clock)
     await box.start()
+    missing: list[str] = []
     try:
         yield box
+        missing = await crisis_out_of_reach(box)
     finally:
         await box.stop()
+    assert not missing, f"officer screens without a crisis line or button: {missing}"
+
+
+# Every officer screen the end-to-end tests produced, for the summary line.
+OFFICER_SCREENS: list[str] = []
+
+
+async def crisis_out_of_reach(box: Sandbox) -> list[str]:
+    """The screens sent to officers that show no crisis line and have no button to them.
+    Relayed messages (a helper's own words under their name, or copied media) are not
+    screens. Skipped when the app is not running at the end (a restart test stopped it)."""
+    app = box.app
+    if app is None or app.repo is None or box.config is None:
+        return []
+    members = await app.repo.all_members()
+    helper_names = [m.display_name for m in members if m.role in HELPER_ROLES]
+    contacts = [line.contact for line in box.config.crisis.lines]
+    buttons = {box.text(language).crisis_button for language in LANGUAGES}
+    missing: list[str] = []
+    for officer in (m for m in members if m.role is Role.OFFICER):
+        for text, labels, copied in _inbox(box, officer.address):
+            relayed = copied or any(text.startswith(f"{name}:") for name in helper_names if name)
+            if relayed:
+                continue
+            OFFICER_SCREENS.append(text)
+            if not any(c in text for c in contacts) and not buttons & set(labels):
+                missing.append(text[:80])
+    return missing
+
+
+def _inbox(box: Sandbox, address: Address) -> list[tuple[str, list[str], bool]]:
+    """(text, button labels, copied) of each message in this person's chat."""
+    if address.platform is Platform.TELEGRAM:
+        user = box.api.user(int(address.chat_id))
+        return [(m.text, m.labels(), m.copied_from is not None) for m in user.inbox]
+    person = box.signal.find(address.chat_id) if box.signal is not None else None
+    if person is None:
+        return []
+    # Media relayed on Signal arrives as attachments; anything else is a screen or a relay.
+    return [(m.text, m.labels(), bool(m.attachments)) for m in person.inbox if not m.deleted]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if OFFICER_SCREENS:
+        terminalreporter.write_line(
+            f"crisis in reach: {len(OFFICER_SCREENS)} officer screens checked "
+            f"({len(set(OFFICER_SCREENS))} distinct)"
+        )

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.catalog import EN
+from bot.catalog import EN, Plural
 from bot.model import Category
 from bot.oncall import ON_CALL_ROLES
+from tests.wording import templates
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = "\n".join(
@@ -28,10 +29,6 @@ BY_NAME = (
 )
 # Pieces glued onto other lines, so their edge spaces and newlines are deliberate.
 FRAGMENTS = {
-    "offer_note",
-    "offer_urgent",
-    "page_urgent",
-    "threads_current",
     "waiting_urgent",
     "waiting_paged",
     "invite_agency",
@@ -45,18 +42,22 @@ def test_every_line_is_used(key: str) -> None:
 
 @pytest.mark.parametrize("key", EN.names())
 def test_every_template_formats(key: str) -> None:
-    template = getattr(EN, key)
-    fields = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    assert all(name.isidentifier() for name in fields), f"{key}: odd placeholder"
-    rendered = template.format_map(defaultdict(lambda: "x"))
-    if key not in FRAGMENTS:
-        assert rendered.strip() == rendered, f"{key}: stray whitespace at the ends"
+    entry = getattr(EN, key)
+    for template in templates(entry):
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        assert all(name.isidentifier() for name in fields), f"{key}: odd placeholder"
+        rendered = template.format_map(defaultdict(lambda: "x"))
+        if key not in FRAGMENTS:
+            assert rendered.strip() == rendered, f"{key}: stray whitespace at the ends"
+    if isinstance(entry, Plural):
+        assert f"{{{entry.count}}}" in entry.other, f"{key}: the count is not in the text"
 
 
 @pytest.mark.parametrize("key", EN.names())
 def test_lines_fit_a_phone_screen(key: str) -> None:
     # Without the inserted legal notice or crisis list, no message is longer than this.
-    assert len(getattr(EN, key)) <= 420, f"{key} is too long for a tired reader"
+    for template in templates(getattr(EN, key)):
+        assert len(template) <= 420, f"{key} is too long for a tired reader"
 
 
 def test_the_menu_keeps_crisis_first() -> None:
@@ -65,6 +66,6 @@ def test_the_menu_keeps_crisis_first() -> None:
 
 def test_waiting_messages_say_what_happens_next() -> None:
     for key in ("request_open", "status_widened", "status_paged", "status_none_free"):
-        text = getattr(EN, key)
-        assert "/cancel" in text, key
-    assert "{goal_minutes}" in EN.request_open  # how long it may take
+        for text in templates(getattr(EN, key)):
+            assert "/cancel" in text, key
+    assert "{goal_minutes}" in EN.request_open.other  # how long it may take

@@ -36,7 +36,7 @@ async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) ->
     later = await sandbox.join("Casey", Role.PEER, available=False)
     coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
     await later.send("/hours mon-sun 00:00-23:59")
-    await later.wait_for("Requests can come to you during")
+    await later.wait_for("Requests can come to you in these hours")
     peer_member = await member_of(sandbox, peer)
 
     seen = len(coordinator.inbox)
@@ -136,7 +136,7 @@ async def test_invite_renew_and_revoke_from_the_chat(sandbox: Sandbox) -> None:
     await coordinator.send(f"/revoke #{peer_id}")
     await coordinator.wait_for(EN.revoke_done.format(member=peer_id))
     await peer.send("/help")
-    await peer.wait_for(EN.not_member)
+    await peer.wait_for(sandbox.text().not_member)
 
 
 async def test_refused_for_every_other_role_but_open_to_granted_rights(sandbox: Sandbox) -> None:

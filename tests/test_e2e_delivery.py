@@ -138,7 +138,7 @@ async def test_a_stranger_flood_is_answered_once_each_and_the_relay_goes_on(
     gate = box.app.dispatcher.strangers
     await eventually(lambda: gate.suppressed == 40 * 4, "every stranger message handled")
     for stranger in strangers:
-        await stranger.wait_for(EN.not_member, timeout=20)
+        await stranger.wait_for(box.text().not_member, timeout=20)
     assert [len(s.inbox) for s in strangers] == [1] * 40
 
 
@@ -165,11 +165,11 @@ async def test_if_polling_dies_anyway_peerline_stops_with_an_error(
 async def test_a_refused_stranger_can_still_join_and_is_then_a_member(box: Sandbox) -> None:
     stranger = box.person("Jo")
     await stranger.send("hello?")
-    await stranger.wait_for(EN.not_member)
+    await stranger.wait_for(box.text().not_member)
     await stranger.send("anyone?")  # refused before the database is asked
     (code,) = await box.invite(Role.OFFICER)
     await stranger.send(f"/start {code}")
     await stranger.wait_for("Welcome")
     await stranger.send("/help")
     await stranger.wait_for(EN.help_officer)
-    assert stranger.texts().count(EN.not_member) == 1
+    assert stranger.texts().count(box.text().not_member) == 1

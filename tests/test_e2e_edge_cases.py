@@ -75,7 +75,7 @@ async def test_an_old_not_safe_button_in_a_conversation_gives_crisis_lines_not_a
     offers_before = sum("New request" in t for t in other.texts())
 
     await officer.press(menu, EN.urgent_button)  # the old intake message, still on screen
-    crisis = await officer.wait_for("Please call or text 988 now")
+    crisis = await officer.wait_for("Please reach a crisis line now")
     assert "has been told" in crisis.text
     await peer.wait_for("tapped \u201cI'm not safe right now\u201d")
     await asyncio.sleep(0.1)

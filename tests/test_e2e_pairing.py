@@ -50,8 +50,8 @@ async def test_the_pair_is_forgotten_at_the_end_unless_chosen(
     await alex.send("/name Alex")
     await alex.wait_for("Done.")
     await talk_and_end(sandbox, officer, alex)
-    ended = await officer.wait_for(EN.thread_ended_by_you)
-    assert ended.labels() == [
+    ended = await officer.wait_for(EN.rate_prompt)
+    assert ended.labels()[5:7] == [
         EN.keep_button.format(name="Alex"),
         EN.block_button.format(name="Alex"),
     ]
@@ -93,7 +93,7 @@ async def test_a_revoked_helper_leaves_every_officers_record(sandbox: Sandbox) -
     await blake.send("/name Blake")
     await blake.wait_for("Done.")
     await talk_and_end(sandbox, officer, alex)
-    ended = await officer.wait_for(EN.thread_ended_by_you)
+    ended = await officer.wait_for(EN.rate_prompt)
     await officer.press(ended, EN.keep_button.format(name="Alex"))
     await officer.wait_for(EN.kept.format(name="Alex", days=30))
     assert sandbox.app is not None and sandbox.app.repo is not None
@@ -112,12 +112,12 @@ async def test_the_not_again_list_is_the_officers_to_see_and_clear(sandbox: Sand
     await officer.send("/blocked")
     await officer.wait_for(EN.blocked_none)
     await talk_and_end(sandbox, officer, alex)
-    ended = await officer.wait_for(EN.thread_ended_by_you)
+    ended = await officer.wait_for(EN.rate_prompt)
     await officer.press(ended, EN.block_button.format(name="Alex"))
     await officer.wait_for(EN.blocked.format(name="Alex"))
     await officer.send("/blocked")
     listing = await officer.wait_for(EN.blocked_list.format(names="Alex"))
-    assert listing.labels() == [EN.unblock_button.format(name="Alex")]
+    assert listing.labels() == [EN.unblock_button.format(name="Alex"), EN.crisis_button]
     await officer.send("1")  # answered by its number
     await officer.wait_for(EN.unblocked.format(name="Alex"))
     assert sandbox.app is not None and sandbox.app.repo is not None

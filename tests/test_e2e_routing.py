@@ -136,12 +136,12 @@ async def test_urgent_path_shows_crisis_lines_and_asks_everyone_at_once(
     await officer.send("/talk")
     menu = await officer.wait_for(INTAKE_QUESTION)
     await officer.press(menu, EN.urgent_button)
-    urgent = await officer.wait_for("Please call or text 988 now")
+    urgent = await officer.wait_for("Please reach a crisis line now")
     assert "COPLINE" in urgent.text
     for helper in helpers:  # more than one batch: everyone available
         offer = await helper.wait_for("URGENT")
         assert "New request" in offer.text
-    await coordinator.wait_for("URGENT (officer not safe). A request has waited 0 min")
+    await coordinator.wait_for("URGENT: an officer is not safe and has waited 0 minutes")
     assert offers_in(away) == []
 
 
@@ -196,8 +196,13 @@ async def test_continuity_and_the_private_block_list(sandbox: Sandbox) -> None:
     await alex.press(await alex.wait_for("New request"), EN.offer_accept)
     await officer.wait_for("is here for you")
     await officer.send("/end")
-    ended = await officer.wait_for(EN.thread_ended_by_you)
-    assert ended.labels() == [
+    closed = await officer.wait_for(EN.thread_ended_by_you)
+    # The closing screen leads with "nothing was kept", /talk and the crisis line; the rating
+    # follows, and the private choices about that person come last, under the numbers.
+    assert "/talk" in closed.text and "988" in closed.text and closed.buttons == []
+    ended = await officer.wait_for(EN.rate_prompt)
+    assert ended.labels()[:7] == [
+        *"12345",
         EN.keep_button.format(name="Alex"),
         EN.block_button.format(name="Alex"),
     ]

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot.app import App, utc_now
-from bot.catalog import EN
+from bot.catalog import EN, Catalog
 from bot.config import (
     Config,
     CryptoConfig,
@@ -179,6 +179,12 @@ class Sandbox:
             certified_until=certified,
             now=self.clock(),
         )
+
+    def text(self, language: str = "en") -> Catalog:
+        """What the bot says in `language`, with this sandbox's program name and crisis lines."""
+        if self.app is None:
+            raise RuntimeError("the sandbox is not running")
+        return self.app.catalogs.get(language)
 
     def person(self, first_name: str) -> SimUser:
         return self.api.user(next(self._user_ids), first_name)

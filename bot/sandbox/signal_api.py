@@ -313,6 +313,10 @@ class LocalSignalApi:
         self._users[person.address] = person
         return person
 
+    def find(self, address: str) -> SignalUser | None:
+        """The simulated person the gateway knows by `address` (uuid or number), if any."""
+        return next((p for p in self._users.values() if address in (p.uuid, p.number)), None)
+
     def store_attachment(self, data: bytes) -> str:
         attachment_id = f"att{next(self._attachment_ids)}{secrets.token_hex(4)}"
         self.attachments[attachment_id] = data

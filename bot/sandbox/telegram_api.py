@@ -210,6 +210,7 @@ class SimUser:
         self.user_id = user_id
         self.first_name = first_name
         self.username = username
+        self.language_code: str | None = None  # the app's language, as Telegram reports it
         self.inbox: list[BotMessage] = []
         self._changed = asyncio.Condition()
 
@@ -220,6 +221,8 @@ class SimUser:
         data: JsonDict = {"id": self.user_id, "is_bot": False, "first_name": self.first_name}
         if self.username:
             data["username"] = self.username
+        if self.language_code:
+            data["language_code"] = self.language_code
         return data
 
     @property
@@ -497,6 +500,8 @@ class LocalBotApi:
         self.calls: list[tuple[str, dict[str, object]]] = []
         self.callback_answers: list[dict[str, object]] = []
         self.commands: list[object] = []
+        # Menus set for one chat (scope "chat"), by chat id: what that person sees.
+        self.chat_commands: dict[int, list[object]] = {}
         self._users: dict[int, SimUser] = {}
         self._messages: dict[tuple[int, int], JsonDict] = {}
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -1037,7 +1042,14 @@ class LocalBotApi:
 
     def _set_my_commands(self, params: JsonDict) -> bool:
         commands = params.get("commands")
-        self.commands = list(commands) if isinstance(commands, list) else []
+        listed = list(commands) if isinstance(commands, list) else []
+        scope = params.get("scope")
+        chat_id = scope.get("chat_id") if isinstance(scope, dict) else None
+        if isinstance(scope, dict) and scope.get("type") == "chat" and chat_id is not None:
+            # One person's own menu (Telegram's BotCommandScopeChat).
+            self.chat_commands[int(chat_id)] = listed
+        else:
+            self.commands = listed
         return True
 
     def _get_file(self, params: JsonDict) -> JsonDict:

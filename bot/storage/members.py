@@ -114,6 +114,7 @@ class MemberStore(StoreBase):
             identity_hold=bool(row["identity_hold"]),
             coordinator=bool(row["coordinator"]),
             **self._timing(row),
+            language=row["language"],
         )
 
     async def member(self, member_id: MemberId) -> Member | None:
@@ -190,6 +191,9 @@ class MemberStore(StoreBase):
 
     async def set_display_name(self, member_id: MemberId, name: str) -> None:
         await self._exec("UPDATE members SET display_name = ? WHERE id = ?", (name, member_id))
+
+    async def set_language(self, member_id: MemberId, language: str | None) -> None:
+        await self._exec("UPDATE members SET language = ? WHERE id = ?", (language, member_id))
 
     async def mark_assigned(self, member_id: MemberId, now: datetime) -> None:
         await self._set_timing(member_id, last_assigned_at=now)

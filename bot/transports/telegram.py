@@ -1015,9 +1015,12 @@ def _check_shape(update: Update) -> None:
 def _origin(message: Message) -> tuple[Address, dict[str, str]]:
     address = Address(Platform.TELEGRAM, str(message.chat.id))
     reply_to = message.reply_to_message
+    sender = message.from_user
     ids = {
         "message_id": str(message.message_id),
         "reply_to_id": str(reply_to.message_id) if reply_to else "",
+        # The app's language, for a new member's catalog (it is not stored as such).
+        "language": (sender.language_code or "") if sender is not None else "",
     }
     return address, ids
 
