@@ -13,13 +13,17 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import keyrotation
 from bot.catalog import Catalog
 from bot.config import Config
 from bot.delivery import RateLimits, SupportsLedger
 from bot.events import Address, Platform, Reply, Sent, Transport
+from bot.filemodes import require_private_database
 from bot.i18n import catalogs_for
 from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
+from bot.runlock import RunLock
+from bot.storage.integrity import KeyMismatchError
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
 from handlers import program
@@ -161,6 +165,7 @@ class App:
         self._scheduler: AsyncIOScheduler | None = None
         self._wake_at: datetime | None = None  # when the check-in dispatcher is next woken
         self._followup_lock = asyncio.Lock()
+        self._run_lock = RunLock(config.storage.path)
         self.repo: Repository | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
@@ -178,8 +183,28 @@ class App:
     async def start(self) -> None:
         cap_noisy_loggers()
         key = self._key or load_key(self.config)
+        path = self.config.storage.path
+        require_private_database(path)
+        self._run_lock.acquire(
+            exclusive=False,
+            busy_message="a key rotation is running on this database; start again when it ends",
+        )
         vault = Vault(key)
-        self.repo = await Repository.open(self.config.storage.path, vault)
+        try:
+            self.repo = await Repository.open(path, vault)
+        except KeyMismatchError:
+            self._run_lock.release()
+            raise KeyMismatchError(await keyrotation.mismatch_hint(self.config)) from None
+        except BaseException:
+            self._run_lock.release()
+            raise
+        refused = [m for m, _, state in await self.repo.unusable_members() if state == "refused"]
+        if refused:
+            log.warning(
+                "%d member record(s) fail their integrity check and are refused;"
+                " see `peerline roster list`",
+                len(refused),
+            )
         relay = RelayEngine()
         for thread in await self.repo.live_threads():
             relay.open(thread)
@@ -318,6 +343,7 @@ class App:
             else:
                 await self.repo.close()
             self.repo = None
+        self._run_lock.release()
         log.info("stopped")
 
     async def run(self) -> None:

@@ -59,14 +59,6 @@ class Catalog:
         "That code didn't work. Check it and send /start with the code again, or ask your "
         "coordinator for a new one. If you need help right now: {crisis}."
     )
-    invite_used: str = (
-        "That code has already been used. Ask your coordinator for a new one. "
-        "If you need help right now: {crisis}."
-    )
-    invite_expired: str = (
-        "That code has expired. Ask your coordinator for a new one. "
-        "If you need help right now: {crisis}."
-    )
     already_member: str = "You're already signed up. Send /help to see what you can do."
     welcome_officer: str = (
         "Welcome to {program}. Here you can reach a trained peer or a chaplain, day or "

@@ -154,12 +154,13 @@ class SignalConfig:
 
 @dataclass(frozen=True, slots=True)
 class StorageConfig:
-    path: Path = Path("peerline.db")
+    # Apart from the key (CryptoConfig): a copy of this directory must not take the key along.
+    path: Path = Path("data/peerline.db")
 
 
 @dataclass(frozen=True, slots=True)
 class CryptoConfig:
-    key_file: Path | None = Path("master.key")
+    key_file: Path | None = Path("secret/master.key")
     # Base64 master key text from PEERLINE_MASTER_KEY, when set; never read from the file.
     key_text: str | None = field(default=None, repr=False)
 

@@ -9,6 +9,8 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 
+from bot.filemodes import create_private
+
 # httpx logs every request URL at INFO, and a Bot API URL carries the bot token. PTB prints
 # whole updates (other people's texts and ids included) at DEBUG, and at CRITICAL when it
 # cannot parse a batch; our Telegram transport logs every failure itself (by type and place),
@@ -42,8 +44,7 @@ def setup_logging(
     handler: logging.Handler
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        if not file.exists():
-            file.touch(mode=0o600)
+        create_private(file)
         handler = logging.handlers.WatchedFileHandler(file, encoding="utf-8")
         handler.setFormatter(logging.Formatter(FORMAT))
     else:

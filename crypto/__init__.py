@@ -17,7 +17,7 @@ from crypto.keys import (
     load_master_key,
     master_key_from_text,
 )
-from crypto.vault import DecryptionError, ThreadKey, Vault
+from crypto.vault import DecryptionError, MacField, ThreadKey, Vault
 
 __all__ = [
     "INVITE_ALPHABET",
@@ -25,6 +25,7 @@ __all__ = [
     "MASTER_KEY_BYTES",
     "DecryptionError",
     "KeyFileError",
+    "MacField",
     "MasterKey",
     "ThreadKey",
     "Vault",

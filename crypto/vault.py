@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
+from collections.abc import Sequence
 
 import nacl.encoding
 import nacl.exceptions
@@ -18,10 +19,14 @@ THREAD_KEY_BYTES = nacl.secret.Aead.KEY_SIZE
 SIGNATURE_CHARS = 12
 
 _OVERHEAD = nacl.secret.Aead.NONCE_SIZE + nacl.secret.Aead.MACBYTES
+_CHECK_BYTES = 16
 _SIGNATURE_BYTES = 9  # 72 bits; base64 of 9 bytes is exactly 12 characters, no padding
 # Lookup purposes become the BLAKE2b personalization, which is at most 16 bytes.
 _LOOKUP_PURPOSE_RE = re.compile(r"[A-Za-z0-9_.:-]{1,16}")
 _NAME_RE = re.compile(r"[^/]+")
+
+
+MacField = bytes | str | int | bool | None
 
 
 class DecryptionError(Exception):
@@ -77,9 +82,11 @@ class ThreadKey:
 class Vault:
     """Everything the database needs from the master key, each use under its own subkey."""
 
-    __slots__ = ("_choice", "_invite", "_lookup", "_seal", "_wrap")
+    __slots__ = ("_check", "_choice", "_invite", "_lookup", "_mac", "_seal", "_wrap")
 
     def __init__(self, master: MasterKey) -> None:
+        self._check = master.subkey("check")
+        self._mac = master.subkey("mac")
         self._seal = master.subkey("seal")
         self._lookup = master.subkey("lookup")
         self._invite = master.subkey("invite")
@@ -93,6 +100,35 @@ class Vault:
 
     def __reduce__(self) -> str | tuple[object, ...]:
         raise TypeError("Vault cannot be pickled")
+
+    # -- integrity --------------------------------------------------------------------------
+
+    def key_check(self) -> bytes:
+        """A 16-byte value the database keeps to recognise its key: a keyed hash of a constant,
+        from which the key cannot be recovered."""
+        return nacl.hash.blake2b(
+            b"peerline key check v1",
+            digest_size=_CHECK_BYTES,
+            key=self._check,
+            encoder=nacl.encoding.RawEncoder,
+        )
+
+    def key_check_matches(self, stored: bytes) -> bool:
+        return hmac.compare_digest(self.key_check(), bytes(stored))
+
+    def mac(self, table: str, fields: Sequence[MacField]) -> bytes:
+        """A 32-byte tag over a row's clear values, so a change without the key shows."""
+        return nacl.hash.blake2b(
+            _mac_message(table, fields),
+            digest_size=32,
+            key=self._mac,
+            encoder=nacl.encoding.RawEncoder,
+        )
+
+    def mac_matches(self, table: str, fields: Sequence[MacField], tag: bytes | None) -> bool:
+        if tag is None:
+            return False
+        return hmac.compare_digest(self.mac(table, fields), bytes(tag))
 
     # -- fields at rest ---------------------------------------------------------------------
 
@@ -185,6 +221,28 @@ def _field_aad(table: str, column: str, row: str) -> bytes:
     if not _NAME_RE.fullmatch(table) or not _NAME_RE.fullmatch(column):
         raise ValueError("table and column must be non-empty and contain no '/'")
     return f"peerline/{table}/{column}/{row}".encode()
+
+
+def _mac_message(table: str, fields: Sequence[MacField]) -> bytes:
+    # Each value is typed and length-prefixed, so no two different rows encode the same way.
+    parts = [_mac_part(table)]
+    for value in fields:
+        parts.append(_mac_part(value))
+    return b"".join(parts)
+
+
+def _mac_part(value: MacField) -> bytes:
+    if value is None:
+        return b"n"
+    if isinstance(value, bool):
+        return b"t" if value else b"f"
+    if isinstance(value, int):
+        data, kind = str(value).encode(), b"i"
+    elif isinstance(value, str):
+        data, kind = value.encode("utf-8"), b"s"
+    else:
+        data, kind = bytes(value), b"b"
+    return kind + len(data).to_bytes(4, "big") + data
 
 
 def _thread_aad(thread_id: str) -> bytes:

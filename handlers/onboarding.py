@@ -17,18 +17,20 @@ log = logging.getLogger(__name__)
 
 
 def _problem_text(text: Catalog, problem: InviteProblem) -> str:
-    return {
-        InviteProblem.UNKNOWN: text.invite_bad,
-        InviteProblem.USED: text.invite_used,
-        InviteProblem.EXPIRED: text.invite_expired,
-        InviteProblem.ALREADY_MEMBER: text.already_member,
-    }[problem]
+    # A wrong, used or expired code gets one answer, so a leaked code tells nothing about
+    # itself; an address already on the roster (revoked, purged or refused) is a stranger.
+    if problem is InviteProblem.ALREADY_MEMBER:
+        return text.not_member
+    return text.invite_bad
 
 
 async def start(services: Services, event: Incoming, member: Member | None) -> None:
     if member is not None:
         text = services.text_for(member)
-        await services.send(event.address, Reply(text.already_member))
+        # A revoked member learns nothing more than a stranger, whatever code they send.
+        await services.send(
+            event.address, Reply(text.already_member if member.active else text.not_member)
+        )
         return
     # A stranger is answered in their app's language when there is a catalog for it.
     language = supported(event.language) or services.config.program.language

@@ -59,8 +59,11 @@ def test_example_loads_with_env_token_and_gives_the_defaults() -> None:
     assert config.crisis.lines == DEFAULT_CRISIS_LINES
     assert config.logging == LoggingConfig(level="INFO", file=None)
     assert config.telegram == TelegramConfig(token=TOKEN)
-    assert config.storage.path == EXAMPLE.parent / "peerline.db"
-    assert config.crypto.key_file == EXAMPLE.parent / "master.key"
+    assert config.storage.path == EXAMPLE.parent / "data" / "peerline.db"
+    assert config.crypto.key_file == EXAMPLE.parent / "secret" / "master.key"
+    # A copy of the database's directory never takes the key along.
+    assert config.storage.path.parent not in config.crypto.key_file.parents
+    assert config.crypto.key_file.parent != config.storage.path.parent
     assert config.crypto.key_text is None
     assert config.source == EXAMPLE
     assert config.routing.offer_timeout == timedelta(minutes=3)

@@ -212,7 +212,9 @@ async def test_hand_over_end_and_rating_on_signal(box: Sandbox) -> None:
     await chaplain.send("/end")
     prompt = await officer.wait_for(EN.rate_prompt)
     assert prompt.labels()[:5] == ["1", "2", "3", "4", "5"]
-    await officer.send("4")  # out of a conversation, a bare number answers the last options
+    # The check-in offer (its own numbered options) follows the rating prompt at once, so a
+    # bare number would race it: replying to the prompt says which options "4" answers.
+    await officer.press(prompt, "4")
     helped = await officer.wait_for(EN.helped_prompt)
     await officer.press(helped, EN.helped_yes)
     await officer.wait_for(EN.rating_thanks)

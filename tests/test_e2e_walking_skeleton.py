@@ -5,10 +5,13 @@ The real python-telegram-bot polls the local Bot API on 127.0.0.1; three people 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
 
 INTAKE_QUESTION = "What's it mostly about?"
 
@@ -108,9 +111,44 @@ async def test_a_code_works_once(sandbox: Sandbox) -> None:
     await first.send(f"/start {code.lower().replace('-', ' ')}")
     await first.wait_for("Welcome")
     await second.send(f"/start {code}")
-    await second.wait_for(sandbox.text().invite_used)
+    await second.wait_for(sandbox.text().invite_bad)
     await first.send(f"/start {code}")
     await first.wait_for(EN.already_member)
+
+
+async def test_wrong_used_and_expired_codes_get_one_identical_answer(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    used, expiring = await sandbox.invite(Role.OFFICER, count=2)
+    await sandbox.join("Dana", Role.OFFICER)
+    owner = sandbox.person("Owner")
+    await owner.send(f"/start {used}")
+    await owner.wait_for("Welcome")
+    clock.advance(timedelta(days=8))
+    tries = sandbox.person("Eve")
+    for attempt in (used, expiring, "2345-6789-ABCD-EFGH-JKMN"):
+        await tries.send(f"/start {attempt}")
+    await tries.wait_for_count(3)
+    assert tries.texts() == [EN.invite_bad] * 3
+
+
+async def test_a_revoked_member_gets_the_stranger_line_whatever_code_they_send(
+    sandbox: Sandbox,
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    (fresh,) = await sandbox.invite(Role.PEER)
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    (member,) = await sandbox.app.repo.all_members()
+    assert await sandbox.app.repo.set_active(member.id, False)
+    before = len(officer.inbox)
+    for attempt in ("/start", f"/start {fresh}", "/start NOT-A-CODE", "/talk"):
+        await officer.send(attempt)
+    await officer.wait_for_count(before + 4)
+    assert officer.texts()[before:] == [EN.not_member] * 4
+    # The fresh code was not spent on them: someone else can still use it.
+    newcomer = sandbox.person("New")
+    await newcomer.send(f"/start {fresh}")
+    await newcomer.wait_for("Welcome to the team")
 
 
 async def test_help_matches_the_role(sandbox: Sandbox) -> None:

@@ -91,15 +91,21 @@ class Commands:
 async def open_repository(config: Config) -> Repository | None:
     """The database, opened with the master key; None (after saying why) without a key."""
     from bot.app import load_key  # noqa: PLC0415 - keeps `--help` free of the app's imports
+    from bot.filemodes import UnsafeFileError, require_private_database  # noqa: PLC0415
+    from bot.keyrotation import mismatch_hint  # noqa: PLC0415
+    from bot.storage.integrity import KeyCheckMissingError, KeyMismatchError  # noqa: PLC0415
     from bot.storage.repository import Repository  # noqa: PLC0415
     from crypto import Vault  # noqa: PLC0415
 
     try:
         key = load_key(config)
-    except (KeyFileError, ValueError) as exc:
+        require_private_database(config.storage.path)
+        return await Repository.open(config.storage.path, Vault(key))
+    except (KeyFileError, ValueError, UnsafeFileError, KeyCheckMissingError) as exc:
         fail(str(exc))
-        return None
-    return await Repository.open(config.storage.path, Vault(key))
+    except KeyMismatchError:
+        fail(await mismatch_hint(config))
+    return None
 
 
 def with_repository(

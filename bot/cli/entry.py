@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 from bot.cli import backup, coverage, health, invite, keys, roster, service, stats
 from bot.cli.common import Commands, config_option, config_path, fail
 from bot.config import ConfigError, load_config
+from bot.filemodes import use_private_umask
 
 # Each module adds its commands; the order here is the order `peerline --help` lists them.
 COMMAND_MODULES = (service, health, keys, invite, roster, backup, stats, coverage)
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_private_umask()  # every file a command creates is its owner's alone
     args = build_parser().parse_args(argv)
     if not args.needs_config:
         return int(args.handler(None, args))

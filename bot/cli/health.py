@@ -27,15 +27,23 @@ def register(commands: Commands) -> None:
 def _check(config: Config | None, args: argparse.Namespace) -> int:
     assert config is not None  # noqa: S101 - registered with needs_config
     from bot.app import load_key  # noqa: PLC0415 - keeps `--help` free of the app's imports
+    from bot.keyrotation import inspect  # noqa: PLC0415
 
     try:
         key = load_key(config)
     except (KeyFileError, ValueError) as exc:
         return fail(str(exc))
+    problems = asyncio.run(inspect(config, key, with_key=not args.live))
+    if not args.live:
+        for problem in problems[:-1]:
+            fail(problem)
+        if problems:
+            return fail(problems[-1], EXIT_FAILED)
     print(f"{config.source}: OK")
     if not args.live:
         return EXIT_OK
-    results = _database(config, key) + asyncio.run(_platforms(config))
+    results = [(False, "at rest", problem) for problem in problems]
+    results += _database(config, key) + asyncio.run(_platforms(config))
     for ok, name, detail in results:
         print(f"{'ok  ' if ok else 'FAIL'}  {name}: {detail}")
     failed = [name for ok, name, _ in results if not ok]

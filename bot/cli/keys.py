@@ -1,4 +1,4 @@
-"""`peerline keygen`: the master key."""
+"""`peerline keygen` and `peerline rotate-key`: the master key."""
 
 from __future__ import annotations
 
@@ -11,6 +11,21 @@ from crypto import KeyFileError, generate_key_file
 
 def register(commands: Commands) -> None:
     commands.command("keygen", "write a new master key file (never overwrites)", _keygen)
+    rotate = commands.command(
+        "rotate-key",
+        "re-seal the database under a new master key (stop the bot first; safe to run again)",
+        _rotate_key,
+    )
+    rotate.add_argument(
+        "--abort", action="store_true", help="discard an unfinished rotation's new key"
+    )
+
+
+def _rotate_key(config: Config | None, args: argparse.Namespace) -> int:
+    assert config is not None  # noqa: S101 - registered with needs_config
+    from bot.keyrotation import command  # noqa: PLC0415 - only this command needs it
+
+    return command(config, abort=args.abort)
 
 
 def _keygen(config: Config | None, _args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ from bot.config import Config, parse_duration
 from bot.model import HELPER_ROLES, Member, MemberId, Role
 from bot.roster_csv import ExportRow, export_roster, parse_roster
 from bot.storage.repository import InviteSpec, Repository
+from bot.storage.roster import RosterIntegrityError
 
 
 def register(commands: Commands) -> None:
@@ -28,6 +29,11 @@ def register(commands: Commands) -> None:
     supervise.add_argument("--report", type=int, required=True, help="member number")
     revoke = roster.command("revoke", "remove a member's access at once", _revoke)
     revoke.add_argument("member", type=int, help="member number (from 'roster list')")
+    revoke.add_argument(
+        "--purge",
+        action="store_true",
+        help="also erase their sealed data and settings (works on a member already revoked)",
+    )
     reconfirm = roster.command(
         "reconfirm",
         "a helper's Signal safety number changed and you checked it is them: "
@@ -132,6 +138,8 @@ async def _list_members(repo: Repository, _args: argparse.Namespace) -> int:
             f"{member.id:<7} {role:<12} {agency[:20]:<21} {status:<10} "
             f"{certified:<11} {member.display_name or '-'}"
         )
+    for number, role, state in await repo.unusable_members():
+        print(f"{number:<7} {role.value:<12} {'-':<21} {state:<10} {'-':<11} -")
     return EXIT_OK
 
 
@@ -140,7 +148,8 @@ async def _record_supervision(repo: Repository, args: argparse.Namespace) -> int
     report = await repo.member(MemberId(args.report))
     if supervisor is None or report is None or supervisor.id == report.id:
         return fail("give two different member numbers from 'roster list'")
-    await repo.add_supervision(supervisor.id, report.id)
+    if not await repo.add_supervision(supervisor.id, report.id):
+        return fail("one of these member records fails its integrity check")
     print(f"recorded: {supervisor.id} supervises {report.id}")
     return EXIT_OK
 
@@ -148,7 +157,12 @@ async def _record_supervision(repo: Repository, args: argparse.Namespace) -> int
 async def _revoke_member(repo: Repository, args: argparse.Namespace) -> int:
     if not await repo.set_active(MemberId(args.member), False):
         return fail(f"no member number {args.member}")
-    print(f"member {args.member} revoked")  # their check-ins went with it (Repository)
+    # Their check-ins went with it (Repository.set_active).
+    if args.purge:
+        await repo.purge_member(MemberId(args.member))
+        print(f"member {args.member} revoked and erased")
+        return EXIT_OK
+    print(f"member {args.member} revoked")
     return EXIT_OK
 
 
@@ -252,7 +266,10 @@ async def _import_roster(repo: Repository, args: argparse.Namespace, config: Con
         )
         invites.append((normalized, spec))
         issued.append(Issued(code, new.role, new.display_name, new.agency, new.line))
-    await repo.apply_roster(plan.changes, invites, now)
+    try:
+        await repo.apply_roster(plan.changes, invites, now)
+    except RosterIntegrityError as exc:
+        return fail(f"{args.file}: nothing imported: {exc}")
     for change in plan.changes:
         if change.active is False:  # revoked: their check-ins and links go with them
             await repo.forget_member_followups(change.member_id)

@@ -9,6 +9,7 @@ import sqlite3
 
 from bot.cli.common import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Commands, fail
 from bot.config import Config
+from bot.filemodes import UnsafeFileError
 from crypto import KeyFileError
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def _run(config: Config | None, _args: argparse.Namespace) -> int:
     setup_logging(config.logging.level, config.logging.file)
     try:
         asyncio.run(App(config).run())
-    except (KeyFileError, ValueError) as exc:
+    except (KeyFileError, ValueError, UnsafeFileError) as exc:
         log.error("could not start: %s", exc)
         return fail(str(exc), EXIT_USAGE)
     except Exception as exc:
@@ -52,11 +53,21 @@ def start_failure(exc: Exception) -> str:
     """One line for a failed start. Messages are our own or SQLite's; none carries the token
     (the Telegram transport re-raises without PTB's message, which can)."""
     from bot.app import TransportFailedError  # noqa: PLC0415
+    from bot.runlock import DatabaseBusyError  # noqa: PLC0415
     from bot.storage.db import SchemaTooNewError  # noqa: PLC0415
+    from bot.storage.integrity import KeyCheckMissingError, KeyMismatchError  # noqa: PLC0415
     from bot.transports.telegram import TelegramStartError  # noqa: PLC0415
     from crypto import DecryptionError  # noqa: PLC0415
 
-    if isinstance(exc, TelegramStartError | SchemaTooNewError | TransportFailedError):
+    if isinstance(
+        exc,
+        TelegramStartError
+        | SchemaTooNewError
+        | TransportFailedError
+        | KeyMismatchError
+        | KeyCheckMissingError
+        | DatabaseBusyError,
+    ):
         return str(exc)
     if isinstance(exc, DecryptionError):
         return "the master key does not open this database (wrong key file?)"

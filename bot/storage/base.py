@@ -61,6 +61,8 @@ class StoreBase:
         # One connection is shared by every coroutine: statements are serialized so that none
         # lands inside another's transaction.
         self._lock = asyncio.Lock()
+        # Member numbers already reported as failing their integrity check (logged once each).
+        self._refused: set[int] = set()
         # A delete that shreds or withdraws (or an accept) has happened and the WAL may still
         # hold the old rows: fold it in at the next chance (see fold_wal).
         self._checkpoint_due = False
@@ -124,3 +126,9 @@ class StoreBase:
     async def _fetch_locked(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
         async with self._conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
+
+    async def _fetch_all_locked(
+        self, sql: str, params: tuple[Any, ...] = ()
+    ) -> list[aiosqlite.Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
 import aiosqlite
+
+from bot.filemodes import create_private
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +41,32 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
-async def connect(path: Path | str) -> aiosqlite.Connection:
-    """Open the database with WAL and secure_delete, and bring its schema up to date."""
+Check = Callable[[aiosqlite.Connection, int], Awaitable[None]]
+Hook = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def connect(
+    path: Path | str,
+    *,
+    before_migrate: Check | None = None,
+    inside_step: Mapping[int, Hook] | None = None,
+) -> aiosqlite.Connection:
+    """Open the database with WAL and secure_delete, and bring its schema up to date.
+
+    `before_migrate(conn, version)` may refuse the database before anything is written;
+    `inside_step[v]` runs inside migration v's transaction, before it commits."""
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
+        # SQLite gives the -wal and -shm files the main file's mode, so 0600 here covers them.
+        create_private(path)
     conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=BUSY_TIMEOUT_SECONDS)
     try:
         conn.row_factory = aiosqlite.Row
+        if before_migrate is not None:
+            # Before the first write: switching to WAL rewrites an older file's header.
+            version = await schema_version(conn)
+            _refuse_newer(version)
+            await before_migrate(conn, version)
         await conn.execute("PRAGMA journal_mode = WAL")
         await conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
         # Deleted rows (wrapped thread keys, redeemed invites) are overwritten, not left as
@@ -52,7 +74,7 @@ async def connect(path: Path | str) -> aiosqlite.Connection:
         await conn.execute("PRAGMA secure_delete = ON")
         await conn.execute("PRAGMA foreign_keys = ON")
         await conn.execute("PRAGMA synchronous = NORMAL")
-        await migrate(conn)
+        await migrate(conn, inside_step or {})
         # Whatever an earlier run (or a migration) left in the WAL is folded in now if it can be.
         await checkpoint(conn)
     except BaseException:
@@ -67,14 +89,12 @@ async def schema_version(conn: aiosqlite.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-async def migrate(conn: aiosqlite.Connection) -> None:
+async def migrate(
+    conn: aiosqlite.Connection, inside_step: Mapping[int, Hook] | None = None
+) -> None:
     current = await schema_version(conn)
+    _refuse_newer(current)
     steps = migrations()
-    latest = steps[-1][0] if steps else 0
-    if current > latest:
-        raise SchemaTooNewError(
-            f"database schema v{current} is newer than this Peerline (v{latest}); upgrade it"
-        )
     for version, sql in steps:
         if version <= current:
             continue
@@ -88,6 +108,9 @@ async def migrate(conn: aiosqlite.Connection) -> None:
         try:
             await conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {version};")
             await _check_foreign_keys(conn, version)
+            hook = (inside_step or {}).get(version)
+            if hook is not None:
+                await hook(conn)
             await conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -95,6 +118,14 @@ async def migrate(conn: aiosqlite.Connection) -> None:
             raise
         finally:
             await conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _refuse_newer(version: int) -> None:
+    latest = len(migrations())
+    if version > latest:
+        raise SchemaTooNewError(
+            f"database schema v{version} is newer than this Peerline (v{latest}); upgrade it"
+        )
 
 
 async def _check_foreign_keys(conn: aiosqlite.Connection, version: int) -> None:

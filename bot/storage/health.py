@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.storage.db import migrations
+from bot.storage.integrity import KEY_CHECK_VERSION
 from crypto import DecryptionError, Vault
 
 BUSY_TIMEOUT_MS = 5000
@@ -43,11 +44,18 @@ def inspect_database(path: Path, vault: Vault) -> DatabaseHealth:
         version = int(conn.execute("PRAGMA user_version").fetchone()[0])
         problems = [row[0] for row in conn.execute("PRAGMA integrity_check(5)")]
         members = int(conn.execute("SELECT count(*) FROM members").fetchone()[0])
+        check = None
+        if version >= KEY_CHECK_VERSION:
+            found = conn.execute("SELECT value FROM key_check WHERE id = 1").fetchone()
+            check = bytes(found[0]) if found else b""
         sealed = conn.execute(
             "SELECT address_hash, address_ct FROM members ORDER BY id LIMIT 1"
         ).fetchone()
     key_ok: bool | None = None
-    if sealed is not None:
+    if check is not None:
+        # The key check value (schema v12 on): a missing one is as bad as a wrong key.
+        key_ok = vault.key_check_matches(check)
+    elif sealed is not None:
         try:
             vault.open_text(
                 sealed[1], table="members", column="address", row=bytes(sealed[0]).hex()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -14,7 +15,10 @@ from bot.model import (
     Role,
 )
 from bot.storage.base import day_stamp, stamp
+from bot.storage.integrity import address_row, invite_mac_fields
 from bot.storage.members import MemberStore
+
+log = logging.getLogger(__name__)
 
 
 class InviteProblem(enum.StrEnum):
@@ -52,22 +56,31 @@ class InviteStore(MemberStore):
             agency_ct = self._vault.seal_text(
                 spec.agency, table="invites", column="agency", row=code_hash.hex()
             )
+        guarded = {
+            "code_hash": code_hash,
+            "role": spec.role.value,
+            "agency_hash": agency_hash,
+            "certified_until": spec.certified_until.isoformat() if spec.certified_until else None,
+            "expires_at": stamp(spec.expires_at),
+            "supervisor_id": spec.supervisor,
+        }
         return [
             (
                 "INSERT INTO invites (code_hash, role, agency_hash, agency_ct, certified_until,"
-                " created_at, expires_at, display_name, topics, supervisor_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " created_at, expires_at, display_name, topics, supervisor_id, mac)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     code_hash,
                     spec.role.value,
                     agency_hash,
                     agency_ct,
-                    spec.certified_until.isoformat() if spec.certified_until else None,
+                    guarded["certified_until"],
                     stamp(now),
-                    stamp(spec.expires_at),
+                    guarded["expires_at"],
                     spec.display_name,
                     topics_text(spec.topics),
                     spec.supervisor,
+                    self._vault.mac("invites", invite_mac_fields(guarded)),
                 ),
             )
         ]
@@ -91,6 +104,11 @@ class InviteStore(MemberStore):
                 problem: InviteProblem | None = None
                 if invite is None:
                     problem = InviteProblem.UNKNOWN
+                elif not self._vault.mac_matches(
+                    "invites", invite_mac_fields(invite), invite["mac"]
+                ):
+                    log.warning("an invite failed its integrity check and is refused")
+                    problem = InviteProblem.UNKNOWN
                 elif invite["redeemed_at"] is not None:
                     problem = InviteProblem.USED
                 elif datetime.fromisoformat(invite["expires_at"]) <= now:
@@ -102,40 +120,53 @@ class InviteStore(MemberStore):
                 if problem is not None or invite is None:
                     await self._conn.execute("ROLLBACK")
                     return problem or InviteProblem.UNKNOWN
-                agency_ct = None
-                if invite["agency_ct"] is not None:
-                    agency = self._vault.open_text(
-                        invite["agency_ct"], table="invites", column="agency", row=code_hash.hex()
-                    )
-                    agency_ct = self._vault.seal_text(
-                        agency, table="members", column="agency", row=address_hash.hex()
-                    )
-                address_ct = self._vault.seal_text(
-                    address.chat_id, table="members", column="address", row=address_hash.hex()
-                )
+                supervisor = invite["supervisor_id"]
+                if supervisor is not None and not await self._intact_locked((supervisor,)):
+                    # The link would be signed along with the new member: refuse the invite.
+                    log.warning("an invite names a supervisor whose record is refused")
+                    await self._conn.execute("ROLLBACK")
+                    return InviteProblem.UNKNOWN
+                # The sealed values are bound to the member number, known once the row exists.
                 cursor = await self._conn.execute(
                     "INSERT INTO members (platform, address_hash, address_ct, role, agency_hash,"
-                    " agency_ct, certified_until, joined_at, display_name, topics)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " certified_until, joined_at, display_name, topics)"
+                    " VALUES (?, ?, x'00', ?, ?, ?, ?, ?, ?)",
                     (
                         address.platform.value,
                         address_hash,
-                        address_ct,
                         invite["role"],
                         invite["agency_hash"],
-                        agency_ct,
                         invite["certified_until"],
                         day_stamp(now),
                         invite["display_name"],
                         invite["topics"],
                     ),
                 )
-                member_id = cursor.lastrowid
-                if invite["supervisor_id"] is not None:
+                member_id = int(cursor.lastrowid or 0)
+                bound = address_row(member_id, address_hash)
+                agency_ct = None
+                if invite["agency_ct"] is not None:
+                    agency = self._vault.open_text(
+                        invite["agency_ct"], table="invites", column="agency", row=code_hash.hex()
+                    )
+                    agency_ct = self._vault.seal_text(
+                        agency, table="members", column="agency", row=bound
+                    )
+                await self._conn.execute(
+                    "UPDATE members SET address_ct = ?, agency_ct = ? WHERE id = ?",
+                    (
+                        self._vault.seal_text(
+                            address.chat_id, table="members", column="address", row=bound
+                        ),
+                        agency_ct,
+                        member_id,
+                    ),
+                )
+                if supervisor is not None:
                     await self._conn.execute(
                         "INSERT OR IGNORE INTO supervision (supervisor_id, report_id)"
                         " VALUES (?, ?)",
-                        (invite["supervisor_id"], member_id),
+                        (supervisor, member_id),
                     )
                 # Sealed routing times and private list from the start: their presence says
                 # nothing about whether this person was ever matched.
@@ -149,6 +180,9 @@ class InviteStore(MemberStore):
                         member_id,
                     ),
                 )
+                await self._renew_macs_locked(
+                    (member_id,) if supervisor is None else (member_id, supervisor)
+                )
                 # Single use: the row stays only to say "already used"; the agency name goes.
                 await self._conn.execute(
                     "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",
@@ -159,6 +193,6 @@ class InviteStore(MemberStore):
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
-        member = await self.member(MemberId(int(member_id or 0)))
+        member = await self.member(MemberId(member_id))
         assert member is not None  # noqa: S101 - inserted just above
         return member

@@ -1,7 +1,13 @@
-"""Members: sealed addresses and agencies, availability, hours, and an officer's private list."""
+"""Members: sealed addresses and agencies, availability, hours, and an officer's private list.
+
+Every read checks the member's MAC (bot/storage/integrity.py); a record changed without the key
+is refused: the member is treated as unknown and never offered a request.
+"""
 
 from __future__ import annotations
 
+import logging
+import secrets
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -18,6 +24,21 @@ from bot.model import (
     Role,
 )
 from bot.storage.base import StoreBase, day_or_none, hours_or_none, moment_or_none, stamp
+from bot.storage.integrity import (
+    Links,
+    RowLike,
+    address_row,
+    is_purged,
+    links_by_member,
+    member_mac_fields,
+)
+from crypto import DecryptionError
+
+log = logging.getLogger(__name__)
+
+_LINKS_OF = (
+    "SELECT supervisor_id, report_id FROM supervision WHERE supervisor_id = ? OR report_id = ?"
+)
 
 # A helper's routing times, sealed together in members.timing_ct (no clear column dates a
 # match or an absence): Member field -> key in the sealed record.
@@ -92,11 +113,35 @@ class MemberStore(StoreBase):
                 ),
             )
 
-    def _member(self, row: aiosqlite.Row) -> Member:
-        row_key = bytes(row["address_hash"]).hex()
-        chat_id = self._vault.open_text(
-            row["address_ct"], table="members", column="address", row=row_key
-        )
+    def _intact(self, row: RowLike, links: Links) -> bool:
+        return self._vault.mac_matches("members", member_mac_fields(row, links), row["mac"])
+
+    def _note_refused(self, member_id: int) -> None:
+        if member_id not in self._refused:
+            self._refused.add(member_id)
+            # No member number: the log only says that it happened, and how often.
+            log.warning(
+                "a member record failed its integrity check and is refused (%d so far)",
+                len(self._refused),
+            )
+
+    def _member(self, row: aiosqlite.Row, links: Links) -> Member | None:
+        """The member in `row`, or None if purged or if the record fails its integrity check."""
+        if is_purged(row):
+            return None
+        if not self._intact(row, links):
+            self._note_refused(row["id"])
+            return None
+        try:
+            chat_id = self._vault.open_text(
+                row["address_ct"],
+                table="members",
+                column="address",
+                row=address_row(row["id"], row["address_hash"]),
+            )
+        except DecryptionError:
+            self._note_refused(row["id"])
+            return None
         return Member(
             id=MemberId(row["id"]),
             role=Role(row["role"]),
@@ -117,65 +162,124 @@ class MemberStore(StoreBase):
             language=row["language"],
         )
 
+    async def _links_of(self, member_id: int) -> Links:
+        rows = await self._all(_LINKS_OF, (member_id, member_id))
+        return links_by_member(rows).get(member_id, Links())
+
+    async def _one_member(self, sql: str, params: tuple[Any, ...]) -> Member | None:
+        row = await self._one(sql, params)
+        if row is None:
+            return None
+        return self._member(row, await self._links_of(row["id"]))
+
     async def member(self, member_id: MemberId) -> Member | None:
-        row = await self._one("SELECT * FROM members WHERE id = ?", (member_id,))
-        return self._member(row) if row else None
+        return await self._one_member("SELECT * FROM members WHERE id = ?", (member_id,))
 
     async def member_by_address(self, address: Address) -> Member | None:
-        row = await self._one(
+        return await self._one_member(
             "SELECT * FROM members WHERE address_hash = ?", (self.address_hash(address),)
         )
-        return self._member(row) if row else None
+
+    async def _members_where(self, condition: str) -> list[Member]:
+        rows = await self._all(f"SELECT * FROM members WHERE {condition} ORDER BY id")  # noqa: S608 - condition is a constant
+        links = links_by_member(
+            await self._all("SELECT supervisor_id, report_id FROM supervision")
+        )
+        found = (self._member(row, links.get(row["id"], Links())) for row in rows)
+        return [m for m in found if m is not None]
 
     async def members(self, *, roles: frozenset[Role] | None = None) -> list[Member]:
-        rows = await self._all("SELECT * FROM members WHERE active = 1 ORDER BY id")
-        found = [self._member(row) for row in rows]
+        found = await self._members_where("active = 1")
         return [m for m in found if roles is None or m.role in roles]
 
     async def member_agency(self, member_id: MemberId) -> str | None:
         """The agency's name, for the coordinator's roster only."""
         row = await self._one(
-            "SELECT address_hash, agency_ct FROM members WHERE id = ?", (member_id,)
+            "SELECT id, address_hash, agency_ct FROM members WHERE id = ?", (member_id,)
         )
         if row is None or row["agency_ct"] is None:
             return None
         return self._vault.open_text(
-            row["agency_ct"], table="members", column="agency", row=bytes(row[0]).hex()
+            row["agency_ct"],
+            table="members",
+            column="agency",
+            row=address_row(row["id"], row["address_hash"]),
         )
 
     async def all_members(self) -> list[Member]:
-        """Everyone, revoked included (for the roster)."""
-        return [self._member(row) for row in await self._all("SELECT * FROM members ORDER BY id")]
+        """Everyone, revoked included (for the roster); refused and purged records left out."""
+        return await self._members_where("1 = 1")
+
+    async def unusable_members(self) -> list[tuple[MemberId, Role, str]]:
+        """Records that are no member: ("purged") or failing their integrity check ("refused")."""
+        rows = await self._all("SELECT * FROM members ORDER BY id")
+        links = links_by_member(
+            await self._all("SELECT supervisor_id, report_id FROM supervision")
+        )
+        found = []
+        for row in rows:
+            if is_purged(row):
+                found.append((MemberId(row["id"]), Role(row["role"]), "purged"))
+            elif self._member(row, links.get(row["id"], Links())) is None:
+                found.append((MemberId(row["id"]), Role(row["role"]), "refused"))
+        return found
+
+    async def _update_guarded(self, member_id: MemberId, changes: dict[str, Any]) -> bool:
+        """Change a member's columns and renew the MAC, only if the record is intact now: a
+        record changed without the key must stay refused, not be signed again."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = await self._fetch_locked("SELECT * FROM members WHERE id = ?", (member_id,))
+                links = links_by_member(
+                    await self._fetch_all_locked(_LINKS_OF, (member_id, member_id))
+                ).get(member_id, Links())
+                if row is None or is_purged(row) or not self._intact(row, links):
+                    await self._conn.execute("ROLLBACK")
+                    if row is not None and not is_purged(row):
+                        self._note_refused(member_id)
+                    return False
+                values = {key: row[key] for key in row.keys()} | changes  # noqa: SIM118 - a Row is no dict
+                mac = self._vault.mac("members", member_mac_fields(values, links))
+                assignments = ", ".join(f"{column} = ?" for column in changes)
+                await self._conn.execute(
+                    f"UPDATE members SET {assignments}, mac = ? WHERE id = ?",  # noqa: S608 - columns come from this module
+                    (*changes.values(), mac, member_id),
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+        return True
 
     async def set_active(self, member_id: MemberId, active: bool) -> bool:
         """Revoke (or restore) a member. Revoked, no sealed record keeps a link to them: their
         own private list goes, and they leave everyone else's."""
-        changed = await self._exec(
-            "UPDATE members SET active = ?, available = 0 WHERE id = ?", (int(active), member_id)
-        )
-        if changed == 1 and not active:
+        changed = await self._update_guarded(member_id, {"active": int(active), "available": 0})
+        if not changed and not active:
+            # A refused record can still be revoked; its MAC stays wrong, so it stays refused.
+            changed = (
+                await self._exec(
+                    "UPDATE members SET active = 0, available = 0 WHERE id = ?", (member_id,)
+                )
+                == 1
+            )
+        if changed and not active:
             await self.forget_links(today=datetime.now(UTC).date(), gone=member_id)
-        return changed == 1
+        return changed
 
     async def set_coordinator(self, member_id: MemberId, coordinator: bool) -> bool:
-        changed = await self._exec(
-            "UPDATE members SET coordinator = ? WHERE id = ?", (int(coordinator), member_id)
-        )
-        return changed == 1
+        return await self._update_guarded(member_id, {"coordinator": int(coordinator)})
 
     async def set_certified_until(self, member_id: MemberId, until: date) -> bool:
-        changed = await self._exec(
-            "UPDATE members SET certified_until = ? WHERE id = ?", (until.isoformat(), member_id)
-        )
-        return changed == 1
+        return await self._update_guarded(member_id, {"certified_until": until.isoformat()})
 
     async def coordinators(self) -> list[Member]:
         """Active members with coordinator rights, by role or by `roster coordinator on`."""
-        rows = await self._all(
-            "SELECT * FROM members WHERE active = 1 AND (role = 'coordinator' OR coordinator = 1)"
-            " ORDER BY id"
+        return await self._members_where(
+            "active = 1 AND (role = 'coordinator' OR coordinator = 1)"
         )
-        return [self._member(row) for row in rows]
 
     async def supervision_pairs(self) -> list[tuple[MemberId, MemberId]]:
         """(supervisor, report) for every recorded relation, for the roster export."""
@@ -185,9 +289,7 @@ class MemberStore(StoreBase):
         return [(MemberId(row[0]), MemberId(row[1])) for row in rows]
 
     async def set_available(self, member_id: MemberId, available: bool) -> None:
-        await self._exec(
-            "UPDATE members SET available = ? WHERE id = ?", (int(available), member_id)
-        )
+        await self._update_guarded(member_id, {"available": int(available)})
 
     async def set_display_name(self, member_id: MemberId, name: str) -> None:
         await self._exec("UPDATE members SET display_name = ? WHERE id = ?", (name, member_id))
@@ -211,16 +313,13 @@ class MemberStore(StoreBase):
 
     async def set_away(self, member_id: MemberId, away_until: datetime | None) -> None:
         """Not available, and (inside on-call hours) away until `away_until`."""
-        await self._exec("UPDATE members SET available = 0 WHERE id = ?", (member_id,))
+        await self._update_guarded(member_id, {"available": 0})
         await self._set_timing(member_id, away_until=away_until)
 
     async def set_identity_hold(self, member_id: MemberId, hold: bool) -> bool:
         """Hold (no offers, not available) or release a member after a safety-number change."""
-        changed = await self._exec(
-            "UPDATE members SET identity_hold = ?, available = available * ? WHERE id = ?",
-            (int(hold), int(not hold), member_id),
-        )
-        return changed == 1
+        changes = {"identity_hold": 1, "available": 0} if hold else {"identity_hold": 0}
+        return await self._update_guarded(member_id, changes)
 
     async def set_cooldown(self, member_id: MemberId, until: datetime) -> None:
         await self._set_timing(member_id, cooldown_until=until)
@@ -282,11 +381,104 @@ class MemberStore(StoreBase):
             await self.fold_wal()
         return changed
 
-    async def add_supervision(self, supervisor: MemberId, report: MemberId) -> None:
-        await self._exec(
-            "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
-            (supervisor, report),
+    async def add_supervision(self, supervisor: MemberId, report: MemberId) -> bool:
+        """Record a supervision link and renew both members' MACs; False (nothing written) if
+        either record is missing or fails its integrity check."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not await self._intact_locked((supervisor, report)):
+                    await self._conn.execute("ROLLBACK")
+                    return False
+                await self._conn.execute(
+                    "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
+                    (supervisor, report),
+                )
+                await self._renew_macs_locked((supervisor, report))
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+        return True
+
+    async def _intact_locked(self, member_ids: tuple[int, ...]) -> bool:
+        links = links_by_member(
+            await self._fetch_all_locked("SELECT supervisor_id, report_id FROM supervision")
         )
+        for member_id in member_ids:
+            row = await self._fetch_locked("SELECT * FROM members WHERE id = ?", (member_id,))
+            if (
+                row is None
+                or is_purged(row)
+                or not self._intact(row, links.get(member_id, Links()))
+            ):
+                return False
+        return True
+
+    async def _renew_macs_locked(self, member_ids: tuple[int, ...]) -> None:
+        """MACs over the current rows and links; callers have checked the rows were intact."""
+        links = links_by_member(
+            await self._fetch_all_locked("SELECT supervisor_id, report_id FROM supervision")
+        )
+        for member_id in member_ids:
+            row = await self._fetch_locked("SELECT * FROM members WHERE id = ?", (member_id,))
+            if row is None:
+                continue
+            mac = self._vault.mac("members", member_mac_fields(row, links.get(member_id, Links())))
+            await self._conn.execute("UPDATE members SET mac = ? WHERE id = ?", (mac, member_id))
+
+    async def purge_member(self, member_id: MemberId) -> bool:
+        """Revoke and erase a member: sealed address, agency and private record, clear settings,
+        supervision links, offers to them and their open requests. The row stays, emptied, so
+        the member number is never given to someone else. False if there is no such member."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = await self._purge_locked(member_id)
+                await self._conn.execute("COMMIT" if done else "ROLLBACK")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+        return done
+
+    async def _purge_locked(self, member_id: MemberId) -> bool:
+        if await self._fetch_locked("SELECT 1 FROM members WHERE id = ?", (member_id,)) is None:
+            return False
+        linked = {
+            other
+            for pair in await self._fetch_all_locked(_LINKS_OF, (member_id, member_id))
+            for other in pair
+            if other != member_id
+        }
+        # Links change for the others: renew their MACs, but only for records intact now.
+        intact = [m for m in sorted(linked) if await self._intact_locked((m,))]
+        await self._conn.execute(
+            "DELETE FROM supervision WHERE supervisor_id = ? OR report_id = ?",
+            (member_id, member_id),
+        )
+        await self._renew_macs_locked(tuple(intact))
+        await self._conn.execute("DELETE FROM offers WHERE helper_id = ?", (member_id,))
+        await self._conn.execute("DELETE FROM followup_prefs WHERE member_id = ?", (member_id,))
+        for request in await self._fetch_all_locked("SELECT id, officer_ct FROM requests"):
+            try:
+                officer = self._vault.open_text(
+                    request["officer_ct"], table="requests", column="officer", row=request["id"]
+                )
+            except DecryptionError:
+                continue
+            if officer == str(member_id):
+                await self._conn.execute("DELETE FROM requests WHERE id = ?", (request["id"],))
+        await self._conn.execute(
+            "UPDATE members SET address_hash = ?, address_ct = x'', agency_hash = NULL,"
+            " agency_ct = NULL, private_ct = NULL, display_name = '', available = 0,"
+            " certified_until = NULL, active = 0, joined_at = '', timing_ct = NULL,"
+            " timezone = NULL, on_call = NULL, ignored_offers = 0, topics = '', mac = NULL"
+            " WHERE id = ?",
+            (secrets.token_bytes(32), member_id),
+        )
+        return True
 
     async def chain_of_command(self, member_id: MemberId) -> frozenset[MemberId]:
         """Everyone the member supervises or reports to, as the roster records it."""

@@ -7,10 +7,13 @@ column and row) with a keyed hash beside them for lookup; nothing here can hold 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+import aiosqlite
+
 from bot.model import MemberId
-from bot.storage import db
+from bot.storage import db, integrity, rekey
 from bot.storage.followups import FollowupStore, new_followup_id
 from bot.storage.invites import InviteProblem, InviteSpec, InviteStore
 from bot.storage.members import MemberStore
@@ -58,9 +61,29 @@ class Repository(
 
     @classmethod
     async def open(cls, path: Path | str, vault: Vault) -> Repository:
-        repo = cls(await db.connect(path), vault)
+        """Open (and upgrade) the database; a wrong master key is refused before any write."""
+
+        async def verify(conn: aiosqlite.Connection, version: int) -> None:
+            await integrity.verify_key(conn, vault, version)
+
+        async def adopt(conn: aiosqlite.Connection) -> None:
+            await integrity.adopt_legacy_rows(conn, vault)
+
+        conn = await db.connect(
+            path, before_migrate=verify, inside_step={integrity.KEY_CHECK_VERSION: adopt}
+        )
+        repo = cls(conn, vault)
         await repo.seal_missing_records()
         return repo
+
+    async def rekey(self, new: Vault, pause: Callable[[str], None]) -> rekey.RekeyCounts:
+        """Re-seal everything under `new` in one transaction; this repository keeps the old
+        key, so close it afterwards and open the database again with the new one."""
+        async with self._lock:
+            counts = await rekey.reseal_all(self._conn, self._vault, new, pause)
+            # Old-key ciphertexts leave the WAL too.
+            await db.checkpoint(self._conn)
+        return counts
 
     async def close(self) -> None:
         async with self._lock:

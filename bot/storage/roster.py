@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.model import Category, MemberId
+from bot.storage.integrity import address_row
 from bot.storage.invites import InviteSpec, InviteStore, topics_text
+
+
+class RosterIntegrityError(Exception):
+    """The import touches a member record that fails its integrity check; nothing applied."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +40,30 @@ class RosterStore(InviteStore):
             statements += await self._change_statements(change)
         for code, spec in invites:
             statements += self._invite_insert(code, spec, now)
+        # Every member whose guarded columns or links change: intact now, signed again after.
+        touched = tuple(
+            sorted({c.member_id for c in changes} | {s for c in changes for s in c.supervisors})
+        )
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
+                await self._require_intact_locked(touched)
                 for sql, params in statements:
                     await self._conn.execute(sql, params)
+                await self._renew_macs_locked(touched)
                 await self._conn.execute("COMMIT")
             except BaseException:
                 if self._conn.in_transaction:
                     await self._conn.execute("ROLLBACK")
                 raise
+
+    async def _require_intact_locked(self, member_ids: tuple[int, ...]) -> None:
+        for member_id in member_ids:
+            if not await self._intact_locked((member_id,)):
+                raise RosterIntegrityError(
+                    f"member record {member_id} fails its integrity check (changed without"
+                    " the key); erase it with `roster revoke N --purge` first"
+                )
 
     async def _change_statements(
         self, change: MemberChange
@@ -63,7 +82,10 @@ class RosterStore(InviteStore):
             if row is None:
                 raise LookupError(f"no member number {member_id}")
             sealed = self._vault.seal_text(
-                change.agency, table="members", column="agency", row=bytes(row[0]).hex()
+                change.agency,
+                table="members",
+                column="agency",
+                row=address_row(member_id, row[0]),
             )
             out.append(
                 (
