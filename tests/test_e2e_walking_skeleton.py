@@ -129,7 +129,7 @@ async def test_wrong_used_and_expired_codes_get_one_identical_answer(
     for attempt in (used, expiring, "2345-6789-ABCD-EFGH-JKMN"):
         await tries.send(f"/start {attempt}")
     await tries.wait_for_count(3)
-    assert tries.texts() == [EN.invite_bad] * 3
+    assert tries.texts() == [sandbox.text().invite_bad] * 3
 
 
 async def test_a_revoked_member_gets_the_stranger_line_whatever_code_they_send(
@@ -144,7 +144,7 @@ async def test_a_revoked_member_gets_the_stranger_line_whatever_code_they_send(
     for attempt in ("/start", f"/start {fresh}", "/start NOT-A-CODE", "/talk"):
         await officer.send(attempt)
     await officer.wait_for_count(before + 4)
-    assert officer.texts()[before:] == [EN.not_member] * 4
+    assert officer.texts()[before:] == [sandbox.text().not_member] * 4
     # The fresh code was not spent on them: someone else can still use it.
     newcomer = sandbox.person("New")
     await newcomer.send(f"/start {fresh}")
