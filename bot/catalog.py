@@ -600,6 +600,11 @@ class Catalog:
     )
     transfer_to_chaplain: str = "A chaplain"
     transfer_to_clinician: str = "A clinician"
+    referral_prompt: str = (
+        "This officer has come back about {topic} {count} times now. It may be time to "
+        "suggest a clinician. Ask them first; nothing changes unless they agree."
+    )
+    referral_button: str = "Suggest a clinician"
     transfer_to_peer: str = "Another peer"
     transfer_ask: str = (
         "{name} suggests handing this conversation over to {who}. {name} stays with you until "

@@ -168,6 +168,9 @@ class CryptoConfig:
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
     offer_batch: int = 3
+    # The helper is prompted to suggest a clinician when an officer comes back about the same
+    # topic this many times (counted in the officer's sealed record).
+    referral_after: int = 3
     offer_timeout: timedelta = timedelta(minutes=3)
     max_threads_per_helper: int = 2
     contact_goal: timedelta = timedelta(minutes=30)
@@ -303,6 +306,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "routing": frozenset(
         {
             "offer_batch",
+            "referral_after",
             "offer_timeout",
             "max_threads_per_helper",
             "contact_goal",
@@ -672,6 +676,7 @@ def _routing(r: _Reader) -> RoutingConfig:
     d = RoutingConfig()
     routing = RoutingConfig(
         offer_batch=r.integer("offer_batch", d.offer_batch, 1, 50),
+        referral_after=r.integer("referral_after", d.referral_after, 2, 100),
         offer_timeout=r.duration("offer_timeout", d.offer_timeout),
         max_threads_per_helper=r.integer("max_threads_per_helper", d.max_threads_per_helper, 1),
         contact_goal=r.duration("contact_goal", d.contact_goal),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import NewType
 
@@ -123,6 +123,8 @@ class OfficerPrivate:
     again: MemberId | None = None
     again_until: date | None = None
     stable_alias: bool = False  # helpers may recognise a returning officer
+    # How many conversations they have had per topic (numbers only), for the referral prompt.
+    returns: tuple[tuple[str, int], ...] = ()
 
     def wanted_again(self, today: date) -> MemberId | None:
         """The helper the officer asked to have again, while that choice lasts."""
@@ -131,3 +133,11 @@ class OfficerPrivate:
         if self.again_until is None or today > self.again_until:
             return None
         return self.again
+
+    def returns_for(self, category: str) -> int:
+        return dict(self.returns).get(category, 0)
+
+    def returned(self, category: str) -> OfficerPrivate:
+        counts = dict(self.returns)
+        counts[category] = counts.get(category, 0) + 1
+        return replace(self, returns=tuple(sorted(counts.items())))

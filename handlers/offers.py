@@ -12,12 +12,22 @@ from dataclasses import replace
 
 from bot.escalation import effective_wanted
 from bot.events import Kind, Reply, Sent
-from bot.model import HELPER_ROLES, Member, RequestId, Role, Thread, ThreadId
+from bot.model import (
+    HELPER_ROLES,
+    Member,
+    OfficerPrivate,
+    RequestId,
+    Role,
+    Thread,
+    ThreadId,
+    Wanted,
+)
 from bot.relay import new_alias, new_tag
 from bot.routing import is_eligible
 from bot.storage.repository import OfferState, RequestRecord, new_thread_id
 from handlers import aftercare, matching
 from handlers.base import Services, Turn
+from handlers.common import category_label
 from handlers.router import Router
 
 log = logging.getLogger(__name__)
@@ -126,6 +136,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     services.tally["matched"] += 1  # counted, never logged one by one with its time
     await repo.mark_assigned(helper.id, now)
     await repo.reset_ignored_offers(helper.id)
+    private = await _count_return(services, officer, request, private, handing_over=bool(old))
     await matching.record_metrics(services, request, matched_at=now)
     await repo.fold_wal()  # the claimed request and the accept's writes leave the WAL now
     if old is not None:
@@ -143,6 +154,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     )
     if opened is not None:
         services.relay.shown(thread.id, officer.id, opened.message_id)
+    await _maybe_suggest_referral(services, thread, helper, private)
 
 
 def _officer_alias(services: Services, officer: Member, *, stable: bool) -> str:
@@ -159,6 +171,42 @@ def _thread_open(services: Services, officer: Member, helper: Member) -> str:
         Role.CLINICIAN: text.role_phrase_clinician,
     }.get(helper.role, text.role_phrase_peer)
     return text.thread_open_officer.format(name=helper.display_name, role_phrase=role_phrase)
+
+
+async def _count_return(
+    services: Services,
+    officer: Member,
+    request: RequestRecord,
+    private: OfficerPrivate,
+    *,
+    handing_over: bool,
+) -> OfficerPrivate:
+    """A new conversation (not a hand-over) counts one more on its topic, in the officer's
+    sealed record: a number, with no time and no helper."""
+    if handing_over:
+        return private
+    private = private.returned(request.category.value)
+    await services.repo.save_officer_private(officer.id, private)
+    return private
+
+
+async def _maybe_suggest_referral(
+    services: Services, thread: Thread, helper: Member, private: OfficerPrivate
+) -> None:
+    """The same officer keeps coming back about the same topic: prompt the helper (never a
+    clinician already) to suggest a clinician hand-over, which the officer must agree to."""
+    count = private.returns_for(thread.category.value)
+    if helper.role is Role.CLINICIAN or count < services.config.routing.referral_after:
+        return
+    text = services.text_for(helper)
+    prompt = text.referral_prompt.format(
+        topic=category_label(text, thread.category).lower(), count=count
+    )
+    button = services.choice(
+        text.referral_button, "xfer", f"{thread.id}/{Wanted.CLINICIAN.value}", helper.address
+    )
+    await services.try_send(helper.address, Reply(prompt, (button,)))
+    log.info("referral suggested to the helper")
 
 
 async def _hand_over(services: Services, old: Thread, new: Thread, new_helper: Member) -> None:

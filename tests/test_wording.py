@@ -81,6 +81,7 @@ NOT_PROSE = {
     "forget_button",
     "unblock_button",
     "unblock_all_button",
+    "referral_button",
 }
 NOT_PROSE_PREFIXES = (
     "category_",

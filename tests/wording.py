@@ -63,6 +63,7 @@ SAMPLES: dict[str, object] = {
 LOCALIZED = {
     "who": "who_phrase_either",
     "role_phrase": "role_phrase_peer",
+    "topic": "category_stress",
 }
 
 

@@ -26,7 +26,7 @@ from bot.config import (
 from bot.delivery import RateLimits
 from bot.events import Transport
 from bot.invites import create_invites
-from bot.model import Role
+from bot.model import HELPER_ROLES, Role
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
 from bot.transports.signal import SignalTransport
@@ -168,7 +168,7 @@ class Sandbox:
     async def invite(self, role: Role, *, agency: str | None = None, count: int = 1) -> list[str]:
         if self.app is None or self.app.repo is None:
             raise RuntimeError("the sandbox is not running")
-        helper = role in (Role.PEER, Role.CHAPLAIN)
+        helper = role in HELPER_ROLES
         certified = self.clock().date() + timedelta(days=365) if helper else None
         return await create_invites(
             self.app.repo,
@@ -197,7 +197,7 @@ class Sandbox:
         (code,) = await self.invite(role, agency=agency)
         await user.send(f"/start {code}")
         await user.wait_for("Welcome")
-        if available and role in (Role.PEER, Role.CHAPLAIN):
+        if available and role in HELPER_ROLES:
             await user.send("/available")
             await user.wait_for("You're available")
         return user

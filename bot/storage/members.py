@@ -57,6 +57,7 @@ def _private(body: dict[str, Any]) -> OfficerPrivate:
         again=MemberId(again) if again is not None else None,
         again_until=day_or_none(body.get("again_until")),
         stable_alias=bool(body.get("stable_alias", False)),
+        returns=tuple(sorted((str(k), int(v)) for k, v in body.get("returns", {}).items())),
     )
 
 
@@ -66,6 +67,7 @@ def _private_body(private: OfficerPrivate) -> dict[str, Any]:
         "again": private.again,
         "again_until": private.again_until.isoformat() if private.again_until else None,
         "stable_alias": private.stable_alias,
+        "returns": dict(private.returns),
     }
 
 
