@@ -751,6 +751,19 @@ class Catalog:
     day_time: str = "{day} {time}"
     timezone_set: str = "Done. Your time zone is now {zone}."
     timezone_bad: str = "I don't know that time zone. Example: /timezone America/Chicago"
+    load_now: Plural = Plural(
+        "You take up to {cap} conversation at once. Send /load 1 to take fewer, "
+        "or /load off for the program's limit ({limit}).",
+        "You take up to {cap} conversations at once. Send /load 1 to take fewer, "
+        "or /load off for the program's limit ({limit}).",
+        count="cap",
+    )
+    load_set: Plural = Plural(
+        "Done. Up to {cap} conversation at once. Thank you for looking after yourself.",
+        "Done. Up to {cap} conversations at once. Thank you for looking after yourself.",
+        count="cap",
+    )
+    load_bad: str = "Send /load and a number from 1 to {limit}, or /load off."
     topics_prompt: str = (
         "Which topics would you like to be offered first? Tap to switch each on or off. "
         "You'll still get others when you're the best fit."

@@ -86,6 +86,7 @@ class Member:
     identity_hold: bool = False
     coordinator: bool = False  # coordinator rights on top of another role
     language: str | None = None  # a catalog's language code; None = the program's default
+    max_threads: int | None = None  # their own cap (/load), never above the program's
 
     @property
     def is_helper(self) -> bool:

@@ -35,6 +35,14 @@ class Policy:
     batch_size: int = 3
 
 
+def capacity(helper: Member, policy: Policy) -> int:
+    """How many conversations the helper takes at once: the program's cap, or their own
+    lower one (/load)."""
+    if helper.max_threads is None:
+        return policy.max_threads_per_helper
+    return min(helper.max_threads, policy.max_threads_per_helper)
+
+
 def local_time(member: Member, now: datetime, default_zone: str) -> datetime:
     try:
         zone = ZoneInfo(member.timezone or default_zone)
@@ -77,7 +85,7 @@ def is_eligible(
         # Privilege covers certified members only: unknown or lapsed certification is a no.
         helper.certified_until is not None and helper.certified_until >= today,
         helper.id not in excluded,
-        live_threads < policy.max_threads_per_helper,
+        live_threads < capacity(helper, policy),
         helper.cooldown_until is None or helper.cooldown_until <= now,
         not (
             request.outside_agency

@@ -125,6 +125,25 @@ async def _show_topics(turn: Turn, topics: frozenset[Category]) -> None:
     await turn.say(text.topics_prompt, choices)
 
 
+@router.command("load", roles=HELPER_ROLES)
+async def load(turn: Turn) -> None:
+    """A helper may lower their own cap on conversations at once (never raise it)."""
+    text, arg = turn.text, turn.event.args.strip().lower()
+    limit = turn.services.config.routing.max_threads_per_helper
+    if not arg:
+        now = min(turn.member.max_threads or limit, limit)
+        await turn.say(text.load_now.format(cap=now, limit=limit))
+        return
+    cap: int | None = None
+    if arg not in ("off", "none"):
+        if not arg.isdigit() or not 1 <= int(arg) <= limit:
+            await turn.say(text.load_bad.format(limit=limit))
+            return
+        cap = int(arg)
+    await turn.services.repo.set_max_threads(turn.member.id, cap)
+    await turn.say(text.load_set.format(cap=cap or limit))
+
+
 @router.command("topics", roles=HELPER_ROLES)
 async def topics(turn: Turn) -> None:
     await _show_topics(turn, turn.member.topics)

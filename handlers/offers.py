@@ -23,7 +23,7 @@ from bot.model import (
     Wanted,
 )
 from bot.relay import new_alias, new_tag
-from bot.routing import is_eligible
+from bot.routing import capacity, is_eligible
 from bot.storage.repository import OfferState, RequestRecord, new_thread_id
 from handlers import aftercare, matching
 from handlers.base import Services, Turn
@@ -97,7 +97,7 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     offers = await repo.offers(request_id)
     mine = next((o for o in offers if o.helper_id == helper.id), None)
     offer_message = mine.message_id if mine is not None else None
-    if services.relay.load(helper.id) >= services.config.routing.max_threads_per_helper:
+    if services.relay.load(helper.id) >= capacity(helper, matching.routing_policy(services)):
         await turn.services.try_send(turn.event.address, Reply(text.offer_busy))
         return
     officer = await repo.member(request.officer_id)

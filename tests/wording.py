@@ -58,6 +58,8 @@ SAMPLES: dict[str, object] = {
     "goal_minutes": 30,
     "minutes": 15,
     "count": 3,
+    "cap": 2,
+    "limit": 3,
 }
 # Values that are themselves catalog text, in the language being measured.
 LOCALIZED = {

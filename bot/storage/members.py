@@ -160,6 +160,7 @@ class MemberStore(StoreBase):
             topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
             identity_hold=bool(row["identity_hold"]),
             coordinator=bool(row["coordinator"]),
+            max_threads=row["max_threads"],
             **self._timing(row),
             language=row["language"],
         )
@@ -336,6 +337,9 @@ class MemberStore(StoreBase):
 
     async def reset_ignored_offers(self, member_id: MemberId) -> None:
         await self._exec("UPDATE members SET ignored_offers = 0 WHERE id = ?", (member_id,))
+
+    async def set_max_threads(self, member_id: MemberId, cap: int | None) -> None:
+        await self._exec("UPDATE members SET max_threads = ? WHERE id = ?", (cap, member_id))
 
     async def set_topics(self, member_id: MemberId, topics: frozenset[Category]) -> None:
         value = ",".join(sorted(t.value for t in topics))
