@@ -14,14 +14,16 @@ from bot.filemodes import create_private
 # httpx logs every request URL at INFO, and a Bot API URL carries the bot token. PTB prints
 # whole updates (other people's texts and ids included) at DEBUG, and at CRITICAL when it
 # cannot parse a batch; our Telegram transport logs every failure itself (by type and place),
-# so PTB is switched off at every level, CRITICAL included. signalbot logs sent texts at INFO
-# and recipients at WARNING. None of it may reach a log, whatever level the operator picks.
+# so PTB is switched off at every level, CRITICAL included. signalbot logs sent texts at INFO,
+# recipients at WARNING and tracebacks (which can quote a message) at ERROR; our Signal
+# transport logs its own failures, so signalbot is off too. None of it may reach a log,
+# whatever level the operator picks.
 OFF = logging.CRITICAL + 1
 _CAPPED = {
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "telegram": OFF,
-    "signalbot": logging.ERROR,  # WARNING lines name recipients by number or uuid
+    "signalbot": OFF,
     "apscheduler": logging.WARNING,
     "aiohttp.access": logging.WARNING,
     "websockets": logging.WARNING,

@@ -99,14 +99,23 @@ async def test_poison_updates_are_skipped_counted_and_confirmed_and_never_logged
         line = record.getMessage() + (record.exc_text or "") + str(record.args)
         assert "poison text" not in line
         assert "7770002" not in line and "Bob" not in line
-        assert record.exc_info is None or record.name.startswith("bot.")
+        # Tracebacks come only from our own code, which logs them by type and place; the
+        # stand-in Bot API's aiohttp server may log a connection cut at stop (its side, not ours).
+        assert record.exc_info is None or record.name.startswith(("bot.", "aiohttp.server"))
     assert not [r for r in caplog.records if r.name.startswith("telegram")]
     assert sum("could not be read" in r.getMessage() for r in caplog.records) >= 5
 
 
-def test_python_telegram_bot_logs_nothing_at_any_level() -> None:
+def test_python_telegram_bot_and_signalbot_log_nothing_at_any_level() -> None:
     cap_noisy_loggers()
-    for name in ("telegram", "telegram.Bot", "telegram.ext.Application", "telegram.ext.ExtBot"):
+    for name in (
+        "telegram",
+        "telegram.Bot",
+        "telegram.ext.Application",
+        "telegram.ext.ExtBot",
+        "signalbot",
+        "signalbot.bot",
+    ):
         assert not logging.getLogger(name).isEnabledFor(logging.CRITICAL), name
 
 

@@ -64,7 +64,7 @@ from bot.events import (
     Reply,
     Sent,
 )
-from bot.logs import where
+from bot.logs import OFF, where
 
 __all__ = ["SCALE_SEPARATOR", "SignalTransport", "render"]
 
@@ -646,8 +646,8 @@ def _data_uri(file: MediaFile) -> str:
 
 def _quiet_signalbot() -> None:
     """signalbot adds a console handler of its own and logs sent texts (INFO) and recipients
-    (WARNING): route it through ours, capped at ERROR."""
+    (WARNING) and tracebacks (ERROR): route it through ours, switched off at every level."""
     logger = logging.getLogger(_SIGNALBOT_LOGGER)
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
-    logger.setLevel(logging.ERROR)
+    logger.setLevel(OFF)
