@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,8 @@ from bot.catalog import LANGUAGES
 from bot.events import Address, Platform
 from bot.model import HELPER_ROLES, Role
 from bot.sandbox.harness import Sandbox
+from bot.storage.repository import Repository
+from crypto import Vault, master_key_from_text
 
 # The suite runs on a shared 2-core machine: a slow draw there is load, not a bad strategy.
 settings.register_profile(
@@ -31,6 +34,28 @@ os.environ.pop("ALL_PROXY", None)
 # (a 200 ms deadline, "input generation is slow") fail runs that are otherwise correct.
 settings.register_profile("peerline", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("peerline")
+
+
+def make_vault() -> Vault:
+    return Vault(master_key_from_text(base64.b64encode(os.urandom(32)).decode()))
+
+
+# The store tests' database: a fresh file and a fresh key per test.
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "peerline.db"
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return make_vault()
+
+
+@pytest.fixture
+async def repo(db_path: Path, vault: Vault) -> AsyncIterator[Repository]:
+    repository = await Repository.open(db_path, vault)
+    yield repository
+    await repository.close()
 
 
 class FakeClock:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -14,7 +13,7 @@ from bot.followups import Answer, FollowUp, Kind
 from bot.model import Category, MemberId
 from bot.storage.repository import Repository, new_followup_id
 from crypto import Vault
-from tests.test_storage import file_bytes, make_vault, raw_rows
+from tests.test_storage import file_bytes, raw_rows
 
 NOW = datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=10)
@@ -34,18 +33,6 @@ def followup(member: int = 7, due: datetime = NOW, helper: int | None = 9) -> Fo
         category=Category.SUICIDAL_THOUGHTS,
         outside_agency=True,
     )
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return make_vault()
-
-
-@pytest.fixture
-async def repo(tmp_path: Path, vault: Vault) -> AsyncIterator[Repository]:
-    repository = await Repository.open(tmp_path / "peerline.db", vault)
-    yield repository
-    await repository.close()
 
 
 async def test_a_follow_up_round_trips_and_only_its_due_time_is_clear(

@@ -12,7 +12,7 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -23,26 +23,10 @@ from bot.storage import db, integrity
 from bot.storage.repository import InviteProblem, InviteSpec, Repository, RequestRecord
 from bot.storage.repository import new_request_id as _new_request_id
 from crypto import Vault
-from tests.test_storage import LATER, NOW, code, file_bytes, join, make_vault, tg
+from tests.conftest import make_vault
+from tests.test_storage import LATER, NOW, code, file_bytes, join, tg
 
 Tamper = Callable[[sqlite3.Connection, Member, Member], object]
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "peerline.db"
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return make_vault()
-
-
-@pytest.fixture
-async def repo(db_path: Path, vault: Vault) -> AsyncIterator[Repository]:
-    repository = await Repository.open(db_path, vault)
-    yield repository
-    await repository.close()
 
 
 def tamper(path: Path, sql: str, params: tuple[object, ...] = ()) -> None:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import os
 import sqlite3
-from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,18 +25,15 @@ from bot.storage.repository import (
     new_request_id,
     new_thread_id,
 )
-from crypto import DecryptionError, Vault, master_key_from_text, new_invite_code
+from crypto import DecryptionError, Vault, new_invite_code
 from crypto import normalize_invite_code as _normalize
+from tests.conftest import make_vault
 
 NOW = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
 LATER = NOW + timedelta(days=7)
 CHAT_ID = "987654321123"
 AGENCY = "Springfield PD"
 CONTENT_WORDS = ("text", "body", "message", "content", "caption")
-
-
-def make_vault() -> Vault:
-    return Vault(master_key_from_text(base64.b64encode(os.urandom(32)).decode()))
 
 
 def code() -> str:
@@ -65,23 +59,6 @@ def file_bytes(path: Path) -> bytes:
     if wal.exists():
         data += wal.read_bytes()
     return data
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "peerline.db"
-
-
-@pytest.fixture
-def vault() -> Vault:
-    return make_vault()
-
-
-@pytest.fixture
-async def repo(db_path: Path, vault: Vault) -> AsyncIterator[Repository]:
-    repository = await Repository.open(db_path, vault)
-    yield repository
-    await repository.close()
 
 
 async def join(
