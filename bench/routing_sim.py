@@ -2,11 +2,12 @@
 
 Run with ``python -m bench.routing_sim`` (``make bench``). No database, no network, no sleeping:
 an event heap of (time, seq, event) drives the same pure functions the app uses —
-`bot.escalation.effective_wanted`, `bot.routing.next_batch` (with the app's second round that may
-re-offer helpers whose offers merely expired), `bot.escalation.decide` and
-`bot.escalation.next_wake` — exactly as `handlers.matching.advance` combines them. Only the
-bookkeeping the database would hold (requests, offers, live threads, helpers' records) is kept
-here in plain Python; helpers are updated with `dataclasses.replace`, as the repository would.
+`bot.escalation.effective_wanted`, `bot.routing.find_batch` (the first round, the second round
+that may re-offer helpers whose offers merely expired, the other role when exhausted),
+`bot.escalation.decide` and `bot.escalation.next_wake` — exactly as `handlers.matching.advance`
+combines them. Only the bookkeeping the database would hold (requests, offers, live threads,
+helpers' records) is kept here in plain Python; helpers are updated with `dataclasses.replace`,
+as the repository would.
 
 What helpers and officers do (arrivals, acceptance delays, declines, no-shows, conversation
 lengths, /available toggles, on-call hours) is a stochastic model whose knobs are CLI flags.
@@ -42,7 +43,15 @@ from bot.escalation import (
 from bot.events import Address, Platform
 from bot.hours import DAYS, current_window_end, parse_hours
 from bot.model import HEAVY_CATEGORIES, TOPICS, Category, Member, MemberId, Role, Wanted
-from bot.routing import Policy, RoutingRequest, is_available, local_time, next_batch
+from bot.routing import (
+    BatchQuery,
+    FoundBatch,
+    Policy,
+    RoutingRequest,
+    find_batch,
+    is_available,
+    local_time,
+)
 
 ZONE = ProgramConfig().timezone  # "America/Chicago", the program's default zone
 # Monday 2 November 2026, local midnight (the day after the autumn clock change).
@@ -88,7 +97,7 @@ class Params:
     # again in a newer message. --no-late-accepts models the old behaviour (the expiry edit
     # removed the buttons, so a late accept was lost).
     no_late_accepts: bool = False
-    verify_prefilter: bool = False  # also run next_batch on every helper and compare
+    verify_prefilter: bool = False  # also run find_batch on every helper and compare
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -275,8 +284,8 @@ Event = Arrive | Wake | Answer | ThreadEnd | Recheck | Toggle | GiveUpWaiting
 
 @dataclass(slots=True)
 class Counters:
-    policy_evaluations: int = 0  # next_batch calls
-    helpers_ranked: int = 0  # helpers handed to next_batch, summed
+    batch_searches: int = 0  # find_batch calls
+    helpers_searched: int = 0  # helpers handed to find_batch, summed
     decisions: int = 0  # decide calls
     offers_sent: int = 0
     accepts: int = 0
@@ -422,8 +431,8 @@ class Simulator:
 
     def candidates(self) -> list[Member]:
         """Helpers who could possibly be offered anything now (availability only); the choice
-        among them is next_batch's. Rebuilt whenever a helper's record changes or the hour
-        turns, so next_batch always sees current records."""
+        among them is find_batch's. Rebuilt whenever a helper's record changes or the hour
+        turns, so find_batch always sees current records."""
         bucket = int(self.now.timestamp()) // 3600
         if self.pool is None or self.pool[0] != bucket:
             self.pool = (bucket, [h for h in self.helpers.values() if self.available(h)])
@@ -431,62 +440,56 @@ class Simulator:
 
     # -- the contact clock: mirrors handlers.matching.advance ---------------------------------
 
-    def routing_request(
-        self, request: Request, wanted: Wanted, *, second_round: bool
-    ) -> RoutingRequest:
-        asked = {
+    def batch_query(
+        self, request: Request, wanted: Wanted, *, live: bool, widenable: bool
+    ) -> BatchQuery:
+        """As handlers.matching.advance builds it: everyone asked is excluded; those whose
+        offers timed out (expired, or pending past their deadline now) may be asked again."""
+        again = frozenset(
             o.helper_id
             for o in request.offers.values()
-            if not (second_round and o.state is OfferState.EXPIRED)
-        }
-        return RoutingRequest(
+            if o.state is OfferState.EXPIRED
+            or (o.state is OfferState.PENDING and o.expires_at <= self.now)
+        )
+        routing_request = RoutingRequest(
             officer_id=request.officer_id,
             officer_agency_hash=request.agency,
             wanted=wanted,
             outside_agency=request.outside_agency,
             category=request.category,
-            already_offered=frozenset(asked),
+            already_offered=frozenset(request.offers),
+        )
+        return BatchQuery(
+            routing_request,
+            asked_again=again,
+            live=live,
+            everyone=request.urgent,
+            widenable=widenable,
         )
 
-    def batch_for(
-        self, routing_request: RoutingRequest, pool: Sequence[Member], urgent: bool
-    ) -> list[Member]:
-        self.counters.policy_evaluations += 1
-        self.counters.helpers_ranked += len(pool)
-        batch = next_batch(
-            routing_request,
+    def find_batch(self, query: BatchQuery, pool: Sequence[Member]) -> FoundBatch:
+        self.counters.batch_searches += 1
+        self.counters.helpers_searched += len(pool)
+        found = find_batch(
+            query,
             pool,
             live_threads=self.loads,
             now=self.now,
             policy=self.policy,
-            everyone=urgent,
             default_zone=ZONE,
         )
         if self.p.verify_prefilter:
-            full = next_batch(
-                routing_request,
+            full = find_batch(
+                query,
                 list(self.helpers.values()),
                 live_threads=self.loads,
                 now=self.now,
                 policy=self.policy,
-                everyone=urgent,
                 default_zone=ZONE,
             )
-            if [h.id for h in full] != [h.id for h in batch]:
-                raise InvariantError("pre-filtering by availability changed next_batch")
-        return batch
-
-    def find_batch(
-        self, request: Request, wanted: Wanted, pool: Sequence[Member], *, live: bool
-    ) -> list[Member]:
-        """As handlers.matching.find_batch: expired helpers are asked again only when no
-        offer is live at all."""
-        for second_round in (False,) if live else (False, True):
-            routing_request = self.routing_request(request, wanted, second_round=second_round)
-            batch = self.batch_for(routing_request, pool, request.urgent)
-            if batch:
-                return batch
-        return []
+            if [h.id for h in full.helpers] != [h.id for h in found.helpers]:
+                raise InvariantError("pre-filtering by availability changed find_batch")
+        return found
 
     def advance(self, request: Request) -> None:
         if request.id not in self.open:
@@ -494,13 +497,10 @@ class Simulator:
         now = self.now
         state, pending = clock_view(request)
         wanted = effective_wanted(state, now, self.timing)
-        helpers = self.candidates()
         live = any(o.expires_at > now for o in pending)
-        batch = self.find_batch(request, wanted, helpers, live=live)
-        widen_now = False
-        if not batch and not live and can_widen(state):
-            batch = self.find_batch(request, Wanted.EITHER, helpers, live=live)
-            widen_now = bool(batch)
+        query = self.batch_query(request, wanted, live=live, widenable=can_widen(state))
+        found = self.find_batch(query, self.candidates())
+        batch = found.helpers
         self.counters.decisions += 1
         decision = decide(
             state,
@@ -509,7 +509,7 @@ class Simulator:
             self.timing,
             anyone_to_offer=bool(batch),
             batch_size=self.policy.batch_size,
-            widen_now=widen_now,
+            widen_now=found.widened,
         )
         if not request.urgent:
             batch = batch[: decision.slots]  # refill only the slots that are free
@@ -855,8 +855,8 @@ def report(result: SimResult) -> str:
         "",
         f"burst on day(s): {burst_days}",
         f"wall-clock runtime:  {result.runtime_s:.2f} s ({c.events} events)",
-        f"policy evaluations:  {c.policy_evaluations} next_batch calls over "
-        f"{c.helpers_ranked} helper records; {c.decisions} clock decisions",
+        f"policy evaluations:  {c.batch_searches} find_batch calls over "
+        f"{c.helpers_searched} helper records; {c.decisions} clock decisions",
         f"offers: {c.offers_sent} sent, {c.accepts} accepted, {c.declines} declined, "
         f"{c.expiries} expired ({c.late_accepts} would-be accepts arrived after expiry), "
         f"{c.busy_accepts} refused at capacity; "

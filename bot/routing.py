@@ -6,8 +6,8 @@ who was involved in the incident) and keep officers away from their own chain of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -159,3 +159,56 @@ def next_batch(
     if ranked and request.preferred is not None and ranked[0].id == request.preferred:
         return ranked[:1]
     return ranked[: policy.batch_size]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchQuery:
+    """One search for a request's next batch, as the contact clock makes it."""
+
+    request: RoutingRequest  # wanted = whom the clock searches for now; everyone asked excluded
+    asked_again: frozenset[MemberId] = frozenset()  # asked, but their offers merely timed out
+    live: bool = False  # an offer is still live: no second round, no widening
+    everyone: bool = False  # urgent: every eligible helper at once
+    widenable: bool = False  # a peer-or-chaplain choice not widened yet
+
+
+@dataclass(frozen=True, slots=True)
+class FoundBatch:
+    helpers: list[Member]
+    widened: bool = False  # found only by taking the other helper role too
+
+
+def find_batch(
+    query: BatchQuery,
+    helpers: Sequence[Member],
+    *,
+    live_threads: Mapping[MemberId, int],
+    now: datetime,
+    policy: Policy,
+    default_zone: str = "UTC",
+) -> FoundBatch:
+    """The next batch: new helpers first; helpers whose offers timed out are asked again only
+    when nobody new is left and no offer is live at all; and when the role asked for is
+    exhausted (nothing live), the other role at once rather than after the widening delay."""
+    searches = [(query.request.wanted, False)]
+    if query.widenable and not query.live:
+        searches.append((Wanted.EITHER, True))
+    rounds = (False,) if query.live else (False, True)
+    for wanted, widened in searches:
+        for second_round in rounds:
+            excluded = query.request.already_offered
+            if second_round:
+                excluded = excluded - query.asked_again
+            request = replace(query.request, wanted=wanted, already_offered=excluded)
+            batch = next_batch(
+                request,
+                helpers,
+                live_threads=live_threads,
+                now=now,
+                policy=policy,
+                everyone=query.everyone,
+                default_zone=default_zone,
+            )
+            if batch:
+                return FoundBatch(batch, widened)
+    return FoundBatch([])

@@ -37,8 +37,10 @@ from bot.model import (
     Wanted,
 )
 from bot.routing import (
+    BatchQuery,
     Policy,
     RoutingRequest,
+    find_batch,
     is_available,
     local_time,
     next_batch,
@@ -157,16 +159,10 @@ async def routing_view(
     out (or are timing out now) may be asked again; those who declined or were involved
     never are."""
     private = await services.repo.officer_private(officer.id)
-
-    def timed_out(offer: OfferRecord) -> bool:
-        return offer.state is OfferState.EXPIRED or (
-            offer.state is OfferState.PENDING and offer.expires_at <= now
-        )
-
-    asked = {o.helper_id for o in offers if not (second_round and timed_out(o))}
-    handing_over = services.relay.threads.get(request.transfer_thread or ThreadId(""))
-    if handing_over is not None:
-        asked.add(handing_over.helper_id)  # a hand-over goes to someone else
+    asked = {o.helper_id for o in offers}
+    if second_round:
+        asked -= _timed_out(offers, now)
+    asked |= _handing_over(services, request)  # a hand-over goes to someone else
     return RoutingRequest(
         officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
@@ -179,6 +175,20 @@ async def routing_view(
         conflicts=await services.repo.chain_of_command(officer.id),
         preferred=request.preferred_helper,
     )
+
+
+def _timed_out(offers: list[OfferRecord], now: datetime) -> frozenset[MemberId]:
+    return frozenset(
+        o.helper_id
+        for o in offers
+        if o.state is OfferState.EXPIRED or (o.state is OfferState.PENDING and o.expires_at <= now)
+    )
+
+
+def _handing_over(services: Services, request: RequestRecord) -> frozenset[MemberId]:
+    """The helper handing this request over, never asked to take it back."""
+    thread = services.relay.threads.get(request.transfer_thread or ThreadId(""))
+    return frozenset() if thread is None else frozenset({thread.helper_id})
 
 
 async def advance(services: Services, request_id: RequestId) -> None:
@@ -203,15 +213,25 @@ async def advance(services: Services, request_id: RequestId) -> None:
     if free_slots(state, pending, now, batch_size) == 0 and (wake is None or now < wake):
         return  # every slot has a live offer and nothing is due: skip the routing work
     wanted = effective_wanted(state, now, timing)
-    helpers = await repo.members(roles=HELPER_ROLES)
-    live = any(o.expires_at > now for o in pending)
-    find = _BatchFinder(services, request, officer, offers, helpers, now=now, live=live)
-    batch = await find(wanted)
-    widen_now = False
-    if not batch and not live and can_widen(state):
-        # Nobody of the role asked for is left: the other role at once, not after widen_after.
-        batch = await find(Wanted.EITHER)
-        widen_now = bool(batch)
+    view = await routing_view(
+        services, request, officer, wanted, offers, now=now, second_round=False
+    )
+    query = BatchQuery(
+        view,
+        asked_again=_timed_out(offers, now) - _handing_over(services, request),
+        live=any(o.expires_at > now for o in pending),
+        everyone=request.urgent,
+        widenable=can_widen(state),
+    )
+    found = find_batch(
+        query,
+        await repo.members(roles=HELPER_ROLES),
+        live_threads=services.relay.loads(),
+        now=now,
+        policy=routing_policy(services),
+        default_zone=services.config.program.timezone,
+    )
+    batch = found.helpers
     decision = decide(
         state,
         pending,
@@ -219,52 +239,13 @@ async def advance(services: Services, request_id: RequestId) -> None:
         timing,
         anyone_to_offer=bool(batch),
         batch_size=batch_size,
-        widen_now=widen_now,
+        widen_now=found.widened,
     )
     if not request.urgent:
         batch = batch[: decision.slots]  # refill only the slots that are free
     if not decision.idle:
         step = _Step(request, officer, decision, batch, offers, pending, now)
         await _carry_out(services, step)
-
-
-@dataclass(frozen=True, slots=True)
-class _BatchFinder:
-    """The next batch for a request, as the policy ranks it. Helpers whose offers timed out
-    are asked again only when nobody new is left and no offer is live at all."""
-
-    services: Services
-    request: RequestRecord
-    officer: Member
-    offers: list[OfferRecord]
-    helpers: list[Member]
-    now: datetime
-    live: bool
-
-    async def __call__(self, wanted: Wanted) -> list[Member]:
-        services = self.services
-        for second_round in (False,) if self.live else (False, True):
-            routing_request = await routing_view(
-                services,
-                self.request,
-                self.officer,
-                wanted,
-                self.offers,
-                now=self.now,
-                second_round=second_round,
-            )
-            batch = next_batch(
-                routing_request,
-                self.helpers,
-                live_threads=services.relay.loads(),
-                now=self.now,
-                policy=routing_policy(services),
-                everyone=self.request.urgent,
-                default_zone=services.config.program.timezone,
-            )
-            if batch:
-                return batch
-        return []
 
 
 @dataclass(frozen=True, slots=True)

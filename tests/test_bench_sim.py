@@ -26,7 +26,7 @@ TINY = Params(seed=11, days=2, helpers=40, agencies=4, bursts=1, burst_size=6)
 
 @pytest.fixture(scope="module")
 def tiny() -> SimResult:
-    # verify_prefilter: every next_batch on the pre-filtered pool is checked against the full list
+    # verify_prefilter: every find_batch on the pre-filtered pool is checked against the full list
     return simulate(replace(TINY, verify_prefilter=True))
 
 
@@ -34,7 +34,7 @@ def test_every_request_is_accounted_for(tiny: SimResult) -> None:
     assert len(tiny.outcomes) > 0
     assert len({o.id for o in tiny.outcomes}) == len(tiny.outcomes)
     assert sum(o.burst for o in tiny.outcomes) == TINY.burst_size
-    assert tiny.counters.policy_evaluations > 0
+    assert tiny.counters.batch_searches > 0
 
 
 def test_time_to_human_never_precedes_first_offer(tiny: SimResult) -> None:

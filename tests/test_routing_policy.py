@@ -13,8 +13,10 @@ from bot.events import Address, Platform
 from bot.hours import parse_hours
 from bot.model import Category, Member, MemberId, Role, Wanted
 from bot.routing import (
+    BatchQuery,
     Policy,
     RoutingRequest,
+    find_batch,
     is_available,
     is_eligible,
     next_batch,
@@ -202,3 +204,81 @@ def test_offers_rotate_among_helpers_who_are_otherwise_equal(
         )
         if tie:
             assert (first.last_offered_at or never) <= (second.last_offered_at or never)
+
+
+@given(scenarios(), st.data())
+def test_the_batch_finder_asks_new_helpers_then_timed_out_ones_then_the_other_role(
+    scenario: tuple[RoutingRequest, list[Member], dict[MemberId, int], Policy],
+    data: st.DataObject,
+) -> None:
+    request, helpers, loads, policy = scenario
+    asked = sorted(request.already_offered)
+    again = frozenset(data.draw(st.sets(st.sampled_from(asked)))) if asked else frozenset()
+    query = BatchQuery(
+        request,
+        asked_again=again,
+        live=data.draw(st.booleans()),
+        everyone=data.draw(st.booleans()),
+        widenable=data.draw(st.booleans()),
+    )
+    found = find_batch(query, helpers, live_threads=loads, now=NOW, policy=policy)
+
+    def batch(wanted: Wanted, excluded: frozenset[MemberId]) -> list[MemberId]:
+        view = replace(request, wanted=wanted, already_offered=excluded)
+        chosen = next_batch(
+            view, helpers, live_threads=loads, now=NOW, policy=policy, everyone=query.everyone
+        )
+        return [h.id for h in chosen]
+
+    searches = [
+        (wanted, excluded)
+        for wanted in [request.wanted, *([Wanted.EITHER] if query.widenable else [])]
+        for excluded in [request.already_offered, request.already_offered - again]
+    ]
+    if query.live:  # an offer is live: only new helpers of the role asked for
+        searches = searches[:1]
+    expected = next(((i, ids) for i, (w, x) in enumerate(searches) if (ids := batch(w, x))), None)
+    if expected is None:
+        assert found.helpers == [] and not found.widened
+    else:
+        index, ids = expected
+        assert [h.id for h in found.helpers] == ids
+        assert found.widened == (index >= 2)
+    assert not {h.id for h in found.helpers} & (request.already_offered - again)
+
+
+def test_a_timed_out_helper_is_asked_again_only_when_nobody_new_is_left() -> None:
+    def helper(number: int, role: Role) -> Member:
+        return Member(
+            id=MemberId(number),
+            role=role,
+            address=Address(Platform.TELEGRAM, str(number)),
+            agency_hash=None,
+            display_name=f"helper {number}",
+            available=True,
+            certified_until=date(2027, 1, 1),
+            active=True,
+            joined_at=NOW,
+        )
+
+    peers = [helper(2, Role.PEER), helper(3, Role.PEER)]
+    chaplain = helper(4, Role.CHAPLAIN)
+    request = RoutingRequest(
+        MemberId(1),
+        None,
+        Wanted.PEER,
+        outside_agency=False,
+        already_offered=frozenset({MemberId(2)}),
+    )
+
+    def ids(query: BatchQuery, roster: list[Member]) -> tuple[list[MemberId], bool]:
+        found = find_batch(query, roster, live_threads={}, now=NOW, policy=Policy())
+        return [h.id for h in found.helpers], found.widened
+
+    timed_out = BatchQuery(request, asked_again=frozenset({MemberId(2)}), widenable=True)
+    assert ids(timed_out, [*peers, chaplain]) == ([MemberId(3)], False)
+    assert ids(timed_out, [peers[0], chaplain]) == ([MemberId(2)], False)
+    assert ids(replace(timed_out, live=True), [peers[0], chaplain]) == ([], False)
+    declined = BatchQuery(request, widenable=True)
+    assert ids(declined, [peers[0], chaplain]) == ([MemberId(4)], True)
+    assert ids(replace(declined, widenable=False), [peers[0], chaplain]) == ([], False)
