@@ -164,7 +164,10 @@ class Catalog:
         "Send /invite ROLE [how many] [certified until] [agency]. For example:\n"
         "/invite officer 3 Springfield PD\n"
         "/invite peer 2027-06-30\n"
-        "Roles: officer, peer, chaplain, clinician. Up to {most} at once."
+        "Roles: officer, family, retiree, peer, chaplain, clinician. Up to {most} at once."
+    )
+    invite_needs_agency: str = (
+        "A family invite needs the agency of their officer, e.g. /invite family Springfield PD."
     )
     invite_needs_date: str = (
         "A {role} invite needs the date their certification runs out, e.g. /invite {role} "
@@ -389,6 +392,10 @@ class Catalog:
         "referrals {referrals}."
     )
     stats_topics: str = "Topics, all weeks: {topics}."
+    stats_askers: str = (
+        "Who asked, all weeks: officers {officer}, family {family}, retirees {retiree}, "
+        "helpers (debriefs) {helper}."
+    )
     stats_ratings: str = "Ratings 1-5: {ratings}. Did it help (yes/no/unsure): {helped}."
     stats_load: str = (
         "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling}."
@@ -407,19 +414,22 @@ class Catalog:
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (
         "New request: {category}.\n"
-        "An officer is asking for {who}.\n\n"
+        "{asker}\n\n"
         "If you accept, you'll talk through this chat. They see only your display name; "
         "you see only a nickname.\n\n"
         "Accepting confirms you weren't a responder, witness or party to this incident."
     )
     offer_with_note: str = (
         "New request: {category}.\n"
-        "An officer is asking for {who}.\n"
+        "{asker}\n"
         "In their words: \u201c{note}\u201d\n\n"
         "If you accept, you'll talk through this chat. They see only your display name; "
         "you see only a nickname.\n\n"
         "Accepting confirms you weren't a responder, witness or party to this incident."
     )
+    offer_asker_officer: str = "An officer is asking for {who}."
+    offer_asker_family: str = "The spouse or a family member of an officer is asking for {who}."
+    offer_asker_retiree: str = "A retired officer is asking for {who}."
     offer_urgent: str = "URGENT: they say they're not safe right now."
     offer_accept: str = "Accept"
     offer_decline: str = "Decline"
@@ -766,8 +776,12 @@ class Catalog:
     load_bad: str = "Send /load and a number from 1 to {limit}, or /load off."
     topics_prompt: str = (
         "Which topics would you like to be offered first? Tap to switch each on or off. "
-        "You'll still get others when you're the best fit."
+        "You'll still get others when you're the best fit.\n\n"
+        "Officers' families and retired officers can ask too. Their requests come only to "
+        "those who switch them on below."
     )
+    support_family: str = "Officers' families"
+    support_retiree: str = "Retired officers"
     topic_on: str = "\u2713 {label}"
     not_certified: str = (
         "We don't have a current certificate on file for you, so requests can't come to you "

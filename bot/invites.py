@@ -34,6 +34,10 @@ async def create_invites(
             f"a {role.value} invite needs --certified-until YYYY-MM-DD "
             "(the date their peer-support certification runs out)"
         )
+    if role is Role.FAMILY and not (agency and agency.strip()):
+        # Their officer's agency is the conflict to avoid: without it nothing keeps a family
+        # member's request away from that officer's colleagues (or the officer).
+        raise InviteError("a family invite needs --agency: the agency of their officer")
     if certified_until is not None and certified_until < now.date():
         raise InviteError("--certified-until is in the past")
     spec = InviteSpec(

@@ -17,6 +17,8 @@ ThreadId = NewType("ThreadId", str)
 
 class Role(enum.StrEnum):
     OFFICER = "officer"
+    FAMILY = "family"  # a spouse or immediate family of an officer
+    RETIREE = "retiree"  # a retired officer
     PEER = "peer"
     CHAPLAIN = "chaplain"
     CLINICIAN = "clinician"
@@ -27,6 +29,10 @@ class Role(enum.StrEnum):
 HELPER_ROLES = frozenset({Role.PEER, Role.CHAPLAIN, Role.CLINICIAN})
 # Whom an officer's "whoever is free first" means; clinicians are reached by referral.
 FIRST_CONTACT_ROLES = frozenset({Role.PEER, Role.CHAPLAIN})
+# Who asks for help (/talk): officers, and the families and retirees the program also covers.
+ASKER_ROLES = frozenset({Role.OFFICER, Role.FAMILY, Role.RETIREE})
+# Askers whose requests go only to helpers who chose to support them (/topics).
+OPT_IN_ASKERS = (Role.FAMILY, Role.RETIREE)
 
 
 class Category(enum.StrEnum):
@@ -87,6 +93,8 @@ class Member:
     coordinator: bool = False  # coordinator rights on top of another role
     language: str | None = None  # a catalog's language code; None = the program's default
     max_threads: int | None = None  # their own cap (/load), never above the program's
+    # Family members and retirees this helper chose to support (/topics); offered only then.
+    serves: frozenset[Role] = frozenset()
 
     @property
     def is_helper(self) -> bool:
@@ -95,6 +103,26 @@ class Member:
     @property
     def is_coordinator(self) -> bool:
         return self.role is Role.COORDINATOR or self.coordinator
+
+    @property
+    def asks(self) -> bool:
+        """Someone who asks for help (/talk), not a helper or staff."""
+        return self.role in ASKER_ROLES
+
+
+def topic_tokens(topics: frozenset[Category], serves: frozenset[Role]) -> str:
+    """A helper's choices as stored (members.topics, invites.topics): topics and the askers
+    they support, comma-separated (the two sets of words never overlap)."""
+    return ",".join(sorted({t.value for t in topics} | {r.value for r in serves}))
+
+
+def parse_topic_tokens(stored: str) -> tuple[frozenset[Category], frozenset[Role]]:
+    words = [w for w in stored.split(",") if w]
+    askers = {r.value for r in OPT_IN_ASKERS}
+    return (
+        frozenset(Category(w) for w in words if w not in askers),
+        frozenset(Role(w) for w in words if w in askers),
+    )
 
 
 @dataclass(frozen=True, slots=True)

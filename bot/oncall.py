@@ -28,7 +28,7 @@ class OnCall:
 
 
 def _ready(member: Member, now: datetime, zone: str) -> bool:
-    if not member.active or member.identity_hold or member.role is Role.OFFICER:
+    if not member.active or member.identity_hold or member.asks:
         return False
     if member.role in HELPER_ROLES:
         today = now.astimezone(ZoneInfo(zone)).date()

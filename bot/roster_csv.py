@@ -16,7 +16,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from bot.model import HELPER_ROLES, TOPICS, Category, Member, MemberId, Role
+from bot.model import (
+    ASKER_ROLES,
+    HELPER_ROLES,
+    OPT_IN_ASKERS,
+    TOPICS,
+    Category,
+    Member,
+    MemberId,
+    Role,
+    topic_tokens,
+)
 from bot.storage.roster import MemberChange
 
 COLUMNS = (
@@ -43,6 +53,7 @@ class NewMember:
     certified_until: date | None = None
     topics: frozenset[Category] = frozenset()
     supervisor: MemberId | None = None
+    serves: frozenset[Role] = frozenset()
 
 
 @dataclass(slots=True)
@@ -107,10 +118,10 @@ def _parse_row(
     name = cells.get("display_name", "")
     if len(name) > MAX_NAME:
         raise _RowError(f"display_name is longer than {MAX_NAME} characters")
-    if name and role is Role.OFFICER:
-        raise _RowError("an officer's name is never stored; leave display_name empty")
+    if name and role in ASKER_ROLES:
+        raise _RowError(f"a {role.value}'s name is never stored; leave display_name empty")
     certified = _certified(cells.get("certified_until", ""), role, today)
-    topics = _topics(cells.get("topics", ""), role)
+    topics, serves = _topics(cells.get("topics", ""), role)
     supervisors = _supervisors(cells.get("supervisor", ""), members, existing)
     status = cells.get("status", "").lower()
     if status and status not in _STATUSES:
@@ -126,7 +137,8 @@ def _parse_row(
                 display_name=name or None,
                 agency=agency,
                 certified_until=certified,
-                topics=topics or None,
+                topics=topics if cells.get("topics") else None,
+                serves=serves if cells.get("topics") else None,
                 supervisors=supervisors,
                 active=_STATUSES[status] if status else None,
             )
@@ -138,6 +150,8 @@ def _parse_row(
         raise _RowError(f"a new {role.value} needs certified_until (YYYY-MM-DD)")
     if len(supervisors) > 1:
         raise _RowError("a new person takes one supervisor; add more after they join")
+    if role is Role.FAMILY and agency is None:
+        raise _RowError("a new family member needs agency: their officer's agency")
     plan.new.append(
         NewMember(
             line=line,
@@ -147,6 +161,7 @@ def _parse_row(
             certified_until=certified,
             topics=topics,
             supervisor=next(iter(supervisors), None),
+            serves=serves,
         )
     )
 
@@ -194,15 +209,21 @@ def _certified(cell: str, role: Role, today: date) -> date | None:
     return until
 
 
-def _topics(cell: str, role: Role) -> frozenset[Category]:
+def _topics(cell: str, role: Role) -> tuple[frozenset[Category], frozenset[Role]]:
+    """A helper's topics, and the askers they support ("family", "retiree") in the same cell."""
     names = [name.strip().lower() for name in cell.split(";") if name.strip()]
     if names and role not in HELPER_ROLES:
         raise _RowError(f"a {role.value} has no topics; leave topics empty")
     known = {t.value: t for t in TOPICS}
+    askers = {r.value: r for r in OPT_IN_ASKERS}
     for name in names:
-        if name not in known:
-            raise _RowError(f"unknown topic {name!r}; expected some of: {', '.join(known)}")
-    return frozenset(known[name] for name in names)
+        if name not in known and name not in askers:
+            expected = ", ".join([*known, *askers])
+            raise _RowError(f"unknown topic {name!r}; expected some of: {expected}")
+    return (
+        frozenset(known[name] for name in names if name in known),
+        frozenset(askers[name] for name in names if name in askers),
+    )
 
 
 def _supervisors(
@@ -240,7 +261,7 @@ def export_roster(rows: Iterable[ExportRow]) -> str:
                 m.role.value,
                 row.agency or "",
                 m.certified_until.isoformat() if m.certified_until else "",
-                ";".join(sorted(t.value for t in m.topics)),
+                topic_tokens(m.topics, m.serves).replace(",", ";"),
                 ";".join(str(s) for s in row.supervisors),
                 "active" if m.active else "revoked",
             ]

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.hours import current_window_end
-from bot.model import Category, Member, MemberId, Wanted
+from bot.model import OPT_IN_ASKERS, Category, Member, MemberId, Role, Wanted
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,8 @@ class RoutingRequest:
     blocked: frozenset[MemberId] = frozenset()  # the officer's private "not this person again"
     conflicts: frozenset[MemberId] = frozenset()  # supervises or reports to the officer
     preferred: MemberId | None = None  # the officer asked for their previous helper
+    # Who asks: a family member's or retiree's request goes only to helpers who chose them.
+    asker_role: Role = Role.OFFICER
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ def is_eligible(
         helper.active,
         not helper.identity_hold,  # a changed Signal key, not yet confirmed by a coordinator
         request.wanted.admits(helper.role),
+        request.asker_role not in OPT_IN_ASKERS or request.asker_role in helper.serves,
         # Privilege covers certified members only: unknown or lapsed certification is a no.
         helper.certified_until is not None and helper.certified_until >= today,
         helper.id not in excluded,

@@ -21,6 +21,8 @@ from typing import Any
 
 DEFAULT_K = 5
 TOTAL = "total"
+# Who asked, as groups (a helper asks for a debrief); the order the report shows them in.
+ASKERS = ("officer", "family", "retiree", "helper")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +40,7 @@ class MetricRow:
     paged: bool = False
     handover: bool = False
     referral: bool = False
+    asker: str = "officer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +87,7 @@ class Report:
     k: int
     weeks: tuple[WeekLine, ...]
     topics: Grid  # weeks x topics
+    askers: Grid  # weeks x who asked (officer, family, retiree, helper)
     ratings: Grid  # one row: scores 1-5
     helped: Grid  # one row: yes / no / unsure
     followups: Grid  # plan step x answer
@@ -177,6 +181,7 @@ def build(inputs: Inputs, topics: Sequence[str], k: int = DEFAULT_K) -> Report:
     week_names = [w.isoformat() for w in weeks]
     topic_counts = Counter((r.week.isoformat(), r.category) for r in inputs.metrics)
     topic_grid = grid(week_names, list(topics), topic_counts, k)
+    asker_counts = Counter((r.week.isoformat(), r.asker) for r in inputs.metrics)
     lines = tuple(
         _week_line(w, by_week[w], topic_grid.get(w.isoformat(), TOTAL), k) for w in weeks
     )
@@ -193,6 +198,7 @@ def build(inputs: Inputs, topics: Sequence[str], k: int = DEFAULT_K) -> Report:
         k=k,
         weeks=lines,
         topics=topic_grid,
+        askers=grid(week_names, ASKERS, asker_counts, k),
         ratings=grid(["ratings"], ["1", "2", "3", "4", "5"], _one_row("ratings", scores), k),
         helped=grid(["helped"], ["yes", "no", "unsure"], _one_row("helped", helped), k),
         followups=grid([f"{p} {s}" for p, s in steps], answers, followup_counts, k),
@@ -270,6 +276,8 @@ def to_table(report: Report, labels: Mapping[str, str] | None = None) -> str:
     out.append("")
     out += _grid_lines("Requests by week and topic", report.topics, k, labels)
     out.append("")
+    out += _grid_lines("Requests by week and who asked", report.askers, k, {})
+    out.append("")
     out += _grid_lines("Ratings (1-5)", report.ratings, k, {})
     out += _grid_lines("Did it help?", report.helped, k, {})
     out.append("")
@@ -309,6 +317,7 @@ def to_json(report: Report) -> dict[str, Any]:
             for w in report.weeks
         ],
         "topics": table(report.topics),
+        "askers": table(report.askers),
         "ratings": table(report.ratings),
         "helped": table(report.helped),
         "followups": table(report.followups),
@@ -333,6 +342,7 @@ def to_csv(report: Report) -> str:
             writer.writerow(["weeks", week, key, _csv_value(key, value, k)])
     for section, g in (
         ("topics", report.topics),
+        ("askers", report.askers),
         ("ratings", report.ratings),
         ("helped", report.helped),
         ("followups", report.followups),

@@ -29,6 +29,7 @@ async def collect(repo: Repository, now: datetime) -> Inputs:
             paged=m.paged,
             handover=m.handover,
             referral=m.referral,
+            asker=m.asker,
         )
         for m in await repo.metrics()
     ]

@@ -6,13 +6,13 @@ import secrets
 from dataclasses import replace
 
 from bot.events import Choice, Reply
-from bot.model import Member, MemberId, Role
+from bot.model import ASKER_ROLES, Member, MemberId
 from bot.relay import alias_from
 from handlers.base import Services, Turn
 from handlers.router import Router
 
 router = Router()
-OFFICERS = frozenset({Role.OFFICER})
+OFFICERS = ASKER_ROLES
 HELPED = ("yes", "no", "unsure")
 
 

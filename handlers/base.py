@@ -26,7 +26,7 @@ from bot.events import (
     Sent,
 )
 from bot.i18n import Catalogs
-from bot.model import Category, Member, MemberId, RequestId, Role, Wanted
+from bot.model import Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import Vault
@@ -182,7 +182,7 @@ class Services:
         if any(self._is_crisis_choice(c, to) for c in reply.choices):
             return reply
         member = await self.repo.member_by_address(to)
-        if member is None or member.role is not Role.OFFICER:
+        if member is None or not member.asks:
             return reply
         text = self.text_for(member)
         if to.platform is Platform.SIGNAL:

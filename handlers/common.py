@@ -6,7 +6,7 @@ from bot.catalog import LANGUAGE_NAMES, LANGUAGES, Catalog
 from bot.config import CrisisConfig
 from bot.delivery import Priority, sending
 from bot.events import Reply
-from bot.model import HELPER_ROLES, Category, Role
+from bot.model import HELPER_ROLES, Category
 from handlers.base import Turn
 from handlers.router import Router
 
@@ -31,7 +31,7 @@ def crisis_message(text: Catalog, crisis: CrisisConfig) -> str:
 @router.command("help")
 async def show_help(turn: Turn) -> None:
     role = turn.member.role
-    if role is Role.OFFICER:
+    if turn.member.asks:
         await turn.say(turn.text.help_officer)
     elif role in HELPER_ROLES:
         await turn.say(turn.text.help_helper)

@@ -20,7 +20,7 @@ from handlers.router import COORDINATORS, Router
 
 router = Router()
 
-INVITE_ROLES = (Role.OFFICER, Role.PEER, Role.CHAPLAIN, Role.CLINICIAN)
+INVITE_ROLES = (Role.OFFICER, Role.FAMILY, Role.RETIREE, Role.PEER, Role.CHAPLAIN, Role.CLINICIAN)
 MOST_INVITES = 20
 INVITE_DAYS = 7
 SHOWN_WAITING = 8
@@ -140,6 +140,9 @@ async def invite(turn: Turn) -> None:
     today = turn.now.astimezone(ZoneInfo(turn.services.config.program.timezone)).date()
     if role in HELPER_ROLES and (certified is None or certified < today):
         await turn.say(text.invite_needs_date.format(role=role.value))
+        return
+    if role is Role.FAMILY and agency is None:
+        await turn.say(text.invite_needs_agency)
         return
     codes = await create_invites(
         turn.services.repo,

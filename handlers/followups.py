@@ -34,7 +34,7 @@ from bot.followups import (
     zone_of,
 )
 from bot.logs import where
-from bot.model import HELPER_ROLES, Category, Member, MemberId, Role, Thread, Wanted
+from bot.model import ASKER_ROLES, HELPER_ROLES, Category, Member, MemberId, Thread, Wanted
 from bot.relay import Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_followup_id, new_request_id
 from handlers import matching
@@ -44,7 +44,7 @@ from handlers.router import Router
 
 log = logging.getLogger(__name__)
 router = Router()
-OFFICERS = frozenset({Role.OFFICER})
+OFFICERS = ASKER_ROLES
 # A claimed row is another dispatcher's for this long; a dispatcher that died is replaced then.
 LEASE = timedelta(minutes=10)
 CLAIM_BATCH = 500
@@ -352,7 +352,7 @@ ANSWERS = {
 def nudge(services: Services, member: Member, followup: FollowUp, step: int) -> Reply:
     text = services.text_for(member)
     labels = [("ok", text.nudge_ok)]
-    if member.role is Role.OFFICER:
+    if member.asks:
         labels.append(("talk", text.nudge_talk))
     labels += [("later", text.nudge_not_now), ("stop", text.nudge_stop)]
     audience = services.audience(member.address)  # one keyed hash for all four buttons
@@ -427,7 +427,7 @@ async def _wants_to_talk(turn: Turn, followup: FollowUp) -> RequestRecord | None
     otherwise (already talking or looking, not an officer, or asked about their previous
     helper first)."""
     services = turn.services
-    if turn.member.role is not Role.OFFICER:
+    if not turn.member.asks:
         await turn.say(turn.text.nudge_talk_staff)
         return None
     if services.relay.threads_of(turn.member.id) or (

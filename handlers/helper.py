@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.catalog import Catalog
 from bot.hours import HoursError, format_hours, parse_hours
-from bot.model import HELPER_ROLES, TOPICS, Category, Role
+from bot.model import HELPER_ROLES, OPT_IN_ASKERS, TOPICS, Category, Member, Role
 from handlers import matching
 from handlers.base import Turn
 from handlers.common import category_label
@@ -110,17 +111,19 @@ async def timezone(turn: Turn) -> None:
     await turn.say(turn.text.timezone_set.format(zone=name))
 
 
-async def _show_topics(turn: Turn, topics: frozenset[Category]) -> None:
+def support_label(text: Catalog, asker: Role) -> str:
+    return text.support_family if asker is Role.FAMILY else text.support_retiree
+
+
+async def _show_topics(turn: Turn, member: Member) -> None:
+    """Topics rank offers; the two support choices decide whether a family member's or a
+    retiree's request may be offered to this helper at all."""
     text = turn.text
+    labels = [(category_label(text, c), c.value, c in member.topics) for c in TOPICS]
+    labels += [(support_label(text, r), r.value, r in member.serves) for r in OPT_IN_ASKERS]
     choices = tuple(
-        turn.choice(
-            text.topic_on.format(label=category_label(text, c))
-            if c in topics
-            else category_label(text, c),
-            "top",
-            c.value,
-        )
-        for c in TOPICS
+        turn.choice(text.topic_on.format(label=label) if on else label, "top", value)
+        for label, value, on in labels
     )
     await turn.say(text.topics_prompt, choices)
 
@@ -146,17 +149,23 @@ async def load(turn: Turn) -> None:
 
 @router.command("topics", roles=HELPER_ROLES)
 async def topics(turn: Turn) -> None:
-    await _show_topics(turn, turn.member.topics)
+    await _show_topics(turn, turn.member)
 
 
 @router.choice("top", roles=HELPER_ROLES)
 async def toggle_topic(turn: Turn, arg: str) -> None:
-    if arg not in {c.value for c in TOPICS}:
+    member = turn.member
+    if arg in {c.value for c in TOPICS}:
+        member = replace(member, topics=member.topics ^ {Category(arg)})
+    elif arg in {r.value for r in OPT_IN_ASKERS}:
+        member = replace(member, serves=member.serves ^ {Role(arg)})
+    else:
         await turn.say(turn.text.choice_expired)
         return
-    chosen = turn.member.topics ^ {Category(arg)}
-    await turn.services.repo.set_topics(turn.member.id, chosen)
-    await _show_topics(turn, chosen)
+    if not await turn.services.repo.set_topics(member.id, member.topics, member.serves):
+        await turn.say(turn.text.choice_expired)  # the record is refused: nothing changed
+        return
+    await _show_topics(turn, member)
 
 
 @router.command("name", roles=HELPER_ROLES)

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.delivery import Priority, sending
 from bot.events import Reply
-from bot.model import TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
+from bot.model import ASKER_ROLES, TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
 from handlers.base import Intake, Turn
@@ -19,7 +19,7 @@ from handlers.common import category_label, crisis_lines
 from handlers.router import Router
 
 router = Router()
-OFFICERS = frozenset({Role.OFFICER})
+OFFICERS = ASKER_ROLES  # officers, family members and retirees ask the same way
 INTAKE_TTL = timedelta(minutes=30)
 NOTE_LIMIT = 200
 
@@ -102,6 +102,10 @@ async def chose_who(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.intake_stale)
         return
     intake.wanted = Wanted(arg)
+    if turn.member.role is Role.FAMILY:
+        # Always outside their officer's agency (handlers/matching.py): nothing to ask.
+        await _after_outside(turn, intake, outside=True)
+        return
     text = turn.text
     choices = (
         turn.choice(text.outside_yes, "out", "1"),
@@ -116,7 +120,11 @@ async def chose_outside(turn: Turn, arg: str) -> None:
     if intake is None or intake.wanted is None or arg not in ("0", "1"):
         await turn.say(turn.text.intake_stale)
         return
-    intake.outside_agency = arg == "1"
+    await _after_outside(turn, intake, outside=arg == "1")
+
+
+async def _after_outside(turn: Turn, intake: Intake, *, outside: bool) -> None:
+    intake.outside_agency = outside
     services = turn.services
     private = await services.repo.officer_private(turn.member.id)
     previous = None

@@ -28,11 +28,14 @@ from bot.events import Choice, DeliveryError, Reply, Sent
 from bot.hours import current_window_end
 from bot.logs import where
 from bot.model import (
+    ASKER_ROLES,
     HEAVY_CATEGORIES,
     HELPER_ROLES,
+    OPT_IN_ASKERS,
     Member,
     MemberId,
     RequestId,
+    Role,
     ThreadId,
     Wanted,
 )
@@ -167,13 +170,15 @@ async def routing_view(
         officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
         wanted=wanted,
-        outside_agency=request.outside_agency,
+        # A spouse's agency is their officer's: never anyone from it, whatever was chosen.
+        outside_agency=request.outside_agency or officer.role is Role.FAMILY,
         category=request.category,
         already_offered=frozenset(asked),
         involved=frozenset(o.helper_id for o in offers if o.involved),
         blocked=private.blocked,
         conflicts=await services.repo.chain_of_command(officer.id),
         preferred=request.preferred_helper,
+        asker_role=officer.role if officer.role in OPT_IN_ASKERS else Role.OFFICER,
     )
 
 
@@ -281,7 +286,11 @@ async def _carry_out(services: Services, step: _Step) -> None:
             await services.try_send(officer.address, Reply(text.status_widened))
     live = any(o.expires_at > now for o in pending)
     nobody = not batch and not live
-    sent = await _send_offers(services, request, batch, step.offers, now) if decision.offer else 0
+    sent = (
+        await _send_offers(services, request, batch, step.offers, now, asker=officer)
+        if decision.offer
+        else 0
+    )
     if decision.offer and sent == 0 and not live:
         # Everyone the policy found was unreachable: as good as nobody, so page now.
         nobody = True
@@ -307,6 +316,8 @@ async def _send_offers(
     batch: list[Member],
     offers: list[OfferRecord],
     now: datetime,
+    *,
+    asker: Member,
 ) -> int:
     """Offer the request to `batch`; returns how many offers reached someone. A helper who
     cannot be reached at all (blocked the bot, account gone) is set away, not retried. A
@@ -317,7 +328,7 @@ async def _send_offers(
     delivered = 0
     for helper in batch:
         text = services.text_for(helper)
-        body = _offer_text(text, request, note)
+        body = _offer_text(text, request, asker.role, note)
         reply = Reply(
             body,
             (
@@ -345,13 +356,29 @@ async def _send_offers(
     return delivered
 
 
-def _offer_text(text: Catalog, request: RequestRecord, note: str) -> str:
+def asker_group(role: Role) -> str:
+    """Who asked, as the statistics count it: a group, never a person."""
+    if role in ASKER_ROLES:
+        return role.value
+    return "helper"
+
+
+def asker_line(text: Catalog, role: Role, who: str) -> str:
+    """Who is asking, as helpers are told: an officer, an officer's family, a retiree."""
+    line = {
+        Role.FAMILY: text.offer_asker_family,
+        Role.RETIREE: text.offer_asker_retiree,
+    }.get(role, text.offer_asker_officer)
+    return line.format(who=who)
+
+
+def _offer_text(text: Catalog, request: RequestRecord, role: Role, note: str) -> str:
     category = category_label(text, request.category)
-    who = who_phrase(text, request.wanted)
+    asker = asker_line(text, role, who_phrase(text, request.wanted))
     if note:
-        body = text.offer_with_note.format(category=category, who=who, note=note)
+        body = text.offer_with_note.format(category=category, asker=asker, note=note)
     else:
-        body = text.offer.format(category=category, who=who)
+        body = text.offer.format(category=category, asker=asker)
     return f"{text.offer_urgent}\n\n{body}" if request.urgent else body
 
 
@@ -448,7 +475,9 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
             everyone=True,
             default_zone=services.config.program.timezone,
         )
-        return await _send_offers(services, request, batch, offers, now) if batch else 0
+        if not batch:
+            return 0
+        return await _send_offers(services, request, batch, offers, now, asker=officer)
 
 
 async def close_request(services: Services, request: RequestRecord, notice: Line) -> None:
@@ -474,6 +503,7 @@ async def record_metrics(
 
     to_accept = since(matched_at)
     goal = services.config.routing.contact_goal.total_seconds()
+    asker = await services.repo.member(request.officer_id)
     await services.repo.record_metrics(
         RequestMetrics(
             week=week_of(request.created_at),
@@ -488,6 +518,7 @@ async def record_metrics(
             paged=request.paged_at is not None,
             handover=request.transfer_thread is not None,
             referral=request.wanted is Wanted.CLINICIAN,
+            asker=asker_group(asker.role) if asker is not None else "officer",
         )
     )
 

@@ -7,7 +7,7 @@ import logging
 from bot.catalog import Catalog
 from bot.events import Incoming, Reply
 from bot.i18n import supported
-from bot.model import HELPER_ROLES, Member, Role
+from bot.model import HELPER_ROLES, Member
 from bot.relay import new_alias
 from bot.storage.repository import InviteProblem
 from crypto import normalize_invite_code
@@ -53,7 +53,7 @@ async def start(services: Services, event: Incoming, member: Member | None) -> N
         name = new_alias(text)
         await services.repo.set_display_name(result.id, name)
         await services.send(event.address, Reply(text.welcome_helper.format(name=name)))
-    elif result.role is Role.OFFICER:
+    elif result.asks:
         await services.send(event.address, Reply(text.welcome_officer))
     else:
         await services.send(event.address, Reply(text.welcome_staff))

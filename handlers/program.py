@@ -78,6 +78,9 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
     ]
     if topic_parts:
         lines.append(text.stats_topics.format(topics=", ".join(topic_parts)))
+    askers = dict(zip(report.askers.columns, report.askers.cells[-1], strict=True))
+    if askers[stats.TOTAL]:
+        lines.append(text.stats_askers.format(**{a: n(askers[a]) for a in stats.ASKERS}))
     ratings = " ".join(f"{n(c)}" for c in report.ratings.cells[-1][:-1])
     helped = "/".join(n(c) for c in report.helped.cells[-1][:-1])
     lines.append(text.stats_ratings.format(ratings=ratings, helped=helped))

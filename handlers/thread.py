@@ -17,7 +17,7 @@ from bot.events import (
     Reply,
     Sent,
 )
-from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Role, Thread, ThreadId, Wanted
+from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Thread, ThreadId, Wanted
 from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import aftercare, followups, matching
@@ -70,7 +70,7 @@ def split_text(text: str, limit: int = MAX_CHUNK) -> list[str]:
 def header_for(services: Services, thread: Thread, sender: Member, recipient: Member) -> str:
     """What the recipient sees above a relayed message: never the sender's real identity."""
     text = services.text_for(recipient)
-    if sender.role is Role.OFFICER:
+    if sender.id == thread.officer_id:  # the side that asked, whatever their role
         return text.header_to_helper.format(alias=thread.officer_alias, tag=thread.tag)
     return text.header_to_officer.format(name=sender.display_name)
 
@@ -249,7 +249,7 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         return  # already closed or handed over while the send was under way
     await services.repo.shred_thread(thread.id)
     text = services.text_for(sender)
-    if sender.role is Role.OFFICER:
+    if sender.id == thread.officer_id:
         helper = await services.repo.member(thread.helper_id)
         name = helper.display_name if helper else ""
         # Unreachable: no more offers until they say /available again, and told why on their
@@ -280,7 +280,7 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
 
 
 async def _not_in_thread(turn: Turn) -> None:
-    if turn.member.role is Role.OFFICER:
+    if turn.member.asks:
         if await matching.open_request_of(turn.services, turn.member.id) is not None:
             await turn.say(turn.text.still_finding)  # e.g. their helper became unreachable
         else:

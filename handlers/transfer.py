@@ -5,7 +5,7 @@ officer decides; the routing policy finds the new helper; the old one leaves whe
 from __future__ import annotations
 
 from bot.events import Reply
-from bot.model import HELPER_ROLES, Role, Thread, ThreadId, Wanted
+from bot.model import ASKER_ROLES, HELPER_ROLES, Thread, ThreadId, Wanted
 from bot.relay import Ambiguous, Deliver
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
@@ -13,7 +13,7 @@ from handlers.base import Turn
 from handlers.router import Router
 
 router = Router()
-OFFICERS = frozenset({Role.OFFICER})
+OFFICERS = ASKER_ROLES
 TARGETS = (Wanted.CHAPLAIN, Wanted.CLINICIAN, Wanted.PEER)
 TARGET_VALUES = frozenset(w.value for w in TARGETS)
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from bot.catalog import LANGUAGES
 from bot.events import Address, Platform
-from bot.model import HELPER_ROLES, Role
+from bot.model import ASKER_ROLES, HELPER_ROLES
 from bot.sandbox.harness import Sandbox
 from bot.storage.repository import Repository
 from crypto import Vault, master_key_from_text
@@ -78,8 +78,9 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    """A running sandbox. At the end, every screen the bot sent to an officer is checked: each
-    must show a crisis line or carry a button to them (see `crisis_out_of_reach`)."""
+    """A running sandbox. At the end, every screen the bot sent to an officer, a family member
+    or a retiree is checked: each must show a crisis line or carry a button to them (see
+    `crisis_out_of_reach`)."""
     box = Sandbox(tmp_path / "sandbox", clock=clock)
     await box.start()
     missing: list[str] = []
@@ -96,7 +97,8 @@ OFFICER_SCREENS: list[str] = []
 
 
 async def crisis_out_of_reach(box: Sandbox) -> list[str]:
-    """The screens sent to officers that show no crisis line and have no button to them.
+    """The screens sent to those who ask for help (officers, family members, retirees) that
+    show no crisis line and have no button to them.
     Relayed messages (a helper's own words under their name, or copied media) are not
     screens. Skipped when the app is not running at the end (a restart test stopped it)."""
     app = box.app
@@ -107,7 +109,7 @@ async def crisis_out_of_reach(box: Sandbox) -> list[str]:
     contacts = [line.contact for line in box.config.crisis.lines]
     buttons = {box.text(language).crisis_button for language in LANGUAGES}
     missing: list[str] = []
-    for officer in (m for m in members if m.role is Role.OFFICER):
+    for officer in (m for m in members if m.role in ASKER_ROLES):
         for text, labels, copied in _inbox(box, officer.address):
             relayed = copied or any(text.startswith(f"{name}:") for name in helper_names if name)
             if relayed:

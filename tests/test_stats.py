@@ -30,7 +30,13 @@ TOPICS = [c.value for c in Category]
 
 
 def rows(
-    week: date, count: int, category: str = "stress", *, met_goal: bool = True, **extra: bool
+    week: date,
+    count: int,
+    category: str = "stress",
+    *,
+    met_goal: bool = True,
+    asker: str = "officer",
+    **extra: bool,
 ) -> list[stats.MetricRow]:
     return [
         stats.MetricRow(
@@ -41,6 +47,7 @@ def rows(
             secs_to_status=0.0,
             secs_to_accept=60.0 * (i + 1),
             met_goal=met_goal,
+            asker=asker,
             **extra,
         )
         for i in range(count)

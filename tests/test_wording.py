@@ -82,6 +82,8 @@ NOT_PROSE = {
     "unblock_button",
     "unblock_all_button",
     "referral_button",
+    "support_family",
+    "support_retiree",
 }
 NOT_PROSE_PREFIXES = (
     "category_",

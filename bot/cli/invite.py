@@ -34,7 +34,12 @@ def register(commands: Commands) -> None:
     invite = commands.group("invite", "manage invite codes")
     create = invite.command("create", "print new single-use invite codes", _create)
     create.add_argument("--role", required=True, choices=[r.value for r in Role])
-    create.add_argument("--agency", default=None, help="the member's agency")
+    create.add_argument(
+        "--agency",
+        default=None,
+        help="the member's agency (for family: their officer's, required; for a retiree: the"
+        " former one)",
+    )
     create.add_argument("--count", type=int, default=1, help="how many codes (1-500)")
     create.add_argument("--expires", default="7d", help="how long codes stay valid, e.g. 7d")
     create.add_argument(

@@ -207,8 +207,11 @@ async def _switch_coordinator(repo: Repository, args: argparse.Namespace) -> int
     member = await repo.member(MemberId(args.member))
     if member is None:
         return fail(f"no member number {args.member}")
-    if member.role is Role.OFFICER:
-        return fail(f"member {member.id} is an officer; officers are not given coordinator rights")
+    if member.asks:
+        return fail(
+            f"member {member.id} is a {member.role.value}; only helpers and staff are given"
+            " coordinator rights"
+        )
     if member.role is Role.COORDINATOR:
         return fail(f"member {member.id} is a coordinator by role; revoke them instead")
     await repo.set_coordinator(member.id, args.switch == "on")
@@ -263,6 +266,7 @@ async def _import_roster(repo: Repository, args: argparse.Namespace, config: Con
             display_name=new.display_name,
             topics=new.topics,
             supervisor=new.supervisor,
+            serves=new.serves,
         )
         invites.append((normalized, spec))
         issued.append(Issued(code, new.role, new.display_name, new.agency, new.line))

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import aiosqlite
 
+from bot.model import parse_topic_tokens
 from crypto import DecryptionError, MacField, Vault
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,14 @@ def address_row(member_id: int, address_hash: bytes) -> str:
     return f"{member_id}/{bytes(address_hash).hex()}"
 
 
+def _serves_fields(stored_topics: str) -> list[MacField]:
+    """The askers a helper chose to support decide who is offered a family member's or a
+    retiree's request, so they are under the MAC. Appended only when there are any: the MACs
+    of rows from before v14 (none chose) stay valid."""
+    serves = sorted(r.value for r in parse_topic_tokens(stored_topics)[1])
+    return ["serves", len(serves), *serves] if serves else []
+
+
 def member_mac_fields(row: RowLike, links: Links) -> list[MacField]:
     fields: list[MacField] = [
         row["id"],
@@ -80,6 +89,7 @@ def member_mac_fields(row: RowLike, links: Links) -> list[MacField]:
         "reports",
         len(links.reports),
         *sorted(links.reports),
+        *_serves_fields(row["topics"]),
     ]
     return fields
 
@@ -92,6 +102,7 @@ def invite_mac_fields(row: RowLike) -> list[MacField]:
         row["certified_until"],
         row["expires_at"],
         row["supervisor_id"],
+        *_serves_fields(row["topics"]),
     ]
 
 

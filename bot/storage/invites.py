@@ -13,6 +13,7 @@ from bot.model import (
     Member,
     MemberId,
     Role,
+    topic_tokens,
 )
 from bot.storage.base import day_stamp, stamp
 from bot.storage.integrity import address_row, invite_mac_fields
@@ -38,10 +39,7 @@ class InviteSpec:
     display_name: str = ""
     topics: frozenset[Category] = frozenset()
     supervisor: MemberId | None = None
-
-
-def topics_text(topics: frozenset[Category]) -> str:
-    return ",".join(sorted(t.value for t in topics))
+    serves: frozenset[Role] = frozenset()  # the askers a helper supports (family, retiree)
 
 
 class InviteStore(MemberStore):
@@ -63,6 +61,7 @@ class InviteStore(MemberStore):
             "certified_until": spec.certified_until.isoformat() if spec.certified_until else None,
             "expires_at": stamp(spec.expires_at),
             "supervisor_id": spec.supervisor,
+            "topics": topic_tokens(spec.topics, spec.serves),
         }
         return [
             (
@@ -78,7 +77,7 @@ class InviteStore(MemberStore):
                     stamp(now),
                     guarded["expires_at"],
                     spec.display_name,
-                    topics_text(spec.topics),
+                    guarded["topics"],
                     spec.supervisor,
                     self._vault.mac("invites", invite_mac_fields(guarded)),
                 ),

@@ -22,6 +22,8 @@ from bot.model import (
     MemberId,
     OfficerPrivate,
     Role,
+    parse_topic_tokens,
+    topic_tokens,
 )
 from bot.storage.base import StoreBase, day_or_none, hours_or_none, moment_or_none, stamp
 from bot.storage.integrity import (
@@ -157,7 +159,8 @@ class MemberStore(StoreBase):
             timezone=row["timezone"],
             on_call=hours_or_none(row["on_call"]),
             ignored_offers=row["ignored_offers"],
-            topics=frozenset(Category(t) for t in row["topics"].split(",") if t),
+            topics=parse_topic_tokens(row["topics"])[0],
+            serves=parse_topic_tokens(row["topics"])[1],
             identity_hold=bool(row["identity_hold"]),
             coordinator=bool(row["coordinator"]),
             max_threads=row["max_threads"],
@@ -341,9 +344,11 @@ class MemberStore(StoreBase):
     async def set_max_threads(self, member_id: MemberId, cap: int | None) -> None:
         await self._exec("UPDATE members SET max_threads = ? WHERE id = ?", (cap, member_id))
 
-    async def set_topics(self, member_id: MemberId, topics: frozenset[Category]) -> None:
-        value = ",".join(sorted(t.value for t in topics))
-        await self._exec("UPDATE members SET topics = ? WHERE id = ?", (value, member_id))
+    async def set_topics(
+        self, member_id: MemberId, topics: frozenset[Category], serves: frozenset[Role]
+    ) -> bool:
+        """A helper's topics and the askers they support (the latter under the MAC)."""
+        return await self._update_guarded(member_id, {"topics": topic_tokens(topics, serves)})
 
     async def officer_private(self, member_id: MemberId) -> OfficerPrivate:
         row = await self._one("SELECT private_ct FROM members WHERE id = ?", (member_id,))

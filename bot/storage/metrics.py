@@ -28,14 +28,15 @@ class RequestMetrics:
     paged: bool = False
     handover: bool = False  # a hand-over to another helper (/transfer)
     referral: bool = False  # to a clinician
+    asker: str = "officer"  # who asked, as a group: officer, family, retiree or helper
 
 
 class MetricsStore(StoreBase):
     async def record_metrics(self, metrics: RequestMetrics) -> None:
         await self._exec(
             "INSERT INTO request_metrics (week, category, urgent, outcome, secs_to_status,"
-            " secs_to_first_offer, secs_to_accept, met_goal, widened, paged, handover, referral)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " secs_to_first_offer, secs_to_accept, met_goal, widened, paged, handover, referral,"
+            " asker) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 (metrics.week - timedelta(days=metrics.week.weekday())).isoformat(),
                 metrics.category.value,
@@ -49,6 +50,7 @@ class MetricsStore(StoreBase):
                 int(metrics.paged),
                 int(metrics.handover),
                 int(metrics.referral),
+                metrics.asker,
             ),
         )
 
@@ -85,6 +87,7 @@ class MetricsStore(StoreBase):
                 paged=bool(row["paged"]),
                 handover=bool(row["handover"]),
                 referral=bool(row["referral"]),
+                asker=row["asker"],
             )
             for row in rows
         ]

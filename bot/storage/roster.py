@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from bot.model import Category, MemberId
+from bot.model import Category, MemberId, Role, topic_tokens
 from bot.storage.integrity import address_row
-from bot.storage.invites import InviteSpec, InviteStore, topics_text
+from bot.storage.invites import InviteSpec, InviteStore
 
 
 class RosterIntegrityError(Exception):
@@ -23,6 +23,7 @@ class MemberChange:
     agency: str | None = None
     certified_until: date | None = None
     topics: frozenset[Category] | None = None
+    serves: frozenset[Role] | None = None  # with topics: the cell replaces both
     supervisors: frozenset[MemberId] = frozenset()  # added; an import never removes one
     active: bool | None = None
 
@@ -100,11 +101,12 @@ class RosterStore(InviteStore):
                     (change.certified_until.isoformat(), member_id),
                 )
             )
-        if change.topics is not None:
+        if change.topics is not None or change.serves is not None:
+            chosen = topic_tokens(change.topics or frozenset(), change.serves or frozenset())
             out.append(
                 (
                     "UPDATE members SET topics = ? WHERE id = ?",
-                    (topics_text(change.topics), member_id),
+                    (chosen, member_id),
                 )
             )
         out += [
