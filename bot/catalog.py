@@ -398,7 +398,8 @@ class Catalog:
     )
     stats_ratings: str = "Ratings 1-5: {ratings}. Did it help (yes/no/unsure): {helped}."
     stats_load: str = (
-        "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling}."
+        "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling} now, "
+        "{cooling_week} this week."
     )
     stats_more: str = "Full tables, CSV, JSON and a chart: peerline stats on the server."
     coverage_title: str = (

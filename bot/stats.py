@@ -21,6 +21,7 @@ from typing import Any
 
 DEFAULT_K = 5
 TOTAL = "total"
+COOL_DOWN, NOW, EARLIER = "helpers", "now", "earlier this week"
 # Who asked, as groups (a helper asks for a debrief); the order the report shows them in.
 ASKERS = ("officer", "family", "retiree", "helper")
 
@@ -50,6 +51,8 @@ class Inputs:
     followups: Mapping[tuple[str, int, str], int] = field(default_factory=dict)
     helper_loads: Sequence[int] = ()  # live conversations of each active helper, no ids
     cooling_down: int = 0  # helpers resting after a heavy conversation, now
+    # Helpers whose rest after a heavy conversation ended earlier this week (not resting now).
+    rested_earlier: int = 0
 
 
 Cell = int | None  # None: suppressed (fewer than k)
@@ -92,7 +95,18 @@ class Report:
     helped: Grid  # one row: yes / no / unsure
     followups: Grid  # plan step x answer
     load: Grid  # one row: helpers by live conversations now
-    cooling_down: Cell
+    # One row: helpers resting after a heavy conversation now, earlier this week, and in all
+    # this week (the total); suppressed like any table, so the two parts never give away
+    # a hidden one.
+    cool_down: Grid
+
+    @property
+    def cooling_down(self) -> Cell:
+        return self.cool_down.get(COOL_DOWN, NOW)
+
+    @property
+    def cooled_this_week(self) -> Cell:
+        return self.cool_down.get(COOL_DOWN, TOTAL)
 
 
 def suppressed(value: int, k: int) -> bool:
@@ -203,7 +217,12 @@ def build(inputs: Inputs, topics: Sequence[str], k: int = DEFAULT_K) -> Report:
         helped=grid(["helped"], ["yes", "no", "unsure"], _one_row("helped", helped), k),
         followups=grid([f"{p} {s}" for p, s in steps], answers, followup_counts, k),
         load=grid(["helpers"], load_columns, _one_row("helpers", load), k),
-        cooling_down=_count(inputs.cooling_down, k),
+        cool_down=grid(
+            [COOL_DOWN],
+            [NOW, EARLIER],
+            {(COOL_DOWN, NOW): inputs.cooling_down, (COOL_DOWN, EARLIER): inputs.rested_earlier},
+            k,
+        ),
     )
 
 
@@ -284,7 +303,12 @@ def to_table(report: Report, labels: Mapping[str, str] | None = None) -> str:
     out += _grid_lines("Follow-up answers (plan step x answer)", report.followups, k, {})
     out.append("")
     out += _grid_lines("Helpers by conversations now", report.load, k, {})
-    out.append(f"Helpers resting after a heavy conversation: {_cell_text(report.cooling_down, k)}")
+    out.append(
+        "Helpers resting after a heavy conversation: "
+        f"now {_cell_text(report.cooling_down, k)}, "
+        f"earlier this week {_cell_text(report.cool_down.get(COOL_DOWN, EARLIER), k)}, "
+        f"this week {_cell_text(report.cooled_this_week, k)}"
+    )
     return "\n".join(out)
 
 
@@ -323,6 +347,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "followups": table(report.followups),
         "helper_load_now": table(report.load),
         "cooling_down_now": report.cooling_down,
+        "cool_down": table(report.cool_down),
     }
 
 
@@ -347,6 +372,7 @@ def to_csv(report: Report) -> str:
         ("helped", report.helped),
         ("followups", report.followups),
         ("helper_load_now", report.load),
+        ("cool_down", report.cool_down),
     ):
         for row, cells in zip(g.rows, g.cells, strict=True):
             for column, cell in zip(g.columns, cells, strict=True):

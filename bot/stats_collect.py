@@ -4,10 +4,11 @@ current load as a bare number (`stats.Inputs`). Nothing here keeps or returns wh
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from bot.model import HELPER_ROLES
 from bot.stats import Inputs, MetricRow
+from bot.storage.base import week_of
 from bot.storage.repository import Repository
 
 
@@ -35,12 +36,15 @@ async def collect(repo: Repository, now: datetime) -> Inputs:
     ]
     helpers = await repo.members(roles=HELPER_ROLES)
     live = Counter(thread.helper_id for thread in await repo.live_threads())
+    # Only each helper's latest rest is kept (sealed): one that ends after this week began
+    # means they rested at some point this week. Counted per helper, never named.
+    week_start = datetime.combine(week_of(now), time(), UTC)
+    rests = [h.cooldown_until for h in helpers if h.cooldown_until is not None]
     return Inputs(
         metrics=metrics,
         ratings=await repo.ratings(),
         followups=await repo.followup_counts(),
         helper_loads=[live.get(helper.id, 0) for helper in helpers],
-        cooling_down=sum(
-            1 for h in helpers if h.cooldown_until is not None and h.cooldown_until > now
-        ),
+        cooling_down=sum(1 for until in rests if until > now),
+        rested_earlier=sum(1 for until in rests if week_start < until <= now),
     )

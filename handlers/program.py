@@ -88,7 +88,11 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
         f"{name}: {n(cell)}"
         for name, cell in zip(report.load.columns[:-1], report.load.cells[-1], strict=False)
     )
-    lines.append(text.stats_load.format(load=load, cooling=n(report.cooling_down)))
+    lines.append(
+        text.stats_load.format(
+            load=load, cooling=n(report.cooling_down), cooling_week=n(report.cooled_this_week)
+        )
+    )
     lines.append(text.stats_more)
     return "\n".join(lines)
 
