@@ -17,16 +17,16 @@ from bot import keyrotation
 from bot.catalog import Catalog
 from bot.config import Config
 from bot.delivery import RateLimits, SupportsLedger
-from bot.events import Address, Platform, Reply, Sent, Transport
+from bot.events import Address, Platform, Reply, Sent, SupportsMenus, Transport
 from bot.filemodes import require_private_database
-from bot.i18n import catalogs_for
+from bot.i18n import Catalogs, catalogs_for
 from bot.logs import cap_noisy_loggers, where
 from bot.relay import RelayEngine
 from bot.runlock import RunLock
 from bot.storage.integrity import KeyMismatchError
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
-from handlers import program
+from handlers import menus, program
 from handlers.base import ChoiceCodec, Services
 from handlers.dispatch import Dispatcher, build_router
 
@@ -90,8 +90,13 @@ class PlatformMessenger:
     async def accept_identity(self, address: Address) -> None:
         await self._for(address).accept_identity(address)
 
+    async def set_menu(self, to: Address, commands: Sequence[tuple[str, str]]) -> None:
+        transport = self._for(to)
+        if isinstance(transport, SupportsMenus):  # Signal has no menu: its /help lists them
+            await transport.set_menu(to, commands)
 
-def telegram_transport(config: Config, text: Catalog) -> Transport:
+
+def telegram_transport(config: Config, catalogs: Catalogs) -> Transport:
     from bot.transports.telegram import TelegramTransport  # noqa: PLC0415 - platform at the edge
 
     return TelegramTransport(
@@ -99,7 +104,7 @@ def telegram_transport(config: Config, text: Catalog) -> Transport:
         base_url=config.telegram.base_url,
         base_file_url=config.telegram.base_file_url,
         poll_timeout=config.telegram.poll_timeout,
-        menu=text.menu(),
+        default_menus=menus.stranger_menus(catalogs),
         limits=telegram_limits(config),
         webhook=telegram_webhook(config),
     )
@@ -175,7 +180,7 @@ class App:
         if self._transports is None:
             self._transports = []
             if self.config.telegram.enabled:
-                self._transports.append(telegram_transport(self.config, self.catalogs.default))
+                self._transports.append(telegram_transport(self.config, self.catalogs))
             if self.config.signal.enabled:
                 self._transports.append(signal_transport(self.config, self.catalogs.default))
         return self._transports
@@ -320,6 +325,7 @@ class App:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         if self.services is not None:
+            await self.services.menus.close()  # set again at each member's next message
             # Let a running clock step (and check-in dispatch) finish its sends while the
             # transports are still up.
             async with self.services.matching_lock, self._followup_lock:

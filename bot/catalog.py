@@ -94,14 +94,14 @@ class Catalog:
         "Nothing you write here is stored."
     )
     help_helper: str = (
-        "/available \u2013 take requests\n"
-        "/away \u2013 pause requests\n"
-        "/hours \u2013 weekly on-call hours\n"
+        "/available, /away \u2013 take or pause requests\n"
+        "/hours \u2013 on-call hours\n"
         "/topics \u2013 topics you'd like first\n"
         "/name \u2013 the name officers see\n"
         "/threads, /switch \u2013 your open conversations\n"
         "/transfer \u2013 hand over, if the officer agrees\n"
         "/followup 3d \u2013 check in later\n"
+        "/load \u2013 take fewer at once\n"
         "/checkin, /quiet \u2013 your check-ins\n"
         "/end \u2013 finish a conversation\n"
         "/language \u2013 change the language\n"
@@ -112,19 +112,19 @@ class Catalog:
         "/away \u2013 stop being paged\n"
         "/hours \u2013 set weekly on-call hours\n"
         "/checkin, /quiet \u2013 check-ins for yourself, and when they must wait\n"
-        "/stats \u2013 the program's numbers (coordinators)\n"
-        "/coverage \u2013 the week's hours with too few on call (coordinators)\n"
         "/language \u2013 change the language\n"
         "/crisis \u2013 24/7 crisis lines"
     )
 
     help_coordinator: str = (
         "For coordinators:\n"
-        "/oncall \u2013 who can take a request now and in the next hours\n"
+        "/oncall \u2013 who can take a request now and later\n"
         "/waiting \u2013 requests still waiting, and a button to widen each\n"
         "/invite ROLE [how many] [certified until] [agency] \u2013 new invite codes, to you only\n"
         "/renew MEMBER YYYY-MM-DD \u2013 renew a certification\n"
-        "/revoke MEMBER \u2013 remove someone's access at once"
+        "/revoke MEMBER \u2013 remove someone's access at once\n"
+        "/stats \u2013 the program's numbers\n"
+        "/coverage \u2013 the week's hours with too few on call"
     )
 
     # -- coordinators ----------------------------------------------------------------------
@@ -823,20 +823,37 @@ class Catalog:
     signal_choose_hint: str = "Send the number. In a conversation, reply to this message with it."
     signal_crisis_hint: str = "Crisis lines any time: send the word crisis."
 
-    # -- the platform's command menu -------------------------------------------------------
-    menu_talk: str = "Reach a peer or chaplain"
+    # -- the platform's command menu (Telegram): one description per command ------------------
+    menu_start: str = "Join with your invite code"
     menu_crisis: str = "24/7 crisis lines"
+    menu_talk: str = "Reach a peer or chaplain"
+    menu_cancel: str = "Stop looking"
     menu_end: str = "Finish a conversation"
+    menu_nickname: str = "Same nickname each time, or a new one"
+    menu_blocked: str = "Your not-again list"
+    menu_checkin: str = "A short \u201chow are you?\u201d now and then"
+    menu_quiet: str = "When check-ins wait"
+    menu_resources: str = "More help"
+    menu_privacy: str = "What stays private"
+    menu_available: str = "Take requests"
+    menu_away: str = "Pause requests"
+    menu_threads: str = "Your open conversations"
+    menu_switch: str = "Write in another conversation"
+    menu_transfer: str = "Hand over, if the officer agrees"
+    menu_followup: str = "Check in later"
+    menu_hours: str = "Weekly on-call hours"
+    menu_topics: str = "Topics you'd like first"
+    menu_name: str = "The name officers see"
+    menu_load: str = "Fewer conversations at once"
+    menu_oncall: str = "Who can take a request"
+    menu_waiting: str = "Requests still waiting"
+    menu_stats: str = "The program's numbers"
+    menu_coverage: str = "Hours with too few on call"
+    menu_invite: str = "New invite codes"
+    menu_renew: str = "Renew a certification"
+    menu_revoke: str = "Remove someone's access"
+    menu_language: str = "Change the language"
     menu_help: str = "What you can do here"
-
-    def menu(self) -> tuple[tuple[str, str], ...]:
-        """Commands shown in the chat's menu; /crisis is always one tap away."""
-        return (
-            ("crisis", self.menu_crisis),
-            ("talk", self.menu_talk),
-            ("end", self.menu_end),
-            ("help", self.menu_help),
-        )
 
     def names(self) -> list[str]:
         return [f.name for f in fields(self)]

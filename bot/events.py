@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Platform(enum.StrEnum):
@@ -190,6 +190,19 @@ class Messenger(Protocol):
 
 
 EventSink = Callable[[Incoming], Awaitable[None]]
+
+# A command menu: (command without the slash, what it does), in the order shown.
+Menu = tuple[tuple[str, str], ...]
+
+
+@runtime_checkable
+class SupportsMenus(Protocol):
+    """A platform with a command menu (Telegram; Signal has none)."""
+
+    async def set_menu(self, to: Address, commands: Sequence[tuple[str, str]]) -> None:
+        """Show `to` these commands in their chat's own menu; empty removes their own menu, so
+        the default one (strangers': /start) shows again."""
+        ...
 
 
 class Transport(Messenger, Protocol):

@@ -26,6 +26,7 @@ from bot.events import (
     Sent,
 )
 from bot.i18n import Catalogs
+from bot.menus import MenuKeeper
 from bot.model import Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
@@ -134,6 +135,8 @@ class Services:
     owed: dict[MemberId, str] = field(default_factory=dict)
     # First delay, in seconds, between tries of a notice that must not be lost.
     notice_retry: float = 0.5
+    # Each chat's own command menu, set in the background (handlers/menus.py says which).
+    menus: MenuKeeper = field(default_factory=MenuKeeper)
 
     @property
     def text(self) -> Catalog:

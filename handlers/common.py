@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.catalog import LANGUAGE_NAMES, LANGUAGES, Catalog
 from bot.config import CrisisConfig
 from bot.delivery import Priority, sending
 from bot.events import Reply
-from bot.model import HELPER_ROLES, Category
+from bot.model import HELPER_ROLES, Category, Member
+from handlers import menus
 from handlers.base import Turn
 from handlers.router import Router
 
@@ -28,17 +31,23 @@ def crisis_message(text: Catalog, crisis: CrisisConfig) -> str:
     return text.crisis.format(lines=crisis_lines(text, crisis))
 
 
+def help_screens(text: Catalog, member: Member) -> list[str]:
+    """What /help shows: every command of the member's menu (Signal has no menu)."""
+    if member.asks:
+        screens = [text.help_officer]
+    elif member.role in HELPER_ROLES:
+        screens = [text.help_helper]
+    else:
+        screens = [text.help_staff]
+    if member.is_coordinator:
+        screens.append(text.help_coordinator)
+    return screens
+
+
 @router.command("help")
 async def show_help(turn: Turn) -> None:
-    role = turn.member.role
-    if turn.member.asks:
-        await turn.say(turn.text.help_officer)
-    elif role in HELPER_ROLES:
-        await turn.say(turn.text.help_helper)
-    else:
-        await turn.say(turn.text.help_staff)
-    if turn.member.is_coordinator:
-        await turn.say(turn.text.help_coordinator)
+    for screen in help_screens(turn.text, turn.member):
+        await turn.say(screen)
 
 
 @router.command("crisis")
@@ -72,5 +81,6 @@ async def language_chosen(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.choice_expired)
         return
     await turn.services.repo.set_language(turn.member.id, arg)
+    menus.keep(turn.services, replace(turn.member, language=arg))
     chosen = turn.services.catalogs.get(arg)
     await turn.services.send(turn.event.address, Reply(chosen.language_set))

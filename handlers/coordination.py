@@ -13,7 +13,7 @@ from bot.invites import create_invites, invite_links
 from bot.model import HELPER_ROLES, Member, MemberId, RequestId, Role
 from bot.oncall import ON_CALL_ROLES, on_call
 from bot.storage.repository import OfferState
-from handlers import matching
+from handlers import matching, menus
 from handlers.base import Turn
 from handlers.common import category_label
 from handlers.router import COORDINATORS, Router
@@ -203,4 +203,7 @@ async def revoke(turn: Turn) -> None:
     elif not await turn.services.repo.set_active(number, False):
         await turn.say(text.member_unknown.format(member=number))
     else:
+        revoked = await turn.services.repo.member(number)
+        if revoked is not None:
+            menus.remove(turn.services, revoked.address)
         await turn.say(text.revoke_done.format(member=number))

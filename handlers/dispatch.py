@@ -23,6 +23,7 @@ from handlers import (
     identity,
     intake,
     matching,
+    menus,
     offers,
     onboarding,
     program,
@@ -156,6 +157,8 @@ class Dispatcher:
         if member is None or not member.active:
             await self._outsider(event, key, member, is_start=is_start)
             return
+        # Their role, rights or language may have changed since (the CLI, another process).
+        menus.keep(services, member, key)
         if is_start:
             await onboarding.start(services, event, member)
             return
@@ -193,8 +196,12 @@ class Dispatcher:
                     await onboarding.start(self.services, event, member)
                 self.strangers.forget(key)  # joined, or may yet: ask the database next time
         elif is_start and member is not None:
+            menus.remove(self.services, event.address, key)
             await onboarding.start(self.services, event, member)
         elif self.strangers.allow(key):
+            if member is not None or event.kind is Kind.COMMAND:
+                # Revoked, or a command from a menu an ex-member still has: back to /start.
+                menus.remove(self.services, event.address, key)
             self._answer_stranger(event)
 
     def _answer_stranger(self, event: Incoming) -> None:

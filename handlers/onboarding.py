@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from bot.catalog import Catalog
 from bot.events import Incoming, Reply
@@ -11,6 +12,7 @@ from bot.model import HELPER_ROLES, Member
 from bot.relay import new_alias
 from bot.storage.repository import InviteProblem
 from crypto import normalize_invite_code
+from handlers import menus
 from handlers.base import Services
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ async def start(services: Services, event: Incoming, member: Member | None) -> N
         return
     log.info("new member joined as %s", result.role.value)
     await services.repo.set_language(result.id, language)
+    menus.keep(services, replace(result, language=language))
     if result.role in HELPER_ROLES:
         name = new_alias(text)
         await services.repo.set_display_name(result.id, name)

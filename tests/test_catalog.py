@@ -21,7 +21,7 @@ SOURCES = "\n".join(
     for p in (ROOT / folder).rglob("*.py")
     if p.name != "catalog.py"
 )
-# Looked up by name (category_<value>, role_<value>) or used by the catalog's own menu().
+# Looked up by name (category_<value>, role_<value>, menu_<command> in handlers/menus.py).
 BY_NAME = (
     {f"category_{c.value}" for c in Category}
     | {f"role_{r.value}" for r in ON_CALL_ROLES}
@@ -58,10 +58,6 @@ def test_lines_fit_a_phone_screen(key: str) -> None:
     # Without the inserted legal notice or crisis list, no message is longer than this.
     for template in templates(getattr(EN, key)):
         assert len(template) <= 420, f"{key} is too long for a tired reader"
-
-
-def test_the_menu_keeps_crisis_first() -> None:
-    assert EN.menu()[0][0] == "crisis"
 
 
 def test_waiting_messages_say_what_happens_next() -> None:

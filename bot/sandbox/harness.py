@@ -25,6 +25,7 @@ from bot.config import (
 )
 from bot.delivery import RateLimits
 from bot.events import Transport
+from bot.i18n import catalogs_for
 from bot.invites import create_invites
 from bot.model import HELPER_ROLES, Role
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
@@ -32,6 +33,7 @@ from bot.sandbox.telegram_api import LocalBotApi, SimUser
 from bot.transports.signal import SignalTransport
 from bot.transports.telegram import TelegramTransport, Webhook
 from crypto import generate_key_file, load_master_key
+from handlers import menus
 from handlers.dispatch import build_router
 
 
@@ -124,7 +126,7 @@ class Sandbox:
             base_file_url=config.telegram.base_file_url,
             poll_timeout=config.telegram.poll_timeout,
             retry_base_delay=0.05,
-            menu=EN.menu(),
+            default_menus=menus.stranger_menus(catalogs_for(config)),
             limits=self.limits,
             flood_wait_cap=self.flood_wait_cap,
             webhook=self.webhook,

@@ -25,6 +25,7 @@ import functools
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -347,6 +348,13 @@ class SimUser:
     def texts(self) -> list[str]:
         return [m.text for m in self.inbox]
 
+    def menu(self) -> list[tuple[str, str]]:
+        """The command menu this person's app shows: (command, description) pairs."""
+        return self._api.menu_seen_by(self)
+
+    def commands(self) -> list[str]:
+        return [name for name, _ in self.menu()]
+
     async def wait_for(self, contains: str, *, timeout: float = 5.0) -> BotMessage:  # noqa: ASYNC109
         """The first inbox message whose text contains `contains`, waiting for it to arrive
         (or for an edit to make it so) up to `timeout` seconds."""
@@ -499,9 +507,9 @@ class LocalBotApi:
         self.bot_username = bot_username
         self.calls: list[tuple[str, dict[str, object]]] = []
         self.callback_answers: list[dict[str, object]] = []
-        self.commands: list[object] = []
-        # Menus set for one chat (scope "chat"), by chat id: what that person sees.
-        self.chat_commands: dict[int, list[object]] = {}
+        # Command menus as set: (scope type, chat id for scope "chat", language code or "")
+        # -> [(command, description)]. `menu_seen_by(user)` resolves what a person sees.
+        self.menus: dict[MenuKey, list[tuple[str, str]]] = {}
         self._users: dict[int, SimUser] = {}
         self._messages: dict[tuple[int, int], JsonDict] = {}
         self._message_ids: dict[int, itertools.count[int]] = {}
@@ -534,6 +542,8 @@ class LocalBotApi:
             "editmessagereplymarkup": self._edit_message_reply_markup,
             "answercallbackquery": self._answer_callback_query,
             "setmycommands": self._set_my_commands,
+            "deletemycommands": self._delete_my_commands,
+            "getmycommands": self._get_my_commands,
             "deletemessage": self._delete_message,
             "sendchataction": lambda _p: True,
             "copymessage": self._copy_message,
@@ -721,7 +731,10 @@ class LocalBotApi:
         )
 
     async def _apply_storms(self, key: str, params: JsonDict) -> None:
-        chat_id = _int(params.get("chat_id"))
+        scope = params.get("scope")
+        # A person's own menu names its chat in the scope.
+        in_scope = scope.get("chat_id") if isinstance(scope, Mapping) else None
+        chat_id = _int(params.get("chat_id", in_scope))
         for storm in list(self._storms):
             if not storm.matches(key, chat_id):
                 continue
@@ -1040,17 +1053,48 @@ class LocalBotApi:
         self.callback_answers.append(params)
         return True
 
-    def _set_my_commands(self, params: JsonDict) -> bool:
+    async def _set_my_commands(self, params: JsonDict) -> bool:
+        key = _menu_key(params)
         commands = params.get("commands")
-        listed = list(commands) if isinstance(commands, list) else []
-        scope = params.get("scope")
-        chat_id = scope.get("chat_id") if isinstance(scope, dict) else None
-        if isinstance(scope, dict) and scope.get("type") == "chat" and chat_id is not None:
-            # One person's own menu (Telegram's BotCommandScopeChat).
-            self.chat_commands[int(chat_id)] = listed
-        else:
-            self.commands = listed
+        if not isinstance(commands, list) or len(commands) > _MAX_COMMANDS:
+            raise ApiError(400, "Bad Request: commands must be a list of at most 100")
+        listed = [_command(item) for item in commands]
+        if listed:
+            self.menus[key] = listed
+        else:  # as on Telegram, an empty list removes the menu of that scope and language
+            self.menus.pop(key, None)
+        await self._menu_changed(key)
         return True
+
+    async def _delete_my_commands(self, params: JsonDict) -> bool:
+        key = _menu_key(params)
+        self.menus.pop(key, None)
+        await self._menu_changed(key)
+        return True
+
+    def _get_my_commands(self, params: JsonDict) -> list[JsonDict]:
+        listed = self.menus.get(_menu_key(params), [])
+        return [{"command": name, "description": text} for name, text in listed]
+
+    async def _menu_changed(self, key: MenuKey) -> None:
+        scope, chat_id, _ = key
+        for user in list(self._users.values()):
+            if scope != "chat" or user.user_id == chat_id:
+                await user.notify()
+
+    def menu_seen_by(self, user: SimUser) -> list[tuple[str, str]]:
+        """The menu `user`'s app shows, resolved as Telegram does for a private chat: their
+        chat's own menu in their language, then without a language, then the menus for all
+        private chats, then the default ones."""
+        language = (user.language_code or "").split("-")[0].lower()
+        for scope, chat_id in (("chat", user.user_id), ("all_private_chats", None)):
+            for lang in (language, ""):
+                if (found := self.menus.get((scope, chat_id, lang))) is not None:
+                    return found
+        for lang in (language, ""):
+            if (found := self.menus.get(("default", None, lang))) is not None:
+                return found
+        return []
 
     def _get_file(self, params: JsonDict) -> JsonDict:
         file_id = str(params.get("file_id", ""))
@@ -1065,6 +1109,38 @@ class LocalBotApi:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+
+MenuKey = tuple[str, int | None, str]
+_MAX_COMMANDS = 100
+_MENU_SCOPES = frozenset({"default", "all_private_chats", "chat"})
+_COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
+_LANGUAGE_CODE = re.compile(r"[a-z]{2}")
+
+
+def _menu_key(params: JsonDict) -> MenuKey:
+    """The scope and language a set/delete/getMyCommands call names, checked like Telegram."""
+    scope = params.get("scope")
+    scope = scope if isinstance(scope, Mapping) else {"type": "default"}
+    kind = str(scope.get("type", ""))
+    if kind not in _MENU_SCOPES:  # group scopes are not modelled: Peerline serves private chats
+        raise ApiError(400, "Bad Request: can't parse BotCommandScope")
+    chat_id = _int(scope.get("chat_id")) if kind == "chat" else None
+    if kind == "chat" and chat_id is None:
+        raise ApiError(400, "Bad Request: chat not found")
+    language = str(params.get("language_code") or "")
+    if language and not _LANGUAGE_CODE.fullmatch(language):
+        raise ApiError(400, "Bad Request: invalid language code specified")
+    return kind, chat_id, language
+
+
+def _command(item: object) -> tuple[str, str]:
+    name = item.get("command") if isinstance(item, Mapping) else None
+    description = item.get("description") if isinstance(item, Mapping) else None
+    if not isinstance(name, str) or not _COMMAND_NAME.fullmatch(name):
+        raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+    if not isinstance(description, str) or not 1 <= _units(description.strip()) <= 256:
+        raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+    return name, description
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dtm
+import functools
 import hashlib
 import hmac
 import logging
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from telegram import (
     BotCommand,
+    BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Message,
@@ -59,9 +61,11 @@ from bot.delivery import (
     HandledLedger,
     NotHandledError,
     Pacer,
+    Priority,
     RateLimits,
     backoff,
     current_priority,
+    sending,
 )
 from bot.events import (
     CAPTIONED_MEDIA,
@@ -103,6 +107,8 @@ _POLL_LIMIT = 100  # updates per getUpdates, Telegram's maximum
 _STUCK_POLL_INTERVAL = 0.5
 # BadRequest descriptions meaning the person is unreachable for good.
 _GONE = ("chat not found", "peer_id_invalid", "user not found", "user is deactivated")
+# Command menus are paced as one lane of their own: never a turn taken from a person's chat.
+_MENU_LANE = "menus"
 _ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 
 # Checked in this order: an animation also carries `document`.
@@ -228,7 +234,7 @@ class TelegramTransport:
         base_file_url: str | None = None,
         poll_timeout: float = 10.0,
         retry_base_delay: float = 0.5,
-        menu: Sequence[tuple[str, str]] = (),
+        default_menus: Sequence[tuple[str, Sequence[tuple[str, str]]]] = (),
         limits: RateLimits | None = None,
         flood_wait_cap: float | None = None,
         poll_around_after: float = 1.0,
@@ -241,9 +247,12 @@ class TelegramTransport:
         handled, up to `poll_around_after` seconds; past that it polls around the update still
         in hand. After `stuck_after` seconds in hand its chat counts as stuck, and the ids
         handled above it are written to the ledger (never sooner: a slow moment under load
-        must not put a disk write on the relay path)."""
+        must not put a disk write on the relay path).
+
+        `default_menus` are the menus of everyone without their own (strangers), set at start:
+        (language code, commands) pairs, "" for every language without its own."""
         self._token = token
-        self._menu = tuple(menu)
+        self._default_menus = tuple((lang, tuple(commands)) for lang, commands in default_menus)
         self._base_url = base_url
         self._base_file_url = base_file_url
         self._poll_timeout = poll_timeout
@@ -370,14 +379,7 @@ class TelegramTransport:
                 await self._shutdown(app)
                 raise
             self._app = app
-            if self._menu:
-                # The command menu keeps /crisis one tap away in every chat.
-                try:
-                    await app.bot.set_my_commands(
-                        [BotCommand(name, description) for name, description in self._menu]
-                    )
-                except TelegramError as exc:
-                    _log.warning("command menu not set (%s)", type(exc).__name__)
+            await self._set_default_menus()
             _log.info("telegram transport started")
 
     async def stop(self) -> None:
@@ -881,6 +883,39 @@ class TelegramTransport:
             lambda: self._bot.delete_message(chat_id=chat_id, message_id=message_id),
         )
 
+    async def _set_default_menus(self) -> None:
+        with sending(Priority.BACKGROUND):
+            for language, commands in self._default_menus:
+                listed = [BotCommand(name, description) for name, description in commands]
+                set_default = functools.partial(
+                    self._bot.set_my_commands, listed, language_code=language or None
+                )
+                try:
+                    await self._deliver("setMyCommands", None, set_default, lane=_MENU_LANE)
+                except DeliveryError as exc:
+                    _log.warning("default command menu not set (permanent=%s)", exc.permanent)
+
+    async def set_menu(self, to: Address, commands: Sequence[tuple[str, str]]) -> None:
+        """This person's own menu (BotCommandScopeChat): paced on a lane of its own, so a menu
+        never takes a turn from the person's messages, and sent at the caller's priority."""
+        chat_id = _chat_id(to)
+        scope = BotCommandScopeChat(chat_id)
+        if commands:
+            listed = [BotCommand(name, description) for name, description in commands]
+            await self._deliver(
+                "setMyCommands",
+                chat_id,
+                lambda: self._bot.set_my_commands(listed, scope=scope),
+                lane=_MENU_LANE,
+            )
+        else:
+            await self._deliver(
+                "deleteMyCommands",
+                chat_id,
+                lambda: self._bot.delete_my_commands(scope=scope),
+                lane=_MENU_LANE,
+            )
+
     async def accept_identity(self, address: Address) -> None:
         """Telegram has no per-contact identity keys to trust."""
 
@@ -944,22 +979,24 @@ class TelegramTransport:
         call: Callable[[], Awaitable[T]],
         *,
         not_modified_ok: bool = False,
+        lane: str | None = None,
     ) -> T | None:
         """Run one Bot API call, paced, through flood waits and bounded server-error retries,
         mapping failures to `DeliveryError`.
 
         A flood wait holds this chat (not the others) and is waited out however long it is:
         the send resumes, it is not dropped. `chat_id` None: not a message (a file download),
-        so not paced.
+        so not paced. `lane`, when given, is paced and held instead of the chat.
         """
-        chat = str(chat_id)
-        group = chat_id is not None and chat_id < 0
+        chat = lane or str(chat_id)
+        group = lane is None and chat_id is not None and chat_id < 0
+        paced = lane is not None or chat_id is not None
         priority = current_priority()
         failures = 0
         while True:
             if self._app is None:
                 raise DeliveryError("Telegram transport stopped", permanent=False, stopped=True)
-            if chat_id is not None:
+            if paced:
                 await self._pacer.turn(chat, priority, group=group)
             if self._app is None:
                 raise DeliveryError("Telegram transport stopped", permanent=False, stopped=True)
