@@ -531,6 +531,9 @@ class LocalBotApi:
         self.webhook: WebhookSetting | None = None
         self.webhook_answers: list[tuple[int, int]] = []  # (update id, HTTP status) per POST
         self._webhook_task: asyncio.Task[None] | None = None
+        # Called with each message the bot puts in a person's chat, as it lands (benchmarks
+        # time relays with it).
+        self.on_delivered: Callable[[SimUser, BotMessage], None] | None = None
         self._methods: dict[str, Callable[[JsonDict], Any]] = {
             "getme": self._get_me,
             "deletewebhook": self._delete_webhook,
@@ -901,6 +904,8 @@ class LocalBotApi:
     async def _deliver(self, user: SimUser, message: JsonDict, view: BotMessage) -> None:
         self.store_message(user.user_id, message)
         user.inbox.append(view)
+        if self.on_delivered is not None:
+            self.on_delivered(user, view)
         await user.notify()
 
     async def _send_message(self, params: JsonDict) -> JsonDict:

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -17,6 +18,7 @@ import aiosqlite
 from bot.events import Address
 from bot.hours import WeeklyHours, parse_hours
 from bot.storage import db
+from bot.storage.membercache import ChangeWatch, MemberCache
 from crypto import Vault
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,13 @@ class StoreBase:
         # hold the old rows: fold it in at the next chance (see fold_wal).
         self._checkpoint_due = False
         self._busy_reported = False
+        # Verified members served again while nothing is committed (see membercache.py).
+        self._members: MemberCache | None = None
+
+    def remember_members(self, path: Path) -> None:
+        """Serve member look-ups from memory while the database at `path` is unchanged."""
+        if self._members is None:
+            self._members = MemberCache(ChangeWatch(path))
 
     def checkpoint_due(self) -> bool:
         return self._checkpoint_due

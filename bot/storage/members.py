@@ -172,18 +172,36 @@ class MemberStore(StoreBase):
         rows = await self._all(_LINKS_OF, (member_id, member_id))
         return links_by_member(rows).get(member_id, Links())
 
-    async def _one_member(self, sql: str, params: tuple[Any, ...]) -> Member | None:
+    async def _one_member(
+        self, sql: str, params: tuple[Any, ...], generation: int | None = None
+    ) -> Member | None:
         row = await self._one(sql, params)
         if row is None:
             return None
-        return self._member(row, await self._links_of(row["id"]))
+        member = self._member(row, await self._links_of(row["id"]))
+        if member is not None and generation is not None and self._members is not None:
+            self._members.keep(member, row["address_hash"], generation)
+        return member
 
     async def member(self, member_id: MemberId) -> Member | None:
-        return await self._one_member("SELECT * FROM members WHERE id = ?", (member_id,))
+        generation = None
+        if self._members is not None:
+            cached, generation = self._members.get(member_id)
+            if cached is not None:
+                return cached
+        return await self._one_member(
+            "SELECT * FROM members WHERE id = ?", (member_id,), generation
+        )
 
     async def member_by_address(self, address: Address) -> Member | None:
+        address_hash = self.address_hash(address)
+        generation = None
+        if self._members is not None:
+            cached, generation = self._members.by_address(address_hash)
+            if cached is not None:
+                return cached
         return await self._one_member(
-            "SELECT * FROM members WHERE address_hash = ?", (self.address_hash(address),)
+            "SELECT * FROM members WHERE address_hash = ?", (address_hash,), generation
         )
 
     async def _members_where(self, condition: str) -> list[Member]:

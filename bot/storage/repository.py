@@ -74,6 +74,8 @@ class Repository(
         )
         repo = cls(conn, vault)
         await repo.seal_missing_records()
+        if str(path) != ":memory:":
+            repo.remember_members(Path(path))
         return repo
 
     async def rekey(self, new: Vault, pause: Callable[[str], None]) -> rekey.RekeyCounts:
@@ -86,6 +88,9 @@ class Repository(
         return counts
 
     async def close(self) -> None:
+        if self._members is not None:
+            self._members.close()
+            self._members = None
         async with self._lock:
             if not await db.checkpoint(self._conn):
                 log.warning("WAL checkpoint busy at close; the next start folds it")

@@ -84,6 +84,7 @@ from bot.events import (
     Sent,
 )
 from bot.logs import where
+from bot.transports.aiohttp_request import AiohttpRequest
 
 __all__ = ["UNSUPPORTED", "TelegramStartError", "TelegramTransport", "Webhook", "webhook_secret"]
 
@@ -271,6 +272,7 @@ class TelegramTransport:
         self._inflight = _Inflight()
         self._enqueued: set[int] = set()  # update ids that became jobs during process_update
         self._progress = asyncio.Event()
+        self._last_poll = 0.0  # loop time of the last getUpdates
         self._poller: asyncio.Task[None] | None = None
         self._failed = asyncio.Event()
         self._media_refs: OrderedDict[tuple[str, str], _MediaRef] = OrderedDict()
@@ -326,6 +328,9 @@ class TelegramTransport:
                 self._token,
                 base_url=self._base_url or "https://api.telegram.org/bot",
                 base_file_url=self._base_file_url or "https://api.telegram.org/file/bot",
+                # aiohttp rather than PTB's default httpx: far less CPU per Bot API call.
+                request=AiohttpRequest(),
+                get_updates_request=AiohttpRequest(connection_pool_size=1),
             )
             app: AnyApplication = (
                 ApplicationBuilder()
@@ -444,6 +449,7 @@ class TelegramTransport:
             around = await self._settle()
             self._ledger_wanted.set()
             offset = self._inflight.offset()
+            self._last_poll = asyncio.get_running_loop().time()
             try:
                 raw = await bot.fetch_updates(offset, self._poll_timeout, 5.0)
                 failures = 0
@@ -473,18 +479,34 @@ class TelegramTransport:
     async def _settle(self) -> bool:
         """Before asking again: wait for what is in hand to be handled, so the next offset
         confirms it and nothing is fetched twice. Returns True when an update has been in hand
-        longer than `poll_around_after`: then polling goes on around it."""
+        longer than `poll_around_after`: then polling goes on around it, but only once half a
+        window of new updates can come back, or `_STUCK_POLL_INTERVAL` after the last poll
+        (the window from the oldest update in hand re-sends all those above it: asking after
+        every update handled would fetch and skip nearly the same window again and again)."""
         loop = asyncio.get_running_loop()
         while self._inflight.since:
+            now = loop.time()
             oldest = min(self._inflight.since.values())
-            remaining = oldest + self._poll_around_after - loop.time()
+            remaining = oldest + self._poll_around_after - now
             if remaining <= 0:
-                return True
+                if self._window_room() >= _POLL_LIMIT // 2:
+                    return True
+                remaining = self._last_poll + _STUCK_POLL_INTERVAL - now
+                if remaining <= 0:
+                    return True
             self._progress.clear()
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(remaining):
                     await self._progress.wait()
         return False
+
+    def _window_room(self) -> int:
+        """How many new updates a poll now could bring (Telegram re-sends every update from
+        the oldest one in hand on, handled or not, up to `_POLL_LIMIT` in all)."""
+        offset = self._inflight.offset()
+        if offset is None:
+            return _POLL_LIMIT
+        return _POLL_LIMIT - sum(1 for u in self._inflight.seen if u >= offset)
 
     def _acknowledged(self, offset: int | None) -> None:
         """Telegram now holds nothing below `offset`: forget those ids."""

@@ -1,0 +1,399 @@
+"""What the relay benchmarks share.
+
+- `percentile`, `connect` (an officer and a peer in a live thread through the sandbox).
+- `ServerProcess`: the local Bot API stand-in (bot/sandbox/telegram_api.py) and the simulated
+  people in a process of their own, so that its CPU is never counted as the bot's. The people
+  send texts on command and time each relayed copy from the moment its update is queued to the
+  moment the bot's copy lands in the other chat (one clock, the server's).
+- `BotProcess`: a bot under test (Peerline or the bare relay) in a process of its own, which
+  answers `cpu` (its process CPU seconds, every thread included) and `rss` (its peak RSS).
+
+Processes are started with "spawn": each starts clean, so a bot's peak RSS is its own. The
+smoke tests set PEERLINE_BENCH_START=fork, which starts them at once from what the test process
+has already loaded (its RSS figures then include the test process's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import multiprocessing
+import os
+import resource
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, Self
+
+from bot.catalog import EN
+from bot.model import Role
+
+os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+
+Command = Callable[..., Awaitable[Any]]
+Pair = tuple[int, int]  # (officer's chat id, helper's chat id): one live thread
+
+_FIRST_USER = 5_000_001
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
+
+
+def pairs_of(threads: int) -> list[Pair]:
+    """Chat ids for `threads` live threads: officer n and helper n."""
+    return [(_FIRST_USER + 2 * n, _FIRST_USER + 2 * n + 1) for n in range(threads)]
+
+
+def process_cpu() -> float:
+    """CPU seconds of this process so far, all of its threads (aiosqlite's included)."""
+    return time.process_time()
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+async def connect(box: Any) -> tuple[Any, Any]:
+    """An officer and a peer joined through the sandbox and talking in a live thread."""
+    officer = await box.join("Dana", Role.OFFICER)
+    peer = await box.join("Alex", Role.PEER)
+    await officer.send("/talk")
+    for prompt, answer in (
+        ("What's it mostly about?", "Stress or burnout"),
+        ("Who would you like", "A peer"),
+        ("outside your own agency", "Doesn't matter"),
+        ("in a few words", "Skip"),
+    ):
+        await officer.press(await officer.wait_for(prompt), answer)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    return officer, peer
+
+
+# -- a command loop over a pipe, run inside a child's event loop -------------------------------
+
+
+async def serve(conn: Connection, commands: Mapping[str, Command]) -> None:
+    """Answer `(name, kwargs)` requests with `("ok", result)` or `("error", text)` until
+    `stop`. The pipe is read in a thread, so the loop keeps running in between."""
+    handlers: dict[str, Command] = {
+        "cpu": _async(process_cpu),
+        "rss": _async(peak_rss_mb),
+        **commands,
+    }
+    while True:
+        name, kwargs = await asyncio.to_thread(conn.recv)
+        if name == "stop":
+            return
+        try:
+            conn.send(("ok", await handlers[name](**kwargs)))
+        except Exception as exc:  # report it to the orchestrator, which raises it
+            conn.send(("error", f"{name}: {type(exc).__name__}: {exc}"))
+
+
+def _async(function: Callable[[], float]) -> Command:
+    async def call() -> float:
+        return function()
+
+    return call
+
+
+class Child:
+    """A process started with `target(conn, *args)` that answers commands over a pipe."""
+
+    def __init__(self, target: Callable[..., None], *args: object) -> None:
+        if os.environ.get("PEERLINE_BENCH_START") == "fork":
+            context: Any = multiprocessing.get_context("fork")
+        else:
+            context = multiprocessing.get_context("spawn")
+        self._conn, child_end = context.Pipe()
+        self._process = context.Process(target=target, args=(child_end, *args), daemon=True)
+        self._process.start()
+        child_end.close()
+        self.ready: Any = self._receive(timeout=180)
+
+    @property
+    def pid(self) -> int:
+        return self._process.pid or 0
+
+    def ask(self, name: str, timeout: float = 600, **kwargs: object) -> Any:
+        self._conn.send((name, kwargs))
+        return self._receive(timeout)
+
+    def _receive(self, timeout: float) -> Any:
+        if not self._conn.poll(timeout):
+            raise TimeoutError(f"no answer from the benchmark process after {timeout:.0f} s")
+        status, value = self._conn.recv()
+        if status != "ok":
+            raise RuntimeError(f"benchmark process failed: {value}")
+        return value
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, EOFError):
+            self._conn.send(("stop", {}))
+        self._process.join(timeout=60)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+# -- the server process: the local Bot API and the people --------------------------------------
+
+
+@dataclass
+class Phase:
+    """What one phase of load measured on the server side."""
+
+    messages: int
+    seconds: float  # first text queued to last copy landed
+    latencies: list[float]  # seconds, each text queued -> its copy landed
+    requests: dict[str, int] = field(default_factory=dict)  # Bot API calls, by method
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def request_count(self) -> int:
+        return sum(self.requests.values())
+
+
+class ServerProcess(Child):
+    """`ServerProcess()` starts the stand-in; `.ready` is `{"base_url", "base_file_url",
+    "token"}`; `burst`, `paced` run load and return a `Phase`."""
+
+    def __init__(self) -> None:
+        super().__init__(_server_main)
+
+    def burst(self, pairs: list[Pair], per_thread: int) -> Phase:
+        return Phase(**self.ask("burst", pairs=pairs, per_thread=per_thread))
+
+    def paced(self, pairs: list[Pair], rate: float, seconds: float) -> Phase:
+        return Phase(**self.ask("paced", pairs=pairs, rate=rate, seconds=seconds))
+
+
+def _server_main(conn: Connection) -> None:
+    asyncio.run(_server(conn))
+
+
+async def _server(conn: Connection) -> None:
+    from bot.sandbox.telegram_api import LocalBotApi  # noqa: PLC0415 - in the child only
+
+    api = LocalBotApi()
+    await api.start()
+    load = _Load(api)
+    conn.send(
+        (
+            "ok",
+            {"base_url": api.base_url, "base_file_url": api.base_file_url, "token": api.token},
+        )
+    )
+    try:
+        await serve(conn, {"burst": load.burst, "paced": load.paced})
+    finally:
+        await api.stop()
+
+
+class _Load:
+    """The people's side: texts sent to the bot, and their copies timed as they land."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api
+        self._seq = 0
+        self._queued: dict[int, float] = {}
+        self._landed: dict[int, float] = {}
+        self._expected = 0
+        self._all_landed = asyncio.Event()
+        api.on_delivered = self._delivered
+
+    def _delivered(self, _user: object, view: Any) -> None:
+        last = str(view.text).rsplit("\n", 1)[-1]
+        if last.startswith("bench ") and (seq := int(last[6:])) in self._queued:
+            self._landed.setdefault(seq, time.perf_counter())
+            if len(self._landed) >= self._expected:
+                self._all_landed.set()
+
+    def _reset(self, pairs: list[Pair], expected: int) -> int:
+        for pair in pairs:  # both sides exist for the stand-in before anyone is sent a copy
+            for chat in pair:
+                self.api.user(chat)
+        self._queued.clear()
+        self._landed.clear()
+        self._expected = expected
+        self._all_landed.clear()
+        return len(self.api.calls)
+
+    async def _send(self, pair: Pair, turn: int) -> None:
+        """One text in a thread: the officer on even turns, the helper on odd ones."""
+        sender = self.api.user(pair[turn % 2])
+        self._seq += 1
+        self._queued[self._seq] = time.perf_counter()
+        await sender.send(f"bench {self._seq}")
+
+    async def _finish(self, calls_before: int, started: float) -> dict[str, Any]:
+        deadline = 60 + self._expected / 10  # generous: a slow machine is not a failure
+        try:
+            async with asyncio.timeout(deadline):
+                await self._all_landed.wait()
+        except TimeoutError:
+            missing = self._expected - len(self._landed)
+            raise RuntimeError(f"{missing} of {self._expected} relays never arrived") from None
+        counts = Counter(name for name, _ in self.api.calls[calls_before:])
+        return {
+            "messages": self._expected,
+            "seconds": max(self._landed.values()) - started,
+            "latencies": [self._landed[s] - self._queued[s] for s in self._landed],
+            "requests": dict(counts),
+        }
+
+    async def burst(self, pairs: list[Pair], per_thread: int) -> dict[str, Any]:
+        """Every text queued at once (`per_thread` in each thread, the two sides in turn)."""
+        calls_before = self._reset(pairs, len(pairs) * per_thread)
+        started = time.perf_counter()
+        for turn in range(per_thread):
+            for pair in pairs:
+                await self._send(pair, turn)
+        return await self._finish(calls_before, started)
+
+    async def paced(self, pairs: list[Pair], rate: float, seconds: float) -> dict[str, Any]:
+        """`rate` texts a second in all, for `seconds`, the threads taking turns."""
+        total = max(1, round(rate * seconds))
+        calls_before = self._reset(pairs, total)
+        started = time.perf_counter()
+        for n in range(total):
+            due = started + n / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            await self._send(pairs[n % len(pairs)], n // len(pairs))
+        return await self._finish(calls_before, started)
+
+
+# -- Peerline in a process of its own ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeerlineSpec:
+    server: Mapping[str, str]  # ServerProcess.ready
+    pairs: list[Pair]
+    rate_overall: float = 1e6  # the cap lifted by default; 30.0 is Telegram's
+    rate_per_chat: float = 1e6
+
+
+class PeerlineProcess(Child):
+    """Peerline (the real App, its own composition of the Telegram transport, logging to a
+    file at INFO as `peerline run` does), with one live thread per pair, set up in its
+    database before it starts."""
+
+    def __init__(self, spec: PeerlineSpec) -> None:
+        super().__init__(_peerline_main, spec)
+
+
+def _peerline_main(conn: Connection, spec: PeerlineSpec) -> None:
+    asyncio.run(_peerline(conn, spec))
+
+
+async def _peerline(conn: Connection, spec: PeerlineSpec) -> None:
+    # Imported here: the orchestrator itself never loads Peerline's app.
+    from bot.app import App  # noqa: PLC0415
+    from bot.config import (  # noqa: PLC0415
+        Config,
+        CryptoConfig,
+        LoggingConfig,
+        ProgramConfig,
+        StorageConfig,
+        TelegramConfig,
+    )
+    from bot.logs import setup_logging  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        config = Config(
+            program=ProgramConfig(name="Bench Peer Support"),
+            telegram=TelegramConfig(
+                token=spec.server["token"],
+                base_url=spec.server["base_url"],
+                base_file_url=spec.server["base_file_url"],
+                rate_overall=spec.rate_overall,
+                rate_per_chat=spec.rate_per_chat,
+            ),
+            storage=StorageConfig(path=directory / "peerline.db"),
+            crypto=CryptoConfig(key_file=None, key_text=_key_text()),
+            logging=LoggingConfig(level="INFO", file=directory / "peerline.log"),
+        )
+        setup_logging(config.logging.level, config.logging.file)
+        await _seed(config, spec.pairs)
+        app = App(config)
+        await app.start()
+        conn.send(("ok", {"threads": len(spec.pairs)}))
+        try:
+            await serve(conn, {})
+        finally:
+            await app.stop()
+
+
+def _key_text() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+async def _seed(config: Any, pairs: list[Pair]) -> None:
+    """Members for every chat and a live thread per pair, written before the app starts (as
+    a restart would find them)."""
+    from bot.app import load_key, utc_now  # noqa: PLC0415
+    from bot.events import Address, Platform  # noqa: PLC0415
+    from bot.invites import create_invites  # noqa: PLC0415
+    from bot.model import Category, Thread  # noqa: PLC0415
+    from bot.storage.repository import Repository  # noqa: PLC0415
+    from bot.storage.threads import new_thread_id  # noqa: PLC0415
+    from crypto import Vault, normalize_invite_code  # noqa: PLC0415
+
+    repo = await Repository.open(config.storage.path, Vault(load_key(config)))
+    try:
+        now = utc_now()
+        codes: dict[Role, list[str]] = {Role.OFFICER: [], Role.PEER: []}
+        for role, batch in itertools.product(codes, range(0, len(pairs), 500)):
+            codes[role] += await create_invites(
+                repo,
+                role=role,
+                agency=None,
+                count=min(500, len(pairs) - batch),  # at most 500 at a time
+                valid_for=timedelta(days=1),
+                certified_until=now.date() + timedelta(days=30),
+                now=now,
+            )
+        for n, (officer_chat, helper_chat) in enumerate(pairs):
+            members = []
+            for role, chat in ((Role.OFFICER, officer_chat), (Role.PEER, helper_chat)):
+                code = normalize_invite_code(codes[role][n])
+                assert code is not None
+                member = await repo.redeem_invite(code, Address(Platform.TELEGRAM, str(chat)), now)
+                assert not isinstance(member, str) and hasattr(member, "id"), member
+                members.append(member)
+            await repo.save_thread(
+                Thread(
+                    id=new_thread_id(),
+                    tag=f"{n:03d}"[-3:],
+                    officer_id=members[0].id,
+                    helper_id=members[1].id,
+                    officer_alias="Quiet Heron",
+                    category=Category.STRESS,
+                    urgent=False,
+                    opened_at=now,
+                )
+            )
+    finally:
+        await repo.close()

@@ -1,0 +1,111 @@
+"""Members read lately, in memory only, dropped the moment anything is committed to the database.
+
+Every relayed message looks up its sender by address and its recipient by number; from the
+database that is four statements through the connection's thread, a keyed hash, MAC checks and
+AEAD opens each time, and profiling the relay (bench/relay_vs_bare.py) found it the largest
+share of Peerline's own CPU per message. The records change rarely (a join, /available, a
+revoke...), so a verified `Member` is kept here and served again while the database is
+unchanged.
+
+"Unchanged" is SQLite's `data_version` read through a second, read-only connection: it moves
+whenever a transaction commits on ANY other connection, this process's own included, and other
+processes too (`peerline roster revoke` while the bot runs), so no write path has to remember to
+invalidate anything, and a record changed behind the bot's back (a copy edited without the key)
+is read and checked again. The pragma reads the WAL index in shared memory: no thread hop, no
+disk write. Nothing here is ever written anywhere; the entries are the same objects a lookup
+returns, bounded in number.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections import OrderedDict
+from pathlib import Path
+
+from bot.model import Member, MemberId
+
+log = logging.getLogger(__name__)
+
+_MAX_MEMBERS = 10_000
+
+
+class ChangeWatch:
+    """Whether anything was committed to the database file since the last look."""
+
+    def __init__(self, path: Path) -> None:
+        # timeout=0: never wait on a lock on the event loop; busy counts as changed.
+        self._conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=0, isolation_level=None
+        )
+        self._seen: int | None = None
+
+    def changed(self) -> bool:
+        try:
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error as exc:
+            log.info("change check failed (%s); reading from the database", type(exc).__name__)
+            self._seen = None
+            return True
+        version = int(row[0])
+        if version == self._seen:
+            return False
+        self._seen = version
+        return True
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class MemberCache:
+    """Members by number and by address hash, valid while the database is unchanged.
+
+    A lookup that misses returns the cache's generation; `keep` stores what was then read only
+    if nothing was committed in between (else the read may predate the change)."""
+
+    def __init__(self, watch: ChangeWatch, size: int = _MAX_MEMBERS) -> None:
+        self._watch = watch
+        self._size = size
+        self._generation = 0
+        self._by_id: OrderedDict[MemberId, Member] = OrderedDict()
+        self._by_address: dict[bytes, MemberId] = {}
+        self._address_of: dict[MemberId, bytes] = {}
+
+    def _fresh(self) -> int:
+        if self._watch.changed():
+            self.clear()
+        return self._generation
+
+    def clear(self) -> None:
+        self._generation += 1
+        self._by_id.clear()
+        self._by_address.clear()
+        self._address_of.clear()
+
+    def get(self, member_id: MemberId) -> tuple[Member | None, int]:
+        generation = self._fresh()
+        member = self._by_id.get(member_id)
+        if member is not None:
+            self._by_id.move_to_end(member_id)
+        return member, generation
+
+    def by_address(self, address_hash: bytes) -> tuple[Member | None, int]:
+        generation = self._fresh()
+        member_id = self._by_address.get(address_hash)
+        return (None, generation) if member_id is None else self.get(member_id)
+
+    def keep(self, member: Member, address_hash: bytes, generation: int) -> None:
+        """Remember a member read and verified since `generation` (its stored address hash)."""
+        if self._fresh() != generation:
+            return
+        self._by_id[member.id] = member
+        self._by_id.move_to_end(member.id)
+        self._by_address[address_hash] = member.id
+        self._address_of[member.id] = address_hash
+        while len(self._by_id) > self._size:
+            old, _ = self._by_id.popitem(last=False)
+            self._by_address.pop(self._address_of.pop(old, b""), None)
+
+    def close(self) -> None:
+        self.clear()
+        self._watch.close()
