@@ -31,6 +31,9 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.relay_overhead
 	$(BIN)/python -m bench.followups
 	$(BIN)/python -m bench.stranger_flood
+	$(BIN)/python -m bench.bare_relay
+	$(BIN)/python -m bench.relay_vs_bare
+	$(BIN)/python -m bench.relay_scale
 
 clean:
 	rm -rf $(VENV) build *.egg-info

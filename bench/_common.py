@@ -30,10 +30,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from bot.catalog import EN
 from bot.model import Role
+
+if TYPE_CHECKING:
+    from bot.sandbox.harness import Sandbox
+    from bot.sandbox.telegram_api import SimUser
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
@@ -62,7 +66,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
-async def connect(box: Any) -> tuple[Any, Any]:
+async def connect(box: Sandbox) -> tuple[SimUser, SimUser]:
     """An officer and a peer joined through the sandbox and talking in a live thread."""
     officer = await box.join("Dana", Role.OFFICER)
     peer = await box.join("Alex", Role.PEER)
@@ -332,11 +336,11 @@ async def _peerline(conn: Connection, spec: PeerlineSpec) -> None:
                 rate_per_chat=spec.rate_per_chat,
             ),
             storage=StorageConfig(path=directory / "peerline.db"),
-            crypto=CryptoConfig(key_file=None, key_text=_key_text()),
+            crypto=CryptoConfig(key_file=None, key_text=key_text()),
             logging=LoggingConfig(level="INFO", file=directory / "peerline.log"),
         )
         setup_logging(config.logging.level, config.logging.file)
-        await _seed(config, spec.pairs)
+        await seed(config, spec.pairs)
         app = App(config)
         await app.start()
         conn.send(("ok", {"threads": len(spec.pairs)}))
@@ -346,11 +350,11 @@ async def _peerline(conn: Connection, spec: PeerlineSpec) -> None:
             await app.stop()
 
 
-def _key_text() -> str:
+def key_text() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-async def _seed(config: Any, pairs: list[Pair]) -> None:
+async def seed(config: Any, pairs: list[Pair]) -> None:
     """Members for every chat and a live thread per pair, written before the app starts (as
     a restart would find them)."""
     from bot.app import load_key, utc_now  # noqa: PLC0415

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench.relay_overhead import InstantMessenger, _key
+from bench._common import key_text
+from bench.relay_overhead import InstantMessenger
 from bot.app import App
 from bot.config import Config, StorageConfig, TelegramConfig
 from bot.events import Address, Platform
@@ -34,7 +35,7 @@ from bot.followups import FollowUp, Kind
 from bot.invites import create_invites
 from bot.model import Category, MemberId, Role
 from bot.storage.repository import Repository, new_followup_id
-from crypto import MasterKey, Vault, normalize_invite_code
+from crypto import MasterKey, Vault, master_key_from_text, normalize_invite_code
 
 # Noon in Chicago (the default zone), outside the default quiet hours.
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
@@ -112,7 +113,7 @@ async def seed(path: Path, key: MasterKey, pending: int, due: int, members: int)
 
 
 async def run(pending: int, due: int, members: int) -> Figures:
-    key = _key()
+    key = master_key_from_text(key_text())
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.db"
         started = time.perf_counter()

@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import os
 import statistics
 import tempfile
 import time
-from datetime import timedelta
 from itertools import count
 from pathlib import Path
 
-from bot.app import App, utc_now
-from bot.config import Config, StorageConfig, TelegramConfig
+from bench._common import connect, key_text, percentile, seed
+from bot.app import App
+from bot.config import Config, CryptoConfig, StorageConfig, TelegramConfig
 from bot.events import Address, Incoming, Kind, Media, NotRelayableError, Platform, Reply, Sent
-from bot.invites import create_invites
-from bot.model import Category, Role, Thread, ThreadId
 from bot.sandbox.harness import Sandbox
-from crypto import MasterKey, master_key_from_text, normalize_invite_code
 
 
 class InstantMessenger:
@@ -80,51 +75,21 @@ class InstantMessenger:
         return Sent(to, str(next(self._ids)))
 
 
-def _key() -> MasterKey:
-    return master_key_from_text(base64.b64encode(os.urandom(32)).decode())
-
-
 async def in_process(messages: int) -> list[float]:
     """Microseconds per relayed message inside Peerline (dispatcher to messenger)."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(
             telegram=TelegramConfig(enabled=False),
             storage=StorageConfig(path=Path(tmp) / "bench.db"),
+            crypto=CryptoConfig(key_file=None, key_text=key_text()),
         )
+        await seed(config, [(1001, 2001)])  # an officer and a peer in a live thread
         messenger = InstantMessenger()
-        app = App(config, transports=[messenger], key=_key(), tick_every=3600)
+        app = App(config, transports=[messenger], tick_every=3600)
         await app.start()
-        assert app.repo is not None and app.dispatcher is not None and app.services is not None
+        assert app.dispatcher is not None
         officer = Address(Platform.TELEGRAM, "1001")
         peer = Address(Platform.TELEGRAM, "2001")
-        for role, address in ((Role.OFFICER, officer), (Role.PEER, peer)):
-            (code,) = await create_invites(
-                app.repo,
-                role=role,
-                agency=None,
-                count=1,
-                valid_for=timedelta(days=1),
-                certified_until=utc_now().date() + timedelta(days=30),
-                now=utc_now(),
-            )
-            normalized = normalize_invite_code(code)
-            assert normalized is not None
-            await app.repo.redeem_invite(normalized, address, utc_now())
-        officer_member = await app.repo.member_by_address(officer)
-        peer_member = await app.repo.member_by_address(peer)
-        assert officer_member is not None and peer_member is not None
-        app.services.relay.open(
-            Thread(
-                id=ThreadId("tbench"),
-                tag="BEN",
-                officer_id=officer_member.id,
-                helper_id=peer_member.id,
-                officer_alias="Quiet Heron",
-                category=Category.STRESS,
-                urgent=False,
-                opened_at=utc_now(),
-            )
-        )
         timings = []
         for n in range(messages):
             sender = officer if n % 2 == 0 else peer
@@ -143,18 +108,7 @@ async def over_http(messages: int) -> tuple[float, float]:
         box = Sandbox(Path(tmp))
         await box.start()
         try:
-            officer = await box.join("Dana", Role.OFFICER)
-            peer = await box.join("Alex", Role.PEER)
-            await officer.send("/talk")
-            for prompt, answer in (
-                ("What's it mostly about?", "Stress or burnout"),
-                ("Who would you like", "A peer"),
-                ("outside your own agency", "Doesn't matter"),
-                ("in a few words", "Skip"),
-            ):
-                await officer.press(await officer.wait_for(prompt), answer)
-            await peer.press(await peer.wait_for("New request"), "Accept")
-            await officer.wait_for("is here for you")
+            officer, peer = await connect(box)
             start = time.perf_counter()
             for n in range(messages):
                 await officer.send(f"message {n}")
@@ -163,11 +117,6 @@ async def over_http(messages: int) -> tuple[float, float]:
         finally:
             await box.stop()
     return messages / took, took
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def main() -> None:

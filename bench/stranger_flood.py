@@ -21,36 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._common import connect, percentile
 from bot.catalog import EN
 from bot.delivery import RateLimits
-from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
 
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 LIMITS = RateLimits(overall_per_second=30.0, per_chat_per_second=1000.0, chat_burst=1000)
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-async def connect(box: Sandbox) -> tuple[SimUser, SimUser]:
-    officer = await box.join("Dana", Role.OFFICER)
-    peer = await box.join("Alex", Role.PEER)
-    await officer.send("/talk")
-    for prompt, answer in (
-        ("What's it mostly about?", "Stress or burnout"),
-        ("Who would you like", "A peer"),
-        ("outside your own agency", "Doesn't matter"),
-        ("in a few words", "Skip"),
-    ):
-        await officer.press(await officer.wait_for(prompt), answer)
-    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
-    await officer.wait_for("is here for you")
-    return officer, peer
 
 
 async def relay_latencies(officer: SimUser, peer: SimUser, label: str, count: int) -> list[float]:

@@ -51,6 +51,7 @@ def test_peerline_and_the_bare_relay_side_by_side() -> None:
     assert results.ratio == results.peerline.phase.rate / results.best_bare.phase.rate
     bare_steady, ours_steady = results.steady
     assert bare_steady.label == results.best_bare.label
+    assert ours_steady.label.startswith("Peerline")
     for run in results.steady:
         assert_sane(run, 6)
     assert [r.label for r in results.at_cap] == ["default cap, 15/s", "cap lifted, 15/s"]
