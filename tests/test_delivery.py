@@ -158,6 +158,38 @@ async def test_each_update_is_fetched_and_parsed_once_per_thousand_messages(
     assert api.pending_updates == 0
 
 
+class SlowRecorder(Recorder):
+    """Takes a moment over each event, so a backlog outlasts `poll_around_after`."""
+
+    async def __call__(self, incoming: Incoming) -> None:
+        await super().__call__(incoming)
+        await asyncio.sleep(0.01)
+
+
+async def test_a_backlog_slower_than_poll_around_after_is_not_fetched_again_per_update(
+    api: LocalBotApi,
+) -> None:
+    sink = SlowRecorder()
+    transport = transport_for(api, poll_around_after=0.01)
+    await transport.start(sink)
+    users = [api.user(7_100_000 + n) for n in range(20)]
+    try:
+        before = len(api.calls_of("getUpdates"))
+        started = asyncio.get_running_loop().time()
+        for n in range(300):
+            await users[n % 20].send(f"m{n}")
+        await eventually(lambda: len(sink.texts) == 300, "all 300 handled", 60)
+        took = asyncio.get_running_loop().time() - started
+        polls = len(api.calls_of("getUpdates")) - before
+    finally:
+        await transport.stop()
+    assert transport.stats.parsed == 300
+    # Around an update in hand, a poll goes out once half a window can come back (at most
+    # 300/50 + 1 times here), else half a second after the last; plus the plain polls for
+    # each fresh window (at most 3 + 1). Asking after every update handled made ~16 here.
+    assert polls <= 12 + 2 * took, (polls, took)
+
+
 async def test_relays_and_crisis_lines_go_before_status_and_strangers_when_the_limit_binds(
     api: LocalBotApi,
 ) -> None:

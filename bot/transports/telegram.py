@@ -273,6 +273,7 @@ class TelegramTransport:
         self._enqueued: set[int] = set()  # update ids that became jobs during process_update
         self._progress = asyncio.Event()
         self._last_poll = 0.0  # loop time of the last getUpdates
+        self._last_fresh = 0  # new updates it brought
         self._poller: asyncio.Task[None] | None = None
         self._failed = asyncio.Event()
         self._media_refs: OrderedDict[tuple[str, str], _MediaRef] = OrderedDict()
@@ -468,6 +469,7 @@ class TelegramTransport:
             fresh = 0
             for item in raw:
                 fresh += await self._take(app, bot, item)
+            self._last_fresh = fresh
             if around and not fresh:
                 # Telegram re-sent only what is still in hand: wait for progress before asking
                 # again (a window full of held updates cannot show newer ones).
@@ -480,16 +482,17 @@ class TelegramTransport:
         """Before asking again: wait for what is in hand to be handled, so the next offset
         confirms it and nothing is fetched twice. Returns True when an update has been in hand
         longer than `poll_around_after`: then polling goes on around it, but only once half a
-        window of new updates can come back, or `_STUCK_POLL_INTERVAL` after the last poll
-        (the window from the oldest update in hand re-sends all those above it: asking after
-        every update handled would fetch and skip nearly the same window again and again)."""
+        window of new updates can come back (and the last poll brought some), or
+        `_STUCK_POLL_INTERVAL` after the last poll. The window from the oldest update in hand
+        re-sends all those above it: asking after every update handled would fetch and skip
+        nearly the same window again and again."""
         loop = asyncio.get_running_loop()
         while self._inflight.since:
             now = loop.time()
             oldest = min(self._inflight.since.values())
             remaining = oldest + self._poll_around_after - now
             if remaining <= 0:
-                if self._window_room() >= _POLL_LIMIT // 2:
+                if self._last_fresh and self._window_room() >= _POLL_LIMIT // 2:
                     return True
                 remaining = self._last_poll + _STUCK_POLL_INTERVAL - now
                 if remaining <= 0:
