@@ -124,7 +124,8 @@ class Catalog:
         "/renew MEMBER YYYY-MM-DD \u2013 renew a certification\n"
         "/revoke MEMBER \u2013 remove someone's access at once\n"
         "/stats \u2013 the program's numbers\n"
-        "/coverage \u2013 the week's hours with too few on call"
+        "/coverage \u2013 the week's hours with too few on call\n"
+        "/incident AGENCY \u2013 a critical incident: page helpers from other agencies"
     )
 
     # -- coordinators ----------------------------------------------------------------------
@@ -244,6 +245,13 @@ class Catalog:
     category_other: str = "Something else"
     category_not_safe: str = "Not safe right now"
     intake_who: str = "Who would you like to talk to?"
+    intake_incident: str = (
+        "Before we start: what you say stays private, within a few limits set by law. Send "
+        "/privacy to read them.\n\n"
+        "We know about the critical incident at your agency. You'll talk with someone from "
+        "outside your agency. Who would you like to talk to?"
+    )
+    intake_incident_other: str = "It's about something else"
     who_peer: str = "A peer"
     who_chaplain: str = "A chaplain"
     who_either: str = "Whoever is free first"
@@ -411,6 +419,79 @@ class Catalog:
     coverage_more: str = "And {count} more. The full list: peerline coverage on the server."
     coverage_role_peer: str = "peers"
     coverage_role_chaplain: str = "chaplains"
+
+    # -- critical incidents: the coordinator -----------------------------------------------
+    incident_none_open: str = (
+        "No critical incident is open. To open one, send /incident and the agency, "
+        "e.g. /incident Springfield PD."
+    )
+    incident_usage: str = (
+        "Send /incident and the agency, e.g. /incident Springfield PD. To page more or fewer "
+        "helpers, put a number first: /incident 8 Springfield PD (1 to {most})."
+    )
+    incident_confirm: Plural = Plural(
+        "Open a critical incident for {agency}? I'll page {count} helper from other agencies "
+        "to be on call for its officers.",
+        "Open a critical incident for {agency}? I'll page {count} helpers from other agencies "
+        "to be on call for its officers.",
+    )
+    incident_no_members: str = "Note: no member is in an agency by that name. Check the spelling."
+    incident_page_peers: str = "Page peers"
+    incident_page_both: str = "Page peers and chaplains"
+    incident_cancel: str = "Not now"
+    incident_cancelled: str = "Okay. Nothing was opened."
+    incident_opened: str = (
+        "Opened. I'm paging helpers from other agencies now, and I'll tell you as they answer. "
+        "Officers of {agency} who ask for help will get someone from outside it. "
+        "Send /incident to see where it stands or to close it."
+    )
+    incident_already: str = "{agency} has one open already."
+    incident_status: str = (
+        "Critical incident: {agency}, open since {day}.\n"
+        "On call: {accepted} of {wanted}. Said no: {declined}. No answer yet: {waiting}."
+    )
+    incident_named: str = "On call and fine to be named: {names}."
+    incident_nobody_left: str = "Everyone who could be paged has been paged."
+    incident_close_button: str = "Close {agency}"
+    incident_closed: Plural = Plural(
+        "Closed: {agency}. {count} helper was on call. Thank you.",
+        "Closed: {agency}. {count} helpers were on call. Thank you.",
+    )
+    incident_gone: str = "That incident is closed already."
+
+    # -- critical incidents: the helpers paged ----------------------------------------------
+    page: str = (
+        "Critical incident at {agency} (not your agency).\n"
+        "Can you be on call for their officers over the next hours?\n\n"
+        "If you say yes, their officers who ask for help come to you first until the "
+        "coordinator closes it, most often within a day. I'll set you to available. "
+        "Send /away any time to stop."
+    )
+    page_accept: str = "Yes, I'm on call"
+    page_decline: str = "Not this time"
+    page_accepted: str = (
+        "Thank you. You're on call for officers of {agency}, and set to available. "
+        "Send /away any time to stop.\n\n"
+        "May I tell the coordinator it's you?"
+    )
+    page_name_yes: str = "Yes, tell them"
+    page_name_no: str = "No, just count me"
+    page_named: str = "Done. The coordinator will see your name."
+    page_counted: str = "Okay. The coordinator sees only a count."
+    page_declined: str = "Thanks for letting us know. There's nothing else to do."
+    page_involved_ack: str = (
+        "Thank you for saying so. No request tied to this incident will come to you. "
+        "Take care of yourself."
+    )
+    page_expired: str = (
+        "Still open: the critical incident at {agency}. No answer yet, so we're asking others "
+        "too. If you can be on call, you still can."
+    )
+    page_closed: str = "The critical incident at {agency} is closed. Thank you."
+    page_closed_on_call: str = (
+        "The critical incident at {agency} is closed. Thank you for being on call. "
+        "You're still available for other requests. Send /away to stop."
+    )
 
     # -- offers to helpers -----------------------------------------------------------------
     offer: str = (

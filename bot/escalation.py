@@ -82,10 +82,15 @@ def free_slots(
     """How many new offers may go out now: each of the `batch_size` slots whose offer is no
     longer live (timed out, declined, never sent). An urgent request was offered to everyone
     eligible at once; it goes round again only once none of those offers is live."""
-    live = sum(1 for o in pending if o.expires_at > now)
     if state.urgent:
-        return 0 if live else max(1, batch_size)
-    return max(0, batch_size - live)
+        return 0 if any(o.expires_at > now for o in pending) else max(1, batch_size)
+    return refill(pending, now, batch_size)
+
+
+def refill(pending: Sequence[PendingOffer], now: datetime, slots: int) -> int:
+    """How many of `slots` have no live offer: each one a silent, declined or never-sent
+    offer left free. (A critical incident's pages refill the same way.)"""
+    return max(0, slots - sum(1 for o in pending if o.expires_at > now))
 
 
 def decide(

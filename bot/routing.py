@@ -17,7 +17,7 @@ from bot.model import OPT_IN_ASKERS, Category, Member, MemberId, Role, Wanted
 
 @dataclass(frozen=True, slots=True)
 class RoutingRequest:
-    officer_id: MemberId
+    officer_id: MemberId | None  # None: a page for an agency's incident, not one officer's ask
     officer_agency_hash: bytes | None
     wanted: Wanted
     outside_agency: bool
@@ -29,6 +29,8 @@ class RoutingRequest:
     preferred: MemberId | None = None  # the officer asked for their previous helper
     # Who asks: a family member's or retiree's request goes only to helpers who chose them.
     asker_role: Role = Role.OFFICER
+    # On call for a critical incident at the officer's agency (accepted its page): tried first.
+    first: frozenset[MemberId] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +110,10 @@ def rank_candidates(
     policy: Policy,
     default_zone: str = "UTC",
 ) -> list[Member]:
-    """Eligible helpers, best first: the officer's previous helper if asked for, then least
-    recently assigned, then least loaded; a specialty match breaks ties, then whoever was
-    offered something least recently, so offers rotate."""
+    """Eligible helpers, best first: the officer's previous helper if asked for, then those on
+    call for an incident at the officer's agency, then least recently assigned, then least
+    loaded; a specialty match breaks ties, then whoever was offered something least recently,
+    so offers rotate."""
     eligible = [
         helper
         for helper in helpers
@@ -127,6 +130,7 @@ def rank_candidates(
     eligible.sort(
         key=lambda h: (
             h.id != request.preferred,
+            h.id not in request.first,
             h.last_assigned_at or never,
             live_threads.get(h.id, 0),
             request.category not in h.topics,

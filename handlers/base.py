@@ -133,6 +133,10 @@ class Services:
     # What to tell a member on their next message, because it could not reach them when it
     # happened (e.g. why they were set away). Memory only.
     owed: dict[MemberId, str] = field(default_factory=dict)
+    # A coordinator's /incident AGENCY while they choose whom to page (memory only).
+    incident_drafts: dict[MemberId, tuple[str, int]] = field(default_factory=dict)
+    # Incidents whose coordinators were told that nobody is left to page (said once each).
+    incidents_exhausted: set[str] = field(default_factory=set)
     # First delay, in seconds, between tries of a notice that must not be lost.
     notice_retry: float = 0.5
     # Each chat's own command menu, set in the background (handlers/menus.py says which).

@@ -21,6 +21,7 @@ from handlers import (
     followups,
     helper,
     identity,
+    incidents,
     intake,
     matching,
     menus,
@@ -70,6 +71,7 @@ def build_router() -> Router:
         coordination.router,
         followups.router,
         helper.router,
+        incidents.router,
         intake.router,
         offers.router,
         program.router,
@@ -244,6 +246,11 @@ class Dispatcher:
                 await matching.tick(self.services)
         except Exception as exc:
             log.error("contact clock tick failed: %s at %s", type(exc).__name__, where(exc))
+        try:
+            with sending(Priority.BACKGROUND):
+                await incidents.tick(self.services)
+        except Exception as exc:
+            log.error("incident pages tick failed: %s at %s", type(exc).__name__, where(exc))
         await self.hourly()
         try:
             # A checkpoint a reader kept busy is retried here, outside every lock.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.delivery import Priority, sending
-from bot.events import Reply
+from bot.events import Choice, Reply
 from bot.model import ASKER_ROLES, TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
@@ -33,13 +33,46 @@ async def talk(turn: Turn) -> None:
     if await matching.open_request_of(services, turn.member.id) is not None:
         await turn.say(turn.text.request_already_open)
         return
-    services.intakes[turn.member.id] = Intake(started_at=turn.now)
+    intake = Intake(started_at=turn.now)
+    services.intakes[turn.member.id] = intake
+    if await matching.incident_of(services, turn.member) is not None:
+        # A critical incident at their agency: that is the topic unless they say otherwise.
+        intake.category = Category.CRITICAL_INCIDENT
+        text = turn.text
+        choices = (
+            turn.choice(text.urgent_button, "urg"),
+            *_who_choices(turn),
+            turn.choice(text.intake_incident_other, "topics"),
+        )
+        await turn.say(text.intake_incident, choices)
+        return
+    await _ask_category(turn)
+
+
+async def _ask_category(turn: Turn) -> None:
     text = turn.text
     choices = (
         turn.choice(text.urgent_button, "urg"),
         *(turn.choice(category_label(text, c), "cat", c.value) for c in TOPICS),
     )
     await turn.say(text.intake_category, choices)
+
+
+@router.choice("topics", roles=OFFICERS)
+async def other_topic(turn: Turn, _arg: str) -> None:
+    if _intake(turn) is None:
+        await turn.say(turn.text.intake_stale)
+        return
+    await _ask_category(turn)
+
+
+def _who_choices(turn: Turn) -> tuple[Choice, ...]:
+    text = turn.text
+    return (
+        turn.choice(text.who_peer, "who", Wanted.PEER.value),
+        turn.choice(text.who_chaplain, "who", Wanted.CHAPLAIN.value),
+        turn.choice(text.who_either, "who", Wanted.EITHER.value),
+    )
 
 
 def _intake(turn: Turn) -> Intake | None:
@@ -86,13 +119,7 @@ async def chose_category(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.intake_stale)
         return
     intake.category = Category(arg)
-    text = turn.text
-    choices = (
-        turn.choice(text.who_peer, "who", Wanted.PEER.value),
-        turn.choice(text.who_chaplain, "who", Wanted.CHAPLAIN.value),
-        turn.choice(text.who_either, "who", Wanted.EITHER.value),
-    )
-    await turn.say(text.intake_who, choices)
+    await turn.say(turn.text.intake_who, _who_choices(turn))
 
 
 @router.choice("who", roles=OFFICERS)
@@ -102,8 +129,10 @@ async def chose_who(turn: Turn, arg: str) -> None:
         await turn.say(turn.text.intake_stale)
         return
     intake.wanted = Wanted(arg)
-    if turn.member.role is Role.FAMILY:
-        # Always outside their officer's agency (handlers/matching.py): nothing to ask.
+    tied = await matching.incident_of(turn.services, turn.member) is not None
+    if turn.member.role is Role.FAMILY or tied:
+        # Always outside their (officer's) agency, and during an incident at the agency
+        # always outside it (handlers/matching.py): nothing to ask.
         await _after_outside(turn, intake, outside=True)
         return
     text = turn.text

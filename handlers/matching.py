@@ -49,6 +49,7 @@ from bot.routing import (
     next_batch,
 )
 from bot.storage.base import week_of
+from bot.storage.incidents import Incident, PageState
 from bot.storage.repository import (
     OfferRecord,
     OfferState,
@@ -166,19 +167,31 @@ async def routing_view(
     if second_round:
         asked -= _timed_out(offers, now)
     asked |= _handing_over(services, request)  # a hand-over goes to someone else
+    involved = frozenset(o.helper_id for o in offers if o.involved)
+    on_call: frozenset[MemberId] = frozenset()
+    # Tied to a critical incident (the officer's agency has one open): outside the agency only,
+    # never anyone involved in it, and those on call for it first.
+    incident = await incident_of(services, officer)
+    if incident is not None:
+        involved |= incident.involved
+        pages = await services.repo.pages(incident.id)
+        on_call = frozenset(p.helper_id for p in pages if p.state is PageState.ACCEPTED)
     return RoutingRequest(
         officer_id=officer.id,
         officer_agency_hash=officer.agency_hash,
         wanted=wanted,
         # A spouse's agency is their officer's: never anyone from it, whatever was chosen.
-        outside_agency=request.outside_agency or officer.role is Role.FAMILY,
+        outside_agency=(
+            request.outside_agency or officer.role is Role.FAMILY or incident is not None
+        ),
         category=request.category,
         already_offered=frozenset(asked),
-        involved=frozenset(o.helper_id for o in offers if o.involved),
+        involved=involved,
         blocked=private.blocked,
         conflicts=await services.repo.chain_of_command(officer.id),
         preferred=request.preferred_helper,
         asker_role=officer.role if officer.role in OPT_IN_ASKERS else Role.OFFICER,
+        first=on_call,
     )
 
 
@@ -194,6 +207,14 @@ def _handing_over(services: Services, request: RequestRecord) -> frozenset[Membe
     """The helper handing this request over, never asked to take it back."""
     thread = services.relay.threads.get(request.transfer_thread or ThreadId(""))
     return frozenset() if thread is None else frozenset({thread.helper_id})
+
+
+async def incident_of(services: Services, officer: Member) -> Incident | None:
+    """The critical incident open at the officer's agency, if any: every request of theirs
+    while it is open is tied to it, whatever its topic."""
+    if officer.role is not Role.OFFICER:
+        return None
+    return await services.repo.incident_for_agency(officer.agency_hash)
 
 
 async def advance(services: Services, request_id: RequestId) -> None:

@@ -238,10 +238,22 @@ async def _decline(turn: Turn, request_id: RequestId, *, involved: bool) -> None
             await _answer_offer(turn, turn.text.offer_closed, offer_message)
             return
         await services.repo.reset_ignored_offers(turn.member.id)
+        if involved:
+            await _involved_in_incident(services, request_id, turn.member)
         text = turn.text
         notice = text.offer_involved_ack if involved else text.offer_declined
         await _answer_offer(turn, notice, offer_message)
         await matching.advance(services, request_id)
+
+
+async def _involved_in_incident(services: Services, request_id: RequestId, helper: Member) -> None:
+    """Involved in a request tied to a critical incident: involved in the incident, so no
+    request tied to it comes to them again, not only this one."""
+    request = await services.repo.request(request_id)
+    officer = await services.repo.member(request.officer_id) if request is not None else None
+    incident = await matching.incident_of(services, officer) if officer is not None else None
+    if incident is not None:
+        await services.repo.note_involved(incident.id, helper.id)
 
 
 @router.choice("dec", roles=HELPER_ROLES)

@@ -489,6 +489,7 @@ class MemberStore(StoreBase):
         )
         await self._renew_macs_locked(tuple(intact))
         await self._conn.execute("DELETE FROM offers WHERE helper_id = ?", (member_id,))
+        await self._conn.execute("DELETE FROM incident_pages WHERE helper_id = ?", (member_id,))
         await self._conn.execute("DELETE FROM followup_prefs WHERE member_id = ?", (member_id,))
         for request in await self._fetch_all_locked("SELECT id, officer_ct FROM requests"):
             try:

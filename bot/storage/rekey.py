@@ -34,6 +34,8 @@ RESEALED_COLUMNS = frozenset(
         ("threads", "wrapped_key"),  # re-wrapped; the thread key itself stays
         ("followups", "member_hash"),  # recomputed from the member number sealed in the row
         ("followups", "sealed"),
+        ("incidents", "record_ct"),
+        ("incident_pages", "message_ct"),
         ("key_check", "value"),
     }
 )
@@ -90,6 +92,7 @@ async def reseal_all(
                 (new.wrap_thread_key(key, thread_id), thread_id),
             )
         followups = await _followups(conn, old, new)
+        await _incidents(conn, old, new)
         async with conn.execute("SELECT count(*) FROM invites WHERE redeemed_at IS NULL") as c:
             voided = int((await c.fetchone() or (0,))[0])
         await conn.execute("DELETE FROM invites")
@@ -213,3 +216,29 @@ async def _followups(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
             ),
         )
     return len(rows)
+
+
+async def _incidents(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
+    async with conn.execute("SELECT id, record_ct FROM incidents") as cursor:
+        rows = list(await cursor.fetchall())
+    for incident_id, sealed in rows:
+        place = {"table": "incidents", "column": "record", "row": incident_id}
+        await conn.execute(
+            "UPDATE incidents SET record_ct = ? WHERE id = ?",
+            (new.seal(old.open(sealed, **place), **place), incident_id),
+        )
+    async with conn.execute(
+        "SELECT incident_id, helper_id, message_ct FROM incident_pages"
+        " WHERE message_ct IS NOT NULL"
+    ) as cursor:
+        pages = list(await cursor.fetchall())
+    for incident_id, helper_id, sealed in pages:
+        place = {
+            "table": "incident_pages",
+            "column": "message",
+            "row": f"{incident_id}/{helper_id}",
+        }
+        await conn.execute(
+            "UPDATE incident_pages SET message_ct = ? WHERE incident_id = ? AND helper_id = ?",
+            (new.seal(old.open(sealed, **place), **place), incident_id, helper_id),
+        )

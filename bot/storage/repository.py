@@ -15,6 +15,7 @@ import aiosqlite
 from bot.model import MemberId
 from bot.storage import db, integrity, rekey
 from bot.storage.followups import FollowupStore, new_followup_id
+from bot.storage.incidents import IncidentStore
 from bot.storage.invites import InviteProblem, InviteSpec, InviteStore
 from bot.storage.members import MemberStore
 from bot.storage.metrics import MetricsStore, RequestMetrics
@@ -55,6 +56,7 @@ class Repository(
     ThreadStore,
     MetricsStore,
     FollowupStore,
+    IncidentStore,
     UpdateStore,
 ):
     """Every read and write of the database, one store per concern over one connection."""
