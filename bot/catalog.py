@@ -409,6 +409,9 @@ class Catalog:
         "Helpers by conversations right now: {load}. Resting after a heavy one: {cooling} now, "
         "{cooling_week} this week."
     )
+    stats_incidents: str = (
+        "Critical incidents closed: {incidents}. Pages sent: {sent}, said yes: {accepted}."
+    )
     stats_more: str = "Full tables, CSV, JSON and a chart: peerline stats on the server."
     coverage_title: str = (
         "On-call cover, next 7 days: the hours with fewer than {minimum} on call. "

@@ -53,6 +53,8 @@ class Inputs:
     cooling_down: int = 0  # helpers resting after a heavy conversation, now
     # Helpers whose rest after a heavy conversation ended earlier this week (not resting now).
     rested_earlier: int = 0
+    # One row per closed critical incident: its week (Monday), pages sent, pages accepted.
+    incidents: Sequence[tuple[date, int, int]] = ()
 
 
 Cell = int | None  # None: suppressed (fewer than k)
@@ -107,6 +109,8 @@ class Report:
     @property
     def cooled_this_week(self) -> Cell:
         return self.cool_down.get(COOL_DOWN, TOTAL)
+
+    incidents: Grid  # weeks x (incidents, pages sent, pages accepted), no total column
 
 
 def suppressed(value: int, k: int) -> bool:
@@ -223,7 +227,25 @@ def build(inputs: Inputs, topics: Sequence[str], k: int = DEFAULT_K) -> Report:
             {(COOL_DOWN, NOW): inputs.cooling_down, (COOL_DOWN, EARLIER): inputs.rested_earlier},
             k,
         ),
+        incidents=_incident_grid(inputs.incidents, k),
     )
+
+
+INCIDENT_COLUMNS = ("incidents", "pages sent", "pages accepted")
+
+
+def _incident_grid(rows: Sequence[tuple[date, int, int]], k: int) -> Grid:
+    """Critical incidents by week. Suppressed with a total column, like every grid, which is
+    then dropped: a sum of incidents and pages means nothing (dropping it hides nothing more)."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for week, sent, accepted in rows:
+        name = week.isoformat()
+        counts[(name, "incidents")] += 1
+        counts[(name, "pages sent")] += sent
+        counts[(name, "pages accepted")] += accepted
+    weeks = sorted({week.isoformat() for week, _, _ in rows})
+    full = grid(weeks, INCIDENT_COLUMNS, counts, k)
+    return Grid(full.rows, full.columns[:-1], tuple(line[:-1] for line in full.cells))
 
 
 def _one_row(name: str, counts: Mapping[str, int]) -> dict[tuple[str, str], int]:
@@ -309,6 +331,8 @@ def to_table(report: Report, labels: Mapping[str, str] | None = None) -> str:
         f"earlier this week {_cell_text(report.cool_down.get(COOL_DOWN, EARLIER), k)}, "
         f"this week {_cell_text(report.cooled_this_week, k)}"
     )
+    out.append("")
+    out += _grid_lines("Critical incidents by week", report.incidents, k, {})
     return "\n".join(out)
 
 
@@ -348,6 +372,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "helper_load_now": table(report.load),
         "cooling_down_now": report.cooling_down,
         "cool_down": table(report.cool_down),
+        "incidents": table(report.incidents),
     }
 
 
@@ -373,6 +398,7 @@ def to_csv(report: Report) -> str:
         ("followups", report.followups),
         ("helper_load_now", report.load),
         ("cool_down", report.cool_down),
+        ("incidents", report.incidents),
     ):
         for row, cells in zip(g.rows, g.cells, strict=True):
             for column, cell in zip(g.columns, cells, strict=True):

@@ -47,4 +47,7 @@ async def collect(repo: Repository, now: datetime) -> Inputs:
         helper_loads=[live.get(helper.id, 0) for helper in helpers],
         cooling_down=sum(1 for until in rests if until > now),
         rested_earlier=sum(1 for until in rests if week_start < until <= now),
+        incidents=[
+            (monday(i.week), i.pages_sent, i.pages_accepted) for i in await repo.incident_metrics()
+        ],
     )

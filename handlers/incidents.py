@@ -208,7 +208,7 @@ async def advance(services: Services, incident: Incident) -> None:
         default_zone=services.config.program.timezone,
     )
     sent = await _send_pages(services, incident, batch)
-    nobody_left = sent == 0 and not any(p.expires_at > now for p in pending)
+    nobody_left = sent < slots  # fewer could be paged than the free slots wanted
     if nobody_left and incident.id not in services.incidents_exhausted:
         services.incidents_exhausted.add(incident.id)  # said once per incident (memory only)
         await _tell_coordinators(services, incident, nobody_left=True)

@@ -93,6 +93,11 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
             load=load, cooling=n(report.cooling_down), cooling_week=n(report.cooled_this_week)
         )
     )
+    if len(report.incidents.rows) > 1:  # more than the total row: some incident has closed
+        incidents, sent, accepted = report.incidents.cells[-1]
+        lines.append(
+            text.stats_incidents.format(incidents=n(incidents), sent=n(sent), accepted=n(accepted))
+        )
     lines.append(text.stats_more)
     return "\n".join(lines)
 

@@ -6,13 +6,13 @@ import argparse
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from bot.cli import backup, coverage, health, invite, keys, roster, service, stats
+from bot.cli import backup, coverage, health, incident, invite, keys, roster, service, stats
 from bot.cli.common import Commands, config_option, config_path, fail
 from bot.config import ConfigError, load_config
 from bot.filemodes import use_private_umask
 
 # Each module adds its commands; the order here is the order `peerline --help` lists them.
-COMMAND_MODULES = (service, health, keys, invite, roster, backup, stats, coverage)
+COMMAND_MODULES = (service, health, keys, invite, roster, backup, stats, coverage, incident)
 
 
 def _version() -> str:
