@@ -52,8 +52,8 @@ def _parse(args: str) -> tuple[int, str] | None:
 @router.command("incident", roles=COORDINATORS)
 async def incident_command(turn: Turn) -> None:
     services, text = turn.services, turn.text
-    if not turn.event.args.strip():
-        await show_incidents(turn)
+    if turn.event.args.strip().casefold() in ("", "list", "close"):
+        await show_incidents(turn)  # each open incident, with a button to close it
         return
     parsed = _parse(turn.event.args)
     if parsed is None:

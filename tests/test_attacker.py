@@ -308,3 +308,67 @@ async def test_a_copy_of_the_files_gives_no_pair_and_no_time(
     stopped = take(sandbox, "stopped", copies)
     assert_keyless_learns_nothing(stopped, story, scratch)
     await assert_keyed_finds_no_ended_pair(stopped, story, vault, scratch)
+
+
+async def test_a_closed_incident_leaves_no_agency_to_helper_link(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """While an incident is open its agency is sealed; once closed, no committed state, WAL
+    frame or byte holds its record, its pages or anything that ties the agency to a helper,
+    with the key or without it: only a row of numbers."""
+    agency = "Springfield PD"
+    await sandbox.join("Dana", Role.OFFICER, agency=agency)
+    alex = await sandbox.join("Alex", Role.PEER, agency="Shelbyville SO")
+    blake = await sandbox.join("Blake", Role.PEER, agency="Capital City PD")
+    morgan = await sandbox.join("Morgan", Role.COORDINATOR)
+    copies = tmp_path / "copies"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    vault = Vault(load_master_key(sandbox.key_file))
+
+    await morgan.send(f"/incident 2 {agency}")
+    await morgan.press(await morgan.wait_for("Open a critical incident"), EN.incident_page_peers)
+    page = await alex.wait_for("Critical incident at")
+    await alex.press(page, EN.page_accept)
+    await alex.press(await alex.wait_for("May I tell the coordinator"), EN.page_name_yes)
+    await alex.wait_for(EN.page_named)
+    await blake.press(await blake.wait_for("Critical incident at"), EN.offer_involved)
+    await blake.wait_for(EN.page_involved_ack)
+
+    with closing(sqlite3.connect(sandbox.directory / "peerline.db")) as conn:
+        (incident_id, record), *_ = conn.execute("SELECT id, record_ct FROM incidents")
+        pages = [bytes(r[0]) for r in conn.execute("SELECT message_ct FROM incident_pages")]
+    open_copy = take(sandbox, "incident-open", copies)
+    assert agency.encode() not in open_copy.every_byte
+    assert agency.casefold().encode() not in open_copy.every_byte
+    for image in images(open_copy):
+        columns, _ = tables_of(image, scratch)["incidents"]
+        assert columns == ["id", "record_ct"]
+
+    await morgan.send("/incident")
+    close = EN.incident_close_button.format(agency=agency)
+    await morgan.wait_until(lambda: any(close in m.labels() for m in morgan.inbox))
+    await morgan.press(next(m for m in morgan.inbox if close in m.labels()), close)
+    await morgan.wait_for("Closed: Springfield PD")
+    assert sandbox.app is not None
+    await sandbox.app.tick()
+    await sandbox.stop_app()
+    closed = take(sandbox, "incident-closed", copies)
+    every_byte = closed.every_byte
+    assert bytes(record) not in every_byte
+    assert not any(page in every_byte for page in pages)
+    assert str(incident_id).encode() not in every_byte
+    for number, image in enumerate(images(closed)):
+        tables = tables_of(image, scratch)
+        assert tables["incidents"][1] == [], number
+        assert tables["incident_pages"][1] == [], number
+        columns, rows = tables["incident_metrics"]
+        assert columns == ["id", "week", "pages_sent", "pages_accepted"]
+        assert [row[2:] for row in rows] == [(2, 1)]
+        path = scratch / f"keyed-incident-{number}.db"
+        path.write_bytes(image)
+        repo = await Repository.open(path, vault)
+        try:
+            assert await repo.incidents() == []
+        finally:
+            await repo.close()

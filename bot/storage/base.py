@@ -105,6 +105,17 @@ class StoreBase:
     def agency_hash(self, agency: str) -> bytes:
         return self._vault.lookup_hash(agency.strip().casefold().encode(), purpose="agency")
 
+    def seal_message_id(self, message_id: str | None, *, table: str, row: str) -> bytes | None:
+        """The platform id of a message sent to someone (to edit it later), sealed to its row."""
+        if message_id is None:
+            return None
+        return self._vault.seal_text(message_id, table=table, column="message", row=row)
+
+    def open_message_id(self, sealed: bytes | None, *, table: str, row: str) -> str | None:
+        if sealed is None:
+            return None
+        return self._vault.open_text(sealed, table=table, column="message", row=row)
+
     def seal_record(self, body: dict[str, Any], *, table: str, column: str, row: str) -> bytes:
         plain = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
         size = max(SEALED_BLOCK, -(-len(plain) // SEALED_BLOCK) * SEALED_BLOCK)

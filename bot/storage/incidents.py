@@ -193,14 +193,9 @@ class IncidentStore(StoreBase):
         expires_at: datetime,
         message_id: str | None,
     ) -> None:
-        message_ct = None
-        if message_id is not None:
-            message_ct = self._vault.seal_text(
-                message_id,
-                table="incident_pages",
-                column="message",
-                row=f"{incident_id}/{helper_id}",
-            )
+        message_ct = self.seal_message_id(
+            message_id, table="incident_pages", row=f"{incident_id}/{helper_id}"
+        )
         await self._exec(
             "INSERT OR REPLACE INTO incident_pages (incident_id, helper_id, state, sent_at,"
             " expires_at, message_ct) VALUES (?, ?, 'pending', ?, ?, ?)",
@@ -212,27 +207,21 @@ class IncidentStore(StoreBase):
             "SELECT * FROM incident_pages WHERE incident_id = ? ORDER BY sent_at, helper_id",
             (incident_id,),
         )
-        found = []
-        for row in rows:
-            message_id = None
-            if row["message_ct"] is not None:
-                message_id = self._vault.open_text(
+        return [
+            PageRecord(
+                incident_id=IncidentId(row["incident_id"]),
+                helper_id=MemberId(row["helper_id"]),
+                state=PageState(row["state"]),
+                sent_at=datetime.fromisoformat(row["sent_at"]),
+                expires_at=datetime.fromisoformat(row["expires_at"]),
+                message_id=self.open_message_id(
                     row["message_ct"],
                     table="incident_pages",
-                    column="message",
                     row=f"{row['incident_id']}/{row['helper_id']}",
-                )
-            found.append(
-                PageRecord(
-                    incident_id=IncidentId(row["incident_id"]),
-                    helper_id=MemberId(row["helper_id"]),
-                    state=PageState(row["state"]),
-                    sent_at=datetime.fromisoformat(row["sent_at"]),
-                    expires_at=datetime.fromisoformat(row["expires_at"]),
-                    message_id=message_id,
-                )
+                ),
             )
-        return found
+            for row in rows
+        ]
 
     async def set_page_state(
         self,

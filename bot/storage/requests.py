@@ -147,11 +147,9 @@ class RequestStore(StoreBase):
         expires_at: datetime,
         message_id: str | None,
     ) -> None:
-        message_ct = None
-        if message_id is not None:
-            message_ct = self._vault.seal_text(
-                message_id, table="offers", column="message", row=f"{request_id}/{helper_id}"
-            )
+        message_ct = self.seal_message_id(
+            message_id, table="offers", row=f"{request_id}/{helper_id}"
+        )
         await self._exec(
             "INSERT OR REPLACE INTO offers (request_id, helper_id, state, sent_at, expires_at,"
             " message_ct) VALUES (?, ?, 'pending', ?, ?, ?)",
@@ -164,14 +162,9 @@ class RequestStore(StoreBase):
         )
         found = []
         for row in rows:
-            message_id = None
-            if row["message_ct"] is not None:
-                message_id = self._vault.open_text(
-                    row["message_ct"],
-                    table="offers",
-                    column="message",
-                    row=f"{row['request_id']}/{row['helper_id']}",
-                )
+            message_id = self.open_message_id(
+                row["message_ct"], table="offers", row=f"{row['request_id']}/{row['helper_id']}"
+            )
             found.append(
                 OfferRecord(
                     request_id=RequestId(row["request_id"]),
