@@ -102,6 +102,7 @@ async def test_the_v14_rebuild_keeps_every_row_link_and_mac(
         ).fetchall()
         assert children == [
             ("followup_prefs", "member_id"),
+            ("incident_pages", "helper_id"),
             ("invites", "supervisor_id"),
             ("offers", "helper_id"),
             ("supervision", "report_id"),
