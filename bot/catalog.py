@@ -119,13 +119,13 @@ class Catalog:
     help_coordinator: str = (
         "For coordinators:\n"
         "/oncall \u2013 who can take a request now and later\n"
-        "/waiting \u2013 requests still waiting, and a button to widen each\n"
+        "/waiting \u2013 requests still waiting\n"
         "/invite ROLE [how many] [certified until] [agency] \u2013 new invite codes, to you only\n"
         "/renew MEMBER YYYY-MM-DD \u2013 renew a certification\n"
         "/revoke MEMBER \u2013 remove someone's access at once\n"
         "/stats \u2013 the program's numbers\n"
         "/coverage \u2013 the week's hours with too few on call\n"
-        "/incident AGENCY \u2013 a critical incident: page helpers from other agencies"
+        "/incident AGENCY \u2013 a critical incident"
     )
 
     # -- coordinators ----------------------------------------------------------------------
@@ -936,6 +936,7 @@ class Catalog:
     menu_invite: str = "New invite codes"
     menu_renew: str = "Renew a certification"
     menu_revoke: str = "Remove someone's access"
+    menu_incident: str = "Critical incident: page other agencies"
     menu_language: str = "Change the language"
     menu_help: str = "What you can do here"
 

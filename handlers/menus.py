@@ -53,6 +53,7 @@ COORDINATOR_COMMANDS: tuple[str, ...] = (
     "invite",
     "renew",
     "revoke",
+    "incident",
 )
 EVERYONE_LAST: tuple[str, ...] = ("language", "help")
 
