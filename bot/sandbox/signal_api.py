@@ -386,6 +386,14 @@ class LocalSignalApi:
         for socket in list(self._sockets):
             await socket.send_str(frame)
 
+    async def push_raw(self, frame: str) -> None:
+        """Hand any frame at all to the connected receivers: one the gateway would never send
+        (not JSON, no envelope, no sender), for the fuzz tests."""
+        if not self._sockets:
+            await self.wait_connected()
+        for socket in list(self._sockets):
+            await socket.send_str(frame)
+
     # -- HTTP ----------------------------------------------------------------------------------
 
     def _fault(self, route: str, recipient: str | None = None) -> web.Response | None:

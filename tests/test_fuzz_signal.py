@@ -1,0 +1,281 @@
+"""Fuzz, Signal: Hypothesis sends arbitrary envelopes from every role and from strangers over
+the local signal-cli-rest-api websocket to the real `signalbot.parse`, while one conversation
+is live.
+
+Each example is a few people doing anything: any Unicode, huge and blank texts, commands with
+and without the slash and with junk after them, bare numbers and code-like words, quotes of
+messages that never existed, stickers, attachments of any type (and ones the gateway no longer
+has), edits and deletions of their own and of unknown messages, and envelopes with no data
+message (receipts, typing, a sync from another device, calls, stories), reactions, group
+messages (v1 and v2), payments, mentions, unknown fields, frames that are not JSON or name
+nobody. The properties are those of the Telegram fuzz (tests/test_fuzz_telegram.py): no
+crash, no unauthorized action, strangers learn nothing, the live conversation still relays.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from bot.catalog import EN
+from bot.model import Role, Thread
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.signal_api import LocalSignalApi, SignalMessage, SignalUser
+from tests.conftest import FakeClock, crisis_out_of_reach
+from tests.fuzzing import (
+    COMMANDS,
+    SIGNAL_TEXT_LIMIT,
+    SWEEPING,
+    Person,
+    address_of,
+    canary,
+    command_lines,
+    member_facts,
+    neutral_lines,
+    settle,
+    signal_oddities,
+    texts,
+)
+from tests.test_e2e_signal import connect_signal
+
+pytestmark = pytest.mark.security
+
+EXAMPLES = 25
+SOAK_EXAMPLES = 400
+CONTENT_TYPES = (
+    "image/png",
+    "image/gif",
+    "audio/aac",
+    "video/mp4",
+    "application/pdf",
+    "text/x-signal-plain",  # Signal's own "long text" attachment
+    "application/x-unknown",
+    "",
+)
+
+
+@dataclass(frozen=True)
+class Act:
+    kind: str
+    text: str = ""
+    n: int = 0
+
+
+acts = st.one_of(
+    st.builds(Act, st.just("text"), texts(SIGNAL_TEXT_LIMIT)),
+    st.builds(Act, st.just("command"), command_lines(COMMANDS)),
+    st.builds(Act, st.just("word"), st.sampled_from(COMMANDS).map(str.title)),
+    st.builds(Act, st.just("quote"), texts(300), st.integers(0, 10**6)),
+    st.builds(Act, st.just("edit"), texts(300), st.integers(0, 10**6)),
+    st.builds(Act, st.just("delete"), st.just(""), st.integers(0, 10**6)),
+    st.builds(Act, st.just("sticker")),
+    st.builds(Act, st.just("attachment"), texts(200), st.integers(0, 10**6)),
+    st.builds(Act, st.just("odd"), texts(200), st.integers(0, 10**6)),
+)
+
+
+@dataclass(repr=False)
+class Cast:
+    gateway: LocalSignalApi
+    people: dict[str, tuple[Person, SignalUser]]
+    officer: SignalUser
+    helper: SignalUser
+    thread: Thread
+    canary: SignalUser
+    facts: set[tuple[int, str, bool, bool]]
+    files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
+    markers: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __repr__(self) -> str:
+        return "Cast(...)"
+
+
+@pytest.fixture
+async def box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    sandbox = Sandbox(tmp_path / "sandbox", clock=clock, signal=True)
+    await sandbox.start()
+    missing: list[str] = []
+    try:
+        yield sandbox
+        missing = await crisis_out_of_reach(sandbox)
+    finally:
+        await sandbox.stop()
+    assert not missing, f"officer screens without a crisis line or button: {missing}"
+
+
+@pytest.fixture
+async def cast(box: Sandbox) -> Cast:
+    assert box.app is not None and box.app.repo is not None and box.signal is not None
+    repo = box.app.repo
+    dana = await box.join_signal("Dana", Role.OFFICER)
+    alex = await box.join_signal("Alex", Role.PEER)
+    await connect_signal(dana, alex)
+    await alex.send("/load 1")  # offers (which quote officers' notes) go to others
+    await alex.wait_for("Up to 1 conversation")
+    (thread,) = await repo.live_threads()
+    rory = await box.join_signal("Rory", Role.OFFICER)
+    revoked = await repo.member_by_address(address_of(rory))
+    assert revoked is not None and await repo.set_active(revoked.id, False)
+    people = {
+        "Dana": (Person("Dana", "officer", party=True), dana),
+        "Alex": (Person("Alex", "peer", party=True), alex),
+        "Evan": (Person("Evan", "officer"), await box.join_signal("Evan", Role.OFFICER)),
+        "Blake": (
+            Person("Blake", "peer"),
+            await box.join_signal("Blake", Role.PEER, available=False),
+        ),
+        "Morgan": (
+            Person("Morgan", "coordinator"),
+            await box.join_signal("Morgan", Role.COORDINATOR),
+        ),
+        "Eve": (Person("Eve", "stranger"), box.signal_person("Eve")),
+        "Nia": (
+            Person("Nia", "stranger"),  # known by her number only
+            box.signal_person("Nia", number="+14155550142", has_uuid=False),
+        ),
+        "Rory": (Person("Rory", "revoked", before=len(rory.inbox)), rory),
+    }
+    return Cast(
+        gateway=box.signal,
+        people=people,
+        officer=dana,
+        helper=alex,
+        thread=thread,
+        canary=await box.join_signal("Carl", Role.OFFICER),
+        facts=member_facts(await repo.all_members()),
+    )
+
+
+def _commandish(text: str) -> bool:
+    stripped = text.strip()
+    return stripped.startswith("/") or stripped.rstrip(".!?").lower() in COMMANDS
+
+
+async def perform(cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
+    match act.kind:
+        case "text" | "command" | "word":
+            line = act.text
+            if person.party and _commandish(line):
+                line = f"so: {line}"  # the two in the conversation only talk
+            elif line[1:].split("@")[0].split(" ")[0] in SWEEPING:
+                line = "/help"
+            person.said.append(line)
+            person.sent_ids.append(await user.send(line))
+        case "quote":
+            person.said.append(act.text)
+            never_sent = SignalMessage(timestamp=10**12 + act.n, text="?")
+            await user.send(act.text or ".", reply_to=never_sent)
+        case "edit":
+            if person.sent_ids and act.text:
+                person.said.append(act.text)
+                await user.edit(person.sent_ids[act.n % len(person.sent_ids)], act.text)
+        case "delete":
+            if person.sent_ids:
+                await user.delete(person.sent_ids[act.n % len(person.sent_ids)])
+        case "sticker":
+            await user.send_sticker()
+        case "attachment":
+            await attach(cast, person, user, act)
+        case "odd":
+            frames = signal_oddities(cast.gateway, user, act.text, act.n)
+            await cast.gateway.push_raw(frames[act.n % len(frames)])
+
+
+async def attach(cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
+    data = f"file {person.name} {act.n}".encode()
+    cast.files.setdefault(person.name, []).append(data)
+    caption = act.text
+    if person.party and _commandish(caption):
+        caption = f"so: {caption}"
+    if caption.strip():
+        person.said.append(caption)
+    kind = CONTENT_TYPES[act.n % len(CONTENT_TYPES)]
+    person.sent_ids.append(
+        await user.send_attachment(
+            data, kind, caption=caption, voice_note=kind.startswith("audio/")
+        )
+    )
+
+
+async def check(box: Sandbox, cast: Cast) -> None:
+    assert box.app is not None and box.app.repo is not None
+    repo = box.app.repo
+    await canary(cast.canary, EN.help_officer)  # every frame before it has been read...
+    await settle(box)  # ...and handled
+
+    assert member_facts(await repo.all_members()) == cast.facts
+
+    neutral = neutral_lines(box)
+    for person, user in cast.people.values():
+        if person.outsider:
+            assert set(user.texts()[person.before :]) <= neutral, person.name
+
+    live = await repo.live_threads()
+    party_ids = {cast.thread.officer_id, cast.thread.helper_id}
+    ours = [t for t in live if {t.officer_id, t.helper_id} & party_ids]
+    assert [(t.id, t.officer_id, t.helper_id) for t in ours] == [
+        (cast.thread.id, cast.thread.officer_id, cast.thread.helper_id)
+    ]
+    party_said = [s for p, _ in cast.people.values() if p.party for s in p.said]
+    for person, _ in cast.people.values():
+        if person.party:
+            continue
+        for said in person.said:
+            if len(said.strip()) < 12 or any(said in s for s in party_said):
+                continue
+            for user in (cast.officer, cast.helper):
+                assert not any(said in t for t in user.texts()), (person.name, said[:40])
+    for user, other in ((cast.officer, "Alex"), (cast.helper, "Dana")):
+        received = [f.data for m in user.inbox for f in m.attachments]
+        assert all(data in cast.files.get(other, []) for data in received)
+
+    marker = next(cast.markers)
+    await cast.officer.send(f"canary from the officer {marker}")
+    await cast.helper.wait_for(f"canary from the officer {marker}", timeout=30)
+    await cast.helper.send(f"canary from the helper {marker}")
+    await cast.officer.wait_for(f"canary from the helper {marker}", timeout=30)
+
+
+senders = st.sampled_from(["Dana", "Alex", "Evan", "Blake", "Morgan", "Eve", "Nia", "Rory"])
+scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
+
+
+async def play(box: Sandbox, cast: Cast, script: list[tuple[str, Act]]) -> None:
+    for name, act in script:
+        person, user = cast.people[name]
+        await perform(cast, person, user, act)
+    await check(box, cast)
+
+
+# As in the Telegram fuzz: one bot for all examples, so no shrinking.
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+)
+
+
+@FUZZ
+@given(script=scripts)
+async def test_arbitrary_signal_envelopes_break_nothing(
+    box: Sandbox, cast: Cast, script: list[tuple[str, Act]]
+) -> None:
+    await play(box, cast, script)
+
+
+@pytest.mark.soak
+@settings(FUZZ, max_examples=SOAK_EXAMPLES, derandomize=False)
+@given(script=scripts)
+async def test_soak_arbitrary_signal_envelopes_break_nothing(
+    box: Sandbox, cast: Cast, script: list[tuple[str, Act]]
+) -> None:
+    await play(box, cast, script)
