@@ -147,6 +147,21 @@ def command_lines(allowed: Iterable[str]) -> st.SearchStrategy[str]:
     )
 
 
+@dataclass(frozen=True)
+class Act:
+    """One thing a fuzzed person does: a `kind`, what they type, and a number that picks
+    among messages, buttons and oddities."""
+
+    kind: str
+    text: str = ""
+    n: int = 0
+
+    def __repr__(self) -> str:
+        # Huge texts would make a failing example unreadable (and Hypothesis warns).
+        shown = self.text if len(self.text) <= 80 else f"{self.text[:60]!r}... ({len(self.text)})"
+        return f"Act({self.kind!r}, {shown!r}, {self.n})"
+
+
 # -- the people ------------------------------------------------------------------------------
 
 
@@ -338,7 +353,7 @@ def signal_oddities(gateway: LocalSignalApi, sender: SignalUser, text: str, n: i
             "dataMessage": {"timestamp": ts, "expiresInSeconds": 0, "viewOnce": False, **fields}
         }
 
-    frames = [
+    frames: list[JsonDict] = [
         {"receiptMessage": {"when": ts, "isDelivery": True, "isRead": False, "timestamps": [n]}},
         {"typingMessage": {"action": "STARTED", "timestamp": ts}},
         {

@@ -19,6 +19,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot.catalog import EN
 from bot.model import MemberId, Role, Thread
 from bot.sandbox.harness import Sandbox
@@ -27,6 +29,8 @@ from crypto import Vault, load_master_key
 from tests.conftest import FakeClock
 from tests.test_e2e_routing import member_of
 from tests.test_e2e_walking_skeleton import ask_for_peer
+
+pytestmark = pytest.mark.security  # with tests/test_security.py and the fuzz suite
 
 FILES = ("peerline.db", "peerline.db-wal", "peerline.db-shm")
 # Any ISO time with hours and minutes, as SQLite text or inside any other byte string.

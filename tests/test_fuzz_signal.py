@@ -32,6 +32,7 @@ from tests.fuzzing import (
     COMMANDS,
     SIGNAL_TEXT_LIMIT,
     SWEEPING,
+    Act,
     Person,
     address_of,
     canary,
@@ -58,13 +59,6 @@ CONTENT_TYPES = (
     "application/x-unknown",
     "",
 )
-
-
-@dataclass(frozen=True)
-class Act:
-    kind: str
-    text: str = ""
-    n: int = 0
 
 
 acts = st.one_of(

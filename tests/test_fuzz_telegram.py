@@ -36,6 +36,7 @@ from tests.fuzzing import (
     COMMANDS,
     SWEEPING,
     TELEGRAM_TEXT_LIMIT,
+    Act,
     Person,
     canary,
     command_lines,
@@ -55,13 +56,6 @@ pytestmark = pytest.mark.security
 EXAMPLES = 25
 SOAK_EXAMPLES = 400
 CAPTION_LIMIT = 1024
-
-
-@dataclass(frozen=True)
-class Act:
-    kind: str
-    text: str = ""
-    n: int = 0
 
 
 acts = st.one_of(
