@@ -47,7 +47,7 @@ from tests.test_e2e_signal import connect_signal
 
 pytestmark = pytest.mark.security
 
-EXAMPLES = 25
+EXAMPLES = 15
 SOAK_EXAMPLES = 400
 CONTENT_TYPES = (
     "image/png",

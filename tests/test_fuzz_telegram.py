@@ -21,7 +21,9 @@ fields, group chats, supergroups and channels. After each example:
 from __future__ import annotations
 
 import itertools
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
@@ -32,6 +34,7 @@ from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
 from bot.model import Role, Thread
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
 from tests.fuzzing import (
     COMMANDS,
     SWEEPING,
@@ -53,8 +56,9 @@ from tests.test_e2e_walking_skeleton import ask_for_peer
 
 pytestmark = pytest.mark.security
 
-EXAMPLES = 25
+EXAMPLES = 15
 SOAK_EXAMPLES = 400
+STRANGER_EXAMPLES = 10
 CAPTION_LIMIT = 1024
 
 
@@ -286,3 +290,47 @@ async def test_soak_arbitrary_telegram_updates_break_nothing(
     sandbox: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
     await play(sandbox, cast, script)
+
+
+# -- what a stranger reads does not depend on what the program holds ----------------------
+
+
+stranger_acts = st.one_of(
+    st.builds(Act, st.just("text"), texts(TELEGRAM_TEXT_LIMIT)),
+    st.builds(Act, st.just("command"), command_lines(COMMANDS)),
+    st.builds(Act, st.just("media"), texts(CAPTION_LIMIT), st.integers(0, len(MEDIA_KINDS) - 1)),
+    st.builds(Act, st.just("press"), st.text(max_size=64), st.integers(0, 10**6)),
+)
+_strangers = itertools.count(7_000_001)
+
+
+@pytest.fixture
+async def empty(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    box = Sandbox(tmp_path / "empty", clock=clock)
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.stop()
+
+
+@settings(FUZZ, max_examples=STRANGER_EXAMPLES)
+@given(script=st.lists(stranger_acts, min_size=1, max_size=8), spanish=st.booleans())
+async def test_a_stranger_reads_the_same_whatever_the_program_holds(
+    sandbox: Sandbox, cast: Cast, empty: Sandbox, script: list[Act], spanish: bool
+) -> None:
+    """The same messages from a stranger, to a program with members and a live conversation
+    and to one with nobody at all: the same replies, message for message (so no count, no
+    name, no state shows through)."""
+    user_id = next(_strangers)
+    replies = []
+    for box in (sandbox, empty):
+        person = Person("Stranger", "stranger")
+        user = box.api.user(user_id, "Stranger")
+        user.language_code = "es" if spanish else None
+        for act in script:
+            await perform(box, cast, person, user, act)
+        await settle(box)
+        replies.append([(m.text, m.labels()) for m in user.inbox])
+    assert replies[0] == replies[1]
+    assert {text for text, _ in replies[0]} <= neutral_lines(sandbox)
