@@ -81,7 +81,20 @@ async def sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
     """A running sandbox. At the end, every screen the bot sent to an officer, a family member
     or a retiree is checked: each must show a crisis line or carry a button to them (see
     `crisis_out_of_reach`)."""
-    box = Sandbox(tmp_path / "sandbox", clock=clock)
+    async for box in checked(Sandbox(tmp_path / "sandbox", clock=clock)):
+        yield box
+
+
+@pytest.fixture
+async def signal_sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    """The same with a Signal gateway beside the Bot API."""
+    async for box in checked(Sandbox(tmp_path / "sandbox", clock=clock, signal=True)):
+        yield box
+
+
+async def checked(box: Sandbox) -> AsyncIterator[Sandbox]:
+    """Runs `box` for a fixture; once the test is done, every screen is checked (see
+    `sandbox`)."""
     await box.start()
     missing: list[str] = []
     try:

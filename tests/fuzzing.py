@@ -17,11 +17,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
-from bot.catalog import LANGUAGES
+from bot.catalog import EN, LANGUAGES
 from bot.events import MEDIA_KINDS, Address, Platform
-from bot.model import Member
+from bot.model import Member, Thread
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
@@ -182,6 +183,78 @@ class Person:
         return self.role in ("stranger", "revoked")
 
 
+User = SimUser | SignalUser
+
+
+@dataclass(repr=False)
+class Cast:
+    """Everyone a fuzz test sends from, and what must still hold after each example."""
+
+    people: dict[str, tuple[Person, Any]]  # name -> (who, their SimUser or SignalUser)
+    officer: User  # the live conversation...
+    helper: User  # ...and the helper in it
+    thread: Thread
+    canary: User
+    facts: set[tuple[int, str, bool, bool]]
+    files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
+    markers: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __repr__(self) -> str:
+        return "Cast(...)"
+
+
+# One bot for all examples (a fixture), so no shrinking: a smaller script would not replay
+# against the same state. The failing script is printed whole. Derandomized in `make test`.
+FUZZ = settings(
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    deadline=None,
+    derandomize=True,
+    database=None,
+    phases=[Phase.explicit, Phase.generate],
+)
+
+
+async def held(box: Sandbox, cast: Cast) -> None:
+    """After an example: the bot still answers, nobody joined or changed role or rights,
+    strangers and the revoked member read only neutral lines, the conversation keeps its pair,
+    and nothing anyone else said reached the two in it."""
+    assert box.app is not None and box.app.repo is not None
+    repo = box.app.repo
+    await canary(cast.canary, EN.help_officer)  # on Signal: every frame before it was read...
+    await settle(box)  # ...and handled
+
+    assert member_facts(await repo.all_members()) == cast.facts
+
+    neutral = neutral_lines(box)
+    for person, user in cast.people.values():
+        if person.outsider:
+            assert set(user.texts()[person.before :]) <= neutral, person.name
+
+    live = await repo.live_threads()
+    party_ids = {cast.thread.officer_id, cast.thread.helper_id}
+    ours = [t for t in live if {t.officer_id, t.helper_id} & party_ids]
+    assert [(t.id, t.officer_id, t.helper_id) for t in ours] == [
+        (cast.thread.id, cast.thread.officer_id, cast.thread.helper_id)
+    ]
+    party_said = [s for p, _ in cast.people.values() if p.party for s in p.said]
+    for person, _ in cast.people.values():
+        if person.party:
+            continue
+        for said in person.said:
+            if len(said.strip()) < 12 or any(said in s for s in party_said):
+                continue  # too common to tell apart, or one of the two said it too
+            for user in (cast.officer, cast.helper):
+                assert not any(said in t for t in user.texts()), (person.name, said[:40])
+
+
+async def still_relays(cast: Cast) -> None:
+    marker = next(cast.markers)
+    await cast.officer.send(f"canary from the officer {marker}")
+    await cast.helper.wait_for(f"canary from the officer {marker}", timeout=30)
+    await cast.helper.send(f"canary from the helper {marker}")
+    await cast.officer.wait_for(f"canary from the helper {marker}", timeout=30)
+
+
 def neutral_lines(box: Sandbox) -> set[str]:
     """Everything a stranger may ever read: the stranger line and the one answer for any bad
     code, in every language the bot speaks."""
@@ -325,22 +398,6 @@ def forged(data: str, how: int) -> str:
 # -- Signal envelopes --------------------------------------------------------------------------
 
 
-def signal_envelope(gateway: LocalSignalApi, sender: SignalUser, body: JsonDict) -> str:
-    now = gateway.clock()
-    envelope: JsonDict = {
-        "source": sender.address,
-        "sourceNumber": sender.number,
-        "sourceUuid": sender.uuid,
-        "sourceName": sender.name,
-        "sourceDevice": 1,
-        "timestamp": now,
-        "serverReceivedTimestamp": now,
-        "serverDeliveredTimestamp": now,
-        **body,
-    }
-    return json.dumps({"envelope": envelope, "account": gateway.number})
-
-
 def signal_oddities(gateway: LocalSignalApi, sender: SignalUser, text: str, n: int) -> list[str]:
     """Frames to shrug off: receipts, typing, a sync from another device, a call, a story, a
     reaction, group messages (v1 and v2), an edit or a deletion of a message nobody sent, a
@@ -404,7 +461,7 @@ def signal_oddities(gateway: LocalSignalApi, sender: SignalUser, text: str, n: i
         data(payment={"note": text}),
         {"weirdNewPart": {"x": n}},
     ]
-    encoded = [signal_envelope(gateway, sender, frame) for frame in frames]
+    encoded = [gateway.frame(sender, gateway.clock(), frame) for frame in frames]
     nobody = json.dumps(
         {"envelope": {"timestamp": ts, **data(message=text or "x")}, "account": gateway.number}
     )

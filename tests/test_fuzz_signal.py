@@ -14,33 +14,27 @@ crash, no unauthorized action, strangers learn nothing, the live conversation st
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from pathlib import Path
-
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.catalog import EN
-from bot.model import Role, Thread
+from bot.model import Role
 from bot.sandbox.harness import Sandbox
-from bot.sandbox.signal_api import LocalSignalApi, SignalMessage, SignalUser
-from tests.conftest import FakeClock, crisis_out_of_reach
+from bot.sandbox.signal_api import SignalMessage, SignalUser
 from tests.fuzzing import (
     COMMANDS,
+    FUZZ,
     SIGNAL_TEXT_LIMIT,
     SWEEPING,
     Act,
+    Cast,
     Person,
     address_of,
-    canary,
     command_lines,
+    held,
     member_facts,
-    neutral_lines,
-    settle,
     signal_oddities,
+    still_relays,
     texts,
 )
 from tests.test_e2e_signal import connect_signal
@@ -74,33 +68,9 @@ acts = st.one_of(
 )
 
 
-@dataclass(repr=False)
-class Cast:
-    gateway: LocalSignalApi
-    people: dict[str, tuple[Person, SignalUser]]
-    officer: SignalUser
-    helper: SignalUser
-    thread: Thread
-    canary: SignalUser
-    facts: set[tuple[int, str, bool, bool]]
-    files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
-    markers: itertools.count[int] = field(default_factory=itertools.count)
-
-    def __repr__(self) -> str:
-        return "Cast(...)"
-
-
 @pytest.fixture
-async def box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(tmp_path / "sandbox", clock=clock, signal=True)
-    await sandbox.start()
-    missing: list[str] = []
-    try:
-        yield sandbox
-        missing = await crisis_out_of_reach(sandbox)
-    finally:
-        await sandbox.stop()
-    assert not missing, f"officer screens without a crisis line or button: {missing}"
+def box(signal_sandbox: Sandbox) -> Sandbox:
+    return signal_sandbox
 
 
 @pytest.fixture
@@ -136,7 +106,6 @@ async def cast(box: Sandbox) -> Cast:
         "Rory": (Person("Rory", "revoked", before=len(rory.inbox)), rory),
     }
     return Cast(
-        gateway=box.signal,
         people=people,
         officer=dana,
         helper=alex,
@@ -151,7 +120,8 @@ def _commandish(text: str) -> bool:
     return stripped.startswith("/") or stripped.rstrip(".!?").lower() in COMMANDS
 
 
-async def perform(cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
+async def perform(box: Sandbox, cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
+    assert box.signal is not None
     match act.kind:
         case "text" | "command" | "word":
             line = act.text
@@ -177,8 +147,8 @@ async def perform(cast: Cast, person: Person, user: SignalUser, act: Act) -> Non
         case "attachment":
             await attach(cast, person, user, act)
         case "odd":
-            frames = signal_oddities(cast.gateway, user, act.text, act.n)
-            await cast.gateway.push_raw(frames[act.n % len(frames)])
+            frames = signal_oddities(box.signal, user, act.text, act.n)
+            await box.signal.push_raw(frames[act.n % len(frames)])
 
 
 async def attach(cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
@@ -198,42 +168,12 @@ async def attach(cast: Cast, person: Person, user: SignalUser, act: Act) -> None
 
 
 async def check(box: Sandbox, cast: Cast) -> None:
-    assert box.app is not None and box.app.repo is not None
-    repo = box.app.repo
-    await canary(cast.canary, EN.help_officer)  # every frame before it has been read...
-    await settle(box)  # ...and handled
-
-    assert member_facts(await repo.all_members()) == cast.facts
-
-    neutral = neutral_lines(box)
-    for person, user in cast.people.values():
-        if person.outsider:
-            assert set(user.texts()[person.before :]) <= neutral, person.name
-
-    live = await repo.live_threads()
-    party_ids = {cast.thread.officer_id, cast.thread.helper_id}
-    ours = [t for t in live if {t.officer_id, t.helper_id} & party_ids]
-    assert [(t.id, t.officer_id, t.helper_id) for t in ours] == [
-        (cast.thread.id, cast.thread.officer_id, cast.thread.helper_id)
-    ]
-    party_said = [s for p, _ in cast.people.values() if p.party for s in p.said]
-    for person, _ in cast.people.values():
-        if person.party:
-            continue
-        for said in person.said:
-            if len(said.strip()) < 12 or any(said in s for s in party_said):
-                continue
-            for user in (cast.officer, cast.helper):
-                assert not any(said in t for t in user.texts()), (person.name, said[:40])
+    await held(box, cast)
     for user, other in ((cast.officer, "Alex"), (cast.helper, "Dana")):
+        assert isinstance(user, SignalUser)
         received = [f.data for m in user.inbox for f in m.attachments]
-        assert all(data in cast.files.get(other, []) for data in received)
-
-    marker = next(cast.markers)
-    await cast.officer.send(f"canary from the officer {marker}")
-    await cast.helper.wait_for(f"canary from the officer {marker}", timeout=30)
-    await cast.helper.send(f"canary from the helper {marker}")
-    await cast.officer.wait_for(f"canary from the helper {marker}", timeout=30)
+        assert all(data in cast.files.get(other, []) for data in received)  # theirs only
+    await still_relays(cast)
 
 
 senders = st.sampled_from(["Dana", "Alex", "Evan", "Blake", "Morgan", "Eve", "Nia", "Rory"])
@@ -243,22 +183,11 @@ scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
 async def play(box: Sandbox, cast: Cast, script: list[tuple[str, Act]]) -> None:
     for name, act in script:
         person, user = cast.people[name]
-        await perform(cast, person, user, act)
+        await perform(box, cast, person, user, act)
     await check(box, cast)
 
 
-# As in the Telegram fuzz: one bot for all examples, so no shrinking.
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-)
-
-
-@FUZZ
+@settings(FUZZ, max_examples=EXAMPLES)
 @given(script=scripts)
 async def test_arbitrary_signal_envelopes_break_nothing(
     box: Sandbox, cast: Cast, script: list[tuple[str, Act]]

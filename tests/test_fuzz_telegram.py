@@ -22,31 +22,33 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.catalog import EN
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
-from bot.model import Role, Thread
+from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, checked
 from tests.fuzzing import (
     COMMANDS,
+    FUZZ,
     SWEEPING,
     TELEGRAM_TEXT_LIMIT,
     Act,
+    Cast,
     Person,
-    canary,
     command_lines,
     forged,
+    held,
     member_facts,
     neutral_lines,
     settle,
+    still_relays,
     texts,
     tg_oddities,
     tg_text,
@@ -71,20 +73,6 @@ acts = st.one_of(
     st.builds(Act, st.just("press"), st.text(max_size=64), st.integers(0, 10**6)),
     st.builds(Act, st.just("odd"), texts(200), st.integers(0, 10**6)),
 )
-
-
-@dataclass(repr=False)
-class Cast:
-    people: dict[str, tuple[Person, SimUser]]
-    officer: SimUser  # the live conversation...
-    helper: SimUser  # ...and the helper in it
-    thread: Thread
-    canary: SimUser
-    facts: set[tuple[int, str, bool, bool]]
-    markers: itertools.count[int] = field(default_factory=itertools.count)
-
-    def __repr__(self) -> str:
-        return "Cast(...)"
 
 
 @pytest.fixture
@@ -208,46 +196,12 @@ def _press_data(cast: Cast, person: Person, act: Act) -> str:
 
 
 async def check(box: Sandbox, cast: Cast) -> None:
-    assert box.app is not None and box.app.repo is not None
-    repo = box.app.repo
-    await settle(box)
-    await canary(cast.canary, EN.help_officer)
-
-    # Nobody joined, left, or changed role or rights.
-    assert member_facts(await repo.all_members()) == cast.facts
-
-    # Strangers and the revoked member learn nothing.
-    neutral = neutral_lines(box)
-    for person, user in cast.people.values():
-        if person.outsider:
-            assert set(user.texts()[person.before :]) <= neutral, person.name
-
-    # The conversation is intact and nobody else got into it.
-    live = await repo.live_threads()
-    party_ids = {cast.thread.officer_id, cast.thread.helper_id}
-    ours = [t for t in live if {t.officer_id, t.helper_id} & party_ids]
-    assert [(t.id, t.officer_id, t.helper_id) for t in ours] == [
-        (cast.thread.id, cast.thread.officer_id, cast.thread.helper_id)
-    ]
-    party_said = [s for p, _ in cast.people.values() if p.party for s in p.said]
-    for person, _ in cast.people.values():
-        if person.party:
-            continue
-        for said in person.said:
-            if len(said.strip()) < 12 or any(said in s for s in party_said):
-                continue  # too common to tell apart, or one of the two said it too
-            for user in (cast.officer, cast.helper):
-                assert not any(said in t for t in user.texts()), (person.name, said[:40])
+    await held(box, cast)
     for user, other in ((cast.officer, cast.helper), (cast.helper, cast.officer)):
+        assert isinstance(user, SimUser) and isinstance(other, SimUser)
         sources = {m.copied_from[0] for m in user.inbox if m.copied_from is not None}
-        assert sources <= {other.user_id}
-
-    # And it still relays, both ways.
-    marker = next(cast.markers)
-    await cast.officer.send(f"canary from the officer {marker}")
-    await cast.helper.wait_for(f"canary from the officer {marker}", timeout=30)
-    await cast.helper.send(f"canary from the helper {marker}")
-    await cast.officer.wait_for(f"canary from the helper {marker}", timeout=30)
+        assert sources <= {other.user_id}  # media copied from the other one only
+    await still_relays(cast)
 
 
 senders = st.sampled_from(
@@ -263,19 +217,7 @@ async def play(box: Sandbox, cast: Cast, script: list[tuple[str, Act]]) -> None:
     await check(box, cast)
 
 
-# One bot for all examples (the fixture), so no shrinking: a smaller script would not replay
-# against the same state. The failing script is printed whole.
-FUZZ = settings(
-    max_examples=EXAMPLES,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-    deadline=None,
-    derandomize=True,
-    database=None,
-    phases=[Phase.explicit, Phase.generate],
-)
-
-
-@FUZZ
+@settings(FUZZ, max_examples=EXAMPLES)
 @given(script=scripts)
 async def test_arbitrary_telegram_updates_break_nothing(
     sandbox: Sandbox, cast: Cast, script: list[tuple[str, Act]]
@@ -306,12 +248,8 @@ _strangers = itertools.count(7_000_001)
 
 @pytest.fixture
 async def empty(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    box = Sandbox(tmp_path / "empty", clock=clock)
-    await box.start()
-    try:
+    async for box in checked(Sandbox(tmp_path / "empty", clock=clock)):
         yield box
-    finally:
-        await box.stop()
 
 
 @settings(FUZZ, max_examples=STRANGER_EXAMPLES)

@@ -63,11 +63,19 @@ async def cli(box: Sandbox, monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 # -- button data -------------------------------------------------------------------------------
 
 
-async def test_a_helper_cannot_accept_with_another_helpers_button(sandbox: Sandbox) -> None:
+async def offered_to_two(sandbox: Sandbox) -> tuple[SimUser, SimUser, SimUser]:
+    """An officer's request, offered to two peers at once."""
     officer = await sandbox.join("Dana", Role.OFFICER)
     alex = await sandbox.join("Alex", Role.PEER)
     blake = await sandbox.join("Blake", Role.PEER)
     await ask_for_peer(officer, outside=False)
+    await alex.wait_for("New request")
+    await blake.wait_for("New request")
+    return officer, alex, blake
+
+
+async def test_a_helper_cannot_accept_with_another_helpers_button(sandbox: Sandbox) -> None:
+    officer, alex, blake = await offered_to_two(sandbox)
     alex_offer = await alex.wait_for("New request")
     blake_offer = await blake.wait_for("New request")
     alex_accept = data_of(alex_offer, EN.offer_accept)
@@ -87,10 +95,7 @@ async def test_a_helper_cannot_accept_with_another_helpers_button(sandbox: Sandb
 
 
 async def test_an_accepted_offer_replayed_changes_nothing(sandbox: Sandbox) -> None:
-    officer = await sandbox.join("Dana", Role.OFFICER)
-    alex = await sandbox.join("Alex", Role.PEER)
-    blake = await sandbox.join("Blake", Role.PEER)
-    await ask_for_peer(officer, outside=False)
+    officer, alex, blake = await offered_to_two(sandbox)
     alex_offer = await alex.wait_for("New request")
     blake_offer = await blake.wait_for("New request")
     alex_accept = data_of(alex_offer, EN.offer_accept)

@@ -368,6 +368,16 @@ class LocalSignalApi:
         """Hand an envelope from `sender` to the connected receivers, as the gateway does."""
         if not self._sockets:
             await self.wait_connected()
+        frame = self.frame(sender, timestamp, content)
+        if not self._sockets:
+            self.dropped += 1
+            return
+        for socket in list(self._sockets):
+            await socket.send_str(frame)
+
+    def frame(self, sender: SignalUser, timestamp: int, content: JsonDict) -> str:
+        """The websocket frame the gateway sends for an envelope from `sender`: `content`
+        (dataMessage, editMessage, receiptMessage, ...) beside the sender's fields."""
         envelope: JsonDict = {
             "source": sender.address,
             "sourceNumber": sender.number,
@@ -379,12 +389,7 @@ class LocalSignalApi:
             "serverDeliveredTimestamp": timestamp,
             **content,
         }
-        frame = json.dumps({"envelope": envelope, "account": self.number})
-        if not self._sockets:
-            self.dropped += 1
-            return
-        for socket in list(self._sockets):
-            await socket.send_str(frame)
+        return json.dumps({"envelope": envelope, "account": self.number})
 
     async def push_raw(self, frame: str) -> None:
         """Hand any frame at all to the connected receivers: one the gateway would never send
