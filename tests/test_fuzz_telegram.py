@@ -99,6 +99,10 @@ async def cast(sandbox: Sandbox) -> Cast:
             await box.join("Jordan", Role.CHAPLAIN, available=False),
         ),
         "Morgan": (Person("Morgan", "coordinator"), await box.join("Morgan", Role.COORDINATOR)),
+        "Kit": (
+            Person("Kit", "clinician"),
+            await box.join("Kit", Role.CLINICIAN, available=False),
+        ),
         "Eve": (Person("Eve", "stranger"), box.person("Eve")),
         "Eva": (Person("Eva", "stranger"), box.person("Eva")),
     }
@@ -205,7 +209,7 @@ async def check(box: Sandbox, cast: Cast) -> None:
 
 
 senders = st.sampled_from(
-    ["Dana", "Alex", "Evan", "Blake", "Jordan", "Morgan", "Eve", "Eva", "Rory"]
+    ["Dana", "Alex", "Evan", "Blake", "Jordan", "Morgan", "Kit", "Eve", "Eva", "Rory"]
 )
 scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
 
