@@ -103,6 +103,8 @@ async def cast(sandbox: Sandbox) -> Cast:
             Person("Kit", "clinician"),
             await box.join("Kit", Role.CLINICIAN, available=False),
         ),
+        "Fay": (Person("Fay", "family"), await box.join("Fay", Role.FAMILY, agency="Metro PD")),
+        "Ray": (Person("Ray", "retiree"), await box.join("Ray", Role.RETIREE, agency="Metro PD")),
         "Eve": (Person("Eve", "stranger"), box.person("Eve")),
         "Eva": (Person("Eva", "stranger"), box.person("Eva")),
     }
@@ -209,7 +211,20 @@ async def check(box: Sandbox, cast: Cast) -> None:
 
 
 senders = st.sampled_from(
-    ["Dana", "Alex", "Evan", "Blake", "Jordan", "Morgan", "Kit", "Eve", "Eva", "Rory"]
+    [
+        "Dana",
+        "Alex",
+        "Evan",
+        "Blake",
+        "Jordan",
+        "Morgan",
+        "Kit",
+        "Fay",
+        "Ray",
+        "Eve",
+        "Eva",
+        "Rory",
+    ]
 )
 scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
 
