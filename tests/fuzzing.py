@@ -10,10 +10,13 @@ python-telegram-bot and the real `signalbot.parse` read every one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
+import logging
+import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +189,32 @@ class Person:
 User = SimUser | SignalUser
 
 
+class Recorder(logging.Handler):
+    """Every log record while a fuzz test runs, as a log file would hold it (with any
+    traceback), at every level."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[Recorder]:
+    recorder = Recorder()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(recorder)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield recorder
+    finally:
+        root.removeHandler(recorder)
+        root.setLevel(level)
+
+
 @dataclass(repr=False)
 class Cast:
     """Everyone a fuzz test sends from, and what must still hold after each example."""
@@ -196,6 +225,7 @@ class Cast:
     thread: Thread
     canary: User
     facts: set[tuple[int, str, bool, bool]]
+    log: Recorder
     files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
     markers: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -245,6 +275,21 @@ async def held(box: Sandbox, cast: Cast) -> None:
                 continue  # too common to tell apart, or one of the two said it too
             for user in (cast.officer, cast.helper):
                 assert not any(said in t for t in user.texts()), (person.name, said[:40])
+    unlogged(cast)
+
+
+def unlogged(cast: Cast) -> None:
+    """No log record, at any level, holds what anyone said or who they are on the platform."""
+    logged = "\n".join(cast.log.lines)
+    for person, user in cast.people.values():
+        for said in person.said:
+            if len(said.strip()) >= 12:
+                assert said not in logged, (person.name, said[:40])
+        if isinstance(user, SimUser):
+            assert not re.search(rf"\b{user.user_id}\b", logged), person.name
+        else:
+            for known_as in (user.uuid, user.number):
+                assert not known_as or known_as not in logged, person.name
 
 
 async def still_relays(cast: Cast) -> None:

@@ -14,6 +14,8 @@ crash, no unauthorized action, strangers learn nothing, the live conversation st
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -33,6 +35,7 @@ from tests.fuzzing import (
     command_lines,
     held,
     member_facts,
+    recording,
     signal_oddities,
     still_relays,
     texts,
@@ -74,45 +77,47 @@ def box(signal_sandbox: Sandbox) -> Sandbox:
 
 
 @pytest.fixture
-async def cast(box: Sandbox) -> Cast:
-    assert box.app is not None and box.app.repo is not None and box.signal is not None
-    repo = box.app.repo
-    dana = await box.join_signal("Dana", Role.OFFICER)
-    alex = await box.join_signal("Alex", Role.PEER)
-    await connect_signal(dana, alex)
-    await alex.send("/load 1")  # offers (which quote officers' notes) go to others
-    await alex.wait_for("Up to 1 conversation")
-    (thread,) = await repo.live_threads()
-    rory = await box.join_signal("Rory", Role.OFFICER)
-    revoked = await repo.member_by_address(address_of(rory))
-    assert revoked is not None and await repo.set_active(revoked.id, False)
-    people = {
-        "Dana": (Person("Dana", "officer", party=True), dana),
-        "Alex": (Person("Alex", "peer", party=True), alex),
-        "Evan": (Person("Evan", "officer"), await box.join_signal("Evan", Role.OFFICER)),
-        "Blake": (
-            Person("Blake", "peer"),
-            await box.join_signal("Blake", Role.PEER, available=False),
-        ),
-        "Morgan": (
-            Person("Morgan", "coordinator"),
-            await box.join_signal("Morgan", Role.COORDINATOR),
-        ),
-        "Eve": (Person("Eve", "stranger"), box.signal_person("Eve")),
-        "Nia": (
-            Person("Nia", "stranger"),  # known by her number only
-            box.signal_person("Nia", number="+14155550142", has_uuid=False),
-        ),
-        "Rory": (Person("Rory", "revoked", before=len(rory.inbox)), rory),
-    }
-    return Cast(
-        people=people,
-        officer=dana,
-        helper=alex,
-        thread=thread,
-        canary=await box.join_signal("Carl", Role.OFFICER),
-        facts=member_facts(await repo.all_members()),
-    )
+async def cast(box: Sandbox) -> AsyncIterator[Cast]:
+    with recording() as log:
+        assert box.app is not None and box.app.repo is not None and box.signal is not None
+        repo = box.app.repo
+        dana = await box.join_signal("Dana", Role.OFFICER)
+        alex = await box.join_signal("Alex", Role.PEER)
+        await connect_signal(dana, alex)
+        await alex.send("/load 1")  # offers (which quote officers' notes) go to others
+        await alex.wait_for("Up to 1 conversation")
+        (thread,) = await repo.live_threads()
+        rory = await box.join_signal("Rory", Role.OFFICER)
+        revoked = await repo.member_by_address(address_of(rory))
+        assert revoked is not None and await repo.set_active(revoked.id, False)
+        people = {
+            "Dana": (Person("Dana", "officer", party=True), dana),
+            "Alex": (Person("Alex", "peer", party=True), alex),
+            "Evan": (Person("Evan", "officer"), await box.join_signal("Evan", Role.OFFICER)),
+            "Blake": (
+                Person("Blake", "peer"),
+                await box.join_signal("Blake", Role.PEER, available=False),
+            ),
+            "Morgan": (
+                Person("Morgan", "coordinator"),
+                await box.join_signal("Morgan", Role.COORDINATOR),
+            ),
+            "Eve": (Person("Eve", "stranger"), box.signal_person("Eve")),
+            "Nia": (
+                Person("Nia", "stranger"),  # known by her number only
+                box.signal_person("Nia", number="+14155550142", has_uuid=False),
+            ),
+            "Rory": (Person("Rory", "revoked", before=len(rory.inbox)), rory),
+        }
+        yield Cast(
+            people=people,
+            officer=dana,
+            helper=alex,
+            thread=thread,
+            canary=await box.join_signal("Carl", Role.OFFICER),
+            facts=member_facts(await repo.all_members()),
+            log=log,
+        )
 
 
 def _commandish(text: str) -> bool:

@@ -47,6 +47,7 @@ from tests.fuzzing import (
     held,
     member_facts,
     neutral_lines,
+    recording,
     settle,
     still_relays,
     texts,
@@ -76,50 +77,64 @@ acts = st.one_of(
 
 
 @pytest.fixture
-async def cast(sandbox: Sandbox) -> Cast:
+async def cast(sandbox: Sandbox) -> AsyncIterator[Cast]:
     """Made once per test: Hypothesis runs every example against the same bot."""
-    box = sandbox
-    assert box.app is not None and box.app.repo is not None
-    repo = box.app.repo
-    dana = await box.join("Dana", Role.OFFICER)
-    alex = await box.join("Alex", Role.PEER)
-    await ask_for_peer(dana, outside=False)
-    await alex.press(await alex.wait_for("New request"), EN.offer_accept)
-    await dana.wait_for("is here for you")
-    await alex.send("/load 1")  # offers (which quote officers' notes) go to others
-    await alex.wait_for("Up to 1 conversation")
-    (thread,) = await repo.live_threads()
-    people = {
-        "Dana": (Person("Dana", "officer", party=True), dana),
-        "Alex": (Person("Alex", "peer", party=True), alex),
-        "Evan": (Person("Evan", "officer"), await box.join("Evan", Role.OFFICER)),
-        "Blake": (Person("Blake", "peer"), await box.join("Blake", Role.PEER, available=False)),
-        "Jordan": (
-            Person("Jordan", "chaplain"),
-            await box.join("Jordan", Role.CHAPLAIN, available=False),
-        ),
-        "Morgan": (Person("Morgan", "coordinator"), await box.join("Morgan", Role.COORDINATOR)),
-        "Kit": (
-            Person("Kit", "clinician"),
-            await box.join("Kit", Role.CLINICIAN, available=False),
-        ),
-        "Fay": (Person("Fay", "family"), await box.join("Fay", Role.FAMILY, agency="Metro PD")),
-        "Ray": (Person("Ray", "retiree"), await box.join("Ray", Role.RETIREE, agency="Metro PD")),
-        "Eve": (Person("Eve", "stranger"), box.person("Eve")),
-        "Eva": (Person("Eva", "stranger"), box.person("Eva")),
-    }
-    people["Eva"][1].language_code = "es-MX"
-    rory = await box.join("Rory", Role.OFFICER)
-    assert await repo.set_active((await member_of(box, rory)).id, False)
-    people["Rory"] = (Person("Rory", "revoked", before=len(rory.inbox)), rory)
-    return Cast(
-        people=people,
-        officer=dana,
-        helper=alex,
-        thread=thread,
-        canary=await box.join("Carl", Role.OFFICER),
-        facts=member_facts(await repo.all_members()),
-    )
+    with recording() as log:
+        box = sandbox
+        assert box.app is not None and box.app.repo is not None
+        repo = box.app.repo
+        dana = await box.join("Dana", Role.OFFICER)
+        alex = await box.join("Alex", Role.PEER)
+        await ask_for_peer(dana, outside=False)
+        await alex.press(await alex.wait_for("New request"), EN.offer_accept)
+        await dana.wait_for("is here for you")
+        await alex.send("/load 1")  # offers (which quote officers' notes) go to others
+        await alex.wait_for("Up to 1 conversation")
+        (thread,) = await repo.live_threads()
+        people = {
+            "Dana": (Person("Dana", "officer", party=True), dana),
+            "Alex": (Person("Alex", "peer", party=True), alex),
+            "Evan": (Person("Evan", "officer"), await box.join("Evan", Role.OFFICER)),
+            "Blake": (
+                Person("Blake", "peer"),
+                await box.join("Blake", Role.PEER, available=False),
+            ),
+            "Jordan": (
+                Person("Jordan", "chaplain"),
+                await box.join("Jordan", Role.CHAPLAIN, available=False),
+            ),
+            "Morgan": (
+                Person("Morgan", "coordinator"),
+                await box.join("Morgan", Role.COORDINATOR),
+            ),
+            "Kit": (
+                Person("Kit", "clinician"),
+                await box.join("Kit", Role.CLINICIAN, available=False),
+            ),
+            "Fay": (
+                Person("Fay", "family"),
+                await box.join("Fay", Role.FAMILY, agency="Metro PD"),
+            ),
+            "Ray": (
+                Person("Ray", "retiree"),
+                await box.join("Ray", Role.RETIREE, agency="Metro PD"),
+            ),
+            "Eve": (Person("Eve", "stranger"), box.person("Eve")),
+            "Eva": (Person("Eva", "stranger"), box.person("Eva")),
+        }
+        people["Eva"][1].language_code = "es-MX"
+        rory = await box.join("Rory", Role.OFFICER)
+        assert await repo.set_active((await member_of(box, rory)).id, False)
+        people["Rory"] = (Person("Rory", "revoked", before=len(rory.inbox)), rory)
+        yield Cast(
+            people=people,
+            officer=dana,
+            helper=alex,
+            thread=thread,
+            canary=await box.join("Carl", Role.OFFICER),
+            facts=member_facts(await repo.all_members()),
+            log=log,
+        )
 
 
 def buttons(cast: Cast) -> list[tuple[str, str]]:
