@@ -33,6 +33,7 @@ from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
+from bot.transports.telegram import Webhook
 from tests.conftest import FakeClock, checked
 from tests.fuzzing import (
     COMMANDS,
@@ -56,12 +57,14 @@ from tests.fuzzing import (
 )
 from tests.test_e2e_routing import member_of
 from tests.test_e2e_walking_skeleton import ask_for_peer
+from tests.test_e2e_webhook import free_port
 
 pytestmark = pytest.mark.security
 
 EXAMPLES = 15
 SOAK_EXAMPLES = 400
 STRANGER_EXAMPLES = 10
+WEBHOOK_EXAMPLES = 8
 CAPTION_LIMIT = 1024
 
 
@@ -79,8 +82,27 @@ acts = st.one_of(
 @pytest.fixture
 async def cast(sandbox: Sandbox) -> AsyncIterator[Cast]:
     """Made once per test: Hypothesis runs every example against the same bot."""
+    async for found in casting(sandbox):
+        yield found
+
+
+@pytest.fixture
+async def hooked(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    """Telegram in webhook mode: the stand-in posts each update to the bot's own endpoint."""
+    port = free_port()
+    hook = Webhook(url=f"http://127.0.0.1:{port}/telegram/updates", port=port)
+    async for box in checked(Sandbox(tmp_path / "hooked", clock=clock, webhook=hook)):
+        yield box
+
+
+@pytest.fixture
+async def hooked_cast(hooked: Sandbox) -> AsyncIterator[Cast]:
+    async for found in casting(hooked):
+        yield found
+
+
+async def casting(box: Sandbox) -> AsyncIterator[Cast]:
     with recording() as log:
-        box = sandbox
         assert box.app is not None and box.app.repo is not None
         repo = box.app.repo
         dana = await box.join("Dana", Role.OFFICER)
@@ -257,6 +279,14 @@ async def test_arbitrary_telegram_updates_break_nothing(
     sandbox: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
     await play(sandbox, cast, script)
+
+
+@settings(FUZZ, max_examples=WEBHOOK_EXAMPLES)
+@given(script=scripts)
+async def test_arbitrary_telegram_updates_by_webhook_break_nothing(
+    hooked: Sandbox, hooked_cast: Cast, script: list[tuple[str, Act]]
+) -> None:
+    await play(hooked, hooked_cast, script)
 
 
 @pytest.mark.soak
