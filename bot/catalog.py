@@ -18,7 +18,7 @@ any entry: {program} (the program's name), {emergency} (the number to call in da
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 
 # Languages with a catalog; the first is the source language.
 LANGUAGES = ("en", "es")
@@ -148,11 +148,20 @@ class Catalog:
         "who is free."
     )
     waiting_line: str = (
-        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 "
-        "offers out: {pending}{flags}"
+        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: {pending}"
     )
-    waiting_urgent: str = " \u00b7 NOT SAFE"
-    waiting_paged: str = " \u00b7 coordinators paged"
+    waiting_line_paged: str = (
+        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: "
+        "{pending} \u00b7 coordinators paged"
+    )
+    waiting_line_urgent: str = (
+        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: "
+        "{pending} \u00b7 NOT SAFE"
+    )
+    waiting_line_urgent_paged: str = (
+        "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: "
+        "{pending} \u00b7 NOT SAFE \u00b7 coordinators paged"
+    )
     push_button: str = "Offer {number} to everyone free"
     push_page_button: str = "Offer it to everyone free now"
     push_done: str = "Offered to {count} more. Send /waiting to follow it."
@@ -174,11 +183,18 @@ class Catalog:
         "A {role} invite needs the date their certification runs out, e.g. /invite {role} "
         "2027-06-30."
     )
-    invite_codes: str = (
-        "{count} invite(s) for {role}{agency}, good for {days} days, each for one person. "
-        "Pass them on privately:\n\n{codes}"
+    invite_codes: Plural = Plural(
+        "{count} invite code for the role {role}, good for {days} days. Pass it on "
+        "privately:\n\n{codes}",
+        "{count} invite codes for the role {role}, good for {days} days, each for one person. "
+        "Pass them on privately:\n\n{codes}",
     )
-    invite_agency: str = " at {agency}"
+    invite_codes_agency: Plural = Plural(
+        "{count} invite code for the role {role} at {agency}, good for {days} days. Pass it on "
+        "privately:\n\n{codes}",
+        "{count} invite codes for the role {role} at {agency}, good for {days} days, each for "
+        "one person. Pass them on privately:\n\n{codes}",
+    )
     renew_usage: str = (
         "Send /renew MEMBER YYYY-MM-DD (a date still to come), e.g. /renew 12 2027-06-30. "
         "Member numbers are in /oncall and in the roster."
@@ -741,15 +757,17 @@ class Catalog:
     nudge_talk_busy: str = (
         "You're already in a conversation, or we're already finding someone for you."
     )
-    plan_told: str = (
-        "We'll check in with you here in {days}: just a short \u201chow are you "
-        "doing?\u201d, nothing about what you said. Tap below if you'd rather we didn't."
+    # {days} is a list of numbers ("1, 3, 7 and 30"); the form follows the last one.
+    plan_told: Plural = Plural(
+        "We'll check in with you here in {days} day: just a short \u201chow are you "
+        "doing?\u201d, nothing about what you said. Tap below if you'd rather we didn't.",
+        "We'll check in with you here in {days} days: just a short \u201chow are you "
+        "doing?\u201d, nothing about what you said. Tap below if you'd rather we didn't.",
+        count="last",
     )
     plan_no: str = "No check-ins, thanks"
     plan_dropped: str = "Okay, no check-ins. Send /talk any time you want to talk."
-    days_and: str = "{rest} and {last}"
-    day_one: str = "1 day"
-    day_many: str = "{n} days"
+    day_count: Plural = Plural("{count} day", "{count} days")
     followup_offer_helper: str = (
         "Would you like us to check in with {alias} in {when}? They'll be asked first, "
         "and you'd hear only their answer."
@@ -789,7 +807,10 @@ class Catalog:
     )
     quiet_set: str = "Got it. No check-ins between {quiet} ({zone})."
     quiet_off: str = "Quiet hours are off. Check-ins can come at any hour."
-    quiet_bad: str = "I couldn't read that: {reason}. Example: /quiet 08:00-16:00"
+    quiet_bad: str = "I couldn't read that. Write the hours like this: /quiet 08:00-16:00"
+    quiet_bad_same: str = (
+        "Quiet hours can't start and end at the same time. For example: /quiet 22:00-06:00"
+    )
     checkin_prompt: str = (
         "Send /checkin weekly or /checkin monthly for a short \u201chow are you doing?\u201d "
         "here, or /checkin off to stop. Right now: {state}."
@@ -940,8 +961,16 @@ class Catalog:
     menu_language: str = "Change the language"
     menu_help: str = "What you can do here"
 
+    # Which language this catalog is in (a Babel locale), for lists and dates: not an entry.
+    language: str = field(default="en", metadata={"entry": False})
+
     def names(self) -> list[str]:
-        return [f.name for f in fields(self)]
+        return [f.name for f in entries()]
+
+
+def entries() -> list[Field[object]]:
+    """The catalog's entries (every field but `language`)."""
+    return [f for f in fields(Catalog) if f.metadata.get("entry", True)]
 
 
 EN = Catalog()

@@ -66,15 +66,24 @@ def _minutes(hours: str, minutes: str | None) -> int:
     return value % DAY_MINUTES
 
 
+class QuietHoursError(ValueError):
+    """Quiet hours that cannot be used; `empty` when they start and end at the same time.
+    The message is for the operator (config); members are told in their own language."""
+
+    def __init__(self, reason: str, *, empty: bool = False) -> None:
+        super().__init__(reason)
+        self.empty = empty
+
+
 def parse_quiet(text: str) -> QuietHours:
-    """ "08:00-16:00" or "22-7". Raises ValueError with a short reason."""
+    """ "08:00-16:00" or "22-7". Raises QuietHoursError with a short reason."""
     match = _QUIET.match(text)
     if match is None:
-        raise ValueError("write it like 08:00-16:00")
+        raise QuietHoursError("write it like 08:00-16:00")
     start = _minutes(match[1], match[2])
     end = _minutes(match[3], match[4])
     if start == end:
-        raise ValueError("quiet hours must not start and end at the same time")
+        raise QuietHoursError("quiet hours must not start and end at the same time", empty=True)
     return QuietHours(start, end)
 
 

@@ -14,16 +14,19 @@ from __future__ import annotations
 import gettext
 import io
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
+from babel.dates import format_skeleton
+from babel.lists import format_list
 from babel.messages.catalog import Catalog as PoCatalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
-from bot.catalog import EN, LANGUAGES, Catalog, Plural
+from bot.catalog import EN, LANGUAGES, Catalog, Plural, entries
 from bot.config import Config
 
 DOMAIN = "peerline"
@@ -77,14 +80,14 @@ def load(language: str, fixed: Fixed) -> Catalog:
     primary = translations.pgettext("crisis_primary", EN.crisis_primary)
     crisis = primary.format(name=fixed.crisis_name, contact=fixed.crisis_contact)
     fill = _filler({"program": fixed.program, "emergency": fixed.emergency, "crisis": crisis})
-    entries: dict[str, object] = {}
-    for entry in fields(Catalog):
+    loaded: dict[str, object] = {}
+    for entry in entries():
         source = getattr(EN, entry.name)
         if isinstance(source, Plural):
-            entries[entry.name] = _plural(translations, entry.name, source, fill)
+            loaded[entry.name] = _plural(translations, entry.name, source, fill)
         else:
-            entries[entry.name] = fill(translations.pgettext(entry.name, source))
-    return replace(EN, **entries)  # type: ignore[arg-type]  # values are typed per field above
+            loaded[entry.name] = fill(translations.pgettext(entry.name, source))
+    return replace(EN, language=language, **loaded)  # type: ignore[arg-type]  # typed per field
 
 
 def _plural(
@@ -122,6 +125,29 @@ def catalogs_for(config: Config) -> Catalogs:
     return Catalogs(fixed, config.program.language)
 
 
+def listing(
+    text: Catalog, items: Iterable[str], style: Literal["standard", "or"] = "standard"
+) -> str:
+    """Items as a list in the catalog's language: "1, 3, 7, and 30" / "1, 3, 7 y 30"; style
+    "or" for a choice ("mon, tue, or sun")."""
+    return format_list(list(items), style=style, locale=text.language)
+
+
+def day_and_date(text: Catalog, day: date) -> str:
+    """ "Mon, Nov 30" / "lun, 30 nov"."""
+    return format_skeleton("MMMEd", day, locale=text.language)
+
+
+def day_and_month(text: Catalog, day: date) -> str:
+    """ "Nov 30" / "30 nov"."""
+    return format_skeleton("MMMd", day, locale=text.language)
+
+
+def weekday_and_time(text: Catalog, moment: datetime) -> str:
+    """ "Mon 18:00" / "lun, 18:00" (24-hour, as on-call hours are written)."""
+    return format_skeleton("EHm", moment, locale=text.language)
+
+
 def supported(language_code: str | None) -> str | None:
     """The catalog for a platform's language code ("es-MX" -> "es"), or None."""
     if not language_code:
@@ -137,7 +163,7 @@ def supported(language_code: str | None) -> str | None:
 def template() -> PoCatalog:
     # A fixed date: the template changes only when the catalog does.
     pot = PoCatalog(domain=DOMAIN, project="Peerline", fuzzy=False, creation_date=_EPOCH)
-    for entry in fields(Catalog):
+    for entry in entries():
         source = getattr(EN, entry.name)
         message_id: str | tuple[str, str] = (
             (source.one, source.other) if isinstance(source, Plural) else source

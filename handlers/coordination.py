@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.i18n import listing
 from bot.invites import create_invites, invite_links
 from bot.model import HELPER_ROLES, Member, MemberId, RequestId, Role
 from bot.oncall import ON_CALL_ROLES, on_call
@@ -31,9 +32,12 @@ def _role_label(turn: Turn, role: Role) -> str:
 
 
 def _counts(turn: Turn, counts: dict[Role, int]) -> str:
-    return ", ".join(
-        turn.text.oncall_count.format(role=_role_label(turn, role), count=counts[role])
-        for role in ON_CALL_ROLES
+    return listing(
+        turn.text,
+        (
+            turn.text.oncall_count.format(role=_role_label(turn, role), count=counts[role])
+            for role in ON_CALL_ROLES
+        ),
     )
 
 
@@ -52,7 +56,8 @@ async def show_on_call(turn: Turn) -> None:
         lines.append(text.oncall_now.format(counts=_counts(turn, counts)))
         lines += [
             text.oncall_names.format(
-                role=_role_label(turn, role), names=", ".join(_helper_label(m) for m in people)
+                role=_role_label(turn, role),
+                names=listing(text, (_helper_label(m) for m in people)),
             )
             for role, people in view.now.items()
             if people
@@ -78,17 +83,18 @@ async def show_waiting(turn: Turn) -> None:
     buttons = []
     for number, request in enumerate(waiting[:SHOWN_WAITING], start=1):
         offers = await services.repo.offers(request.id)
-        flags = (text.waiting_urgent if request.urgent else "") + (
-            text.waiting_paged if request.paged_at is not None else ""
-        )
+        paged = request.paged_at is not None
+        if request.urgent:
+            line = text.waiting_line_urgent_paged if paged else text.waiting_line_urgent
+        else:
+            line = text.waiting_line_paged if paged else text.waiting_line
         lines.append(
-            text.waiting_line.format(
+            line.format(
                 number=number,
                 minutes=int((turn.now - request.created_at).total_seconds() // 60),
                 category=category_label(text, request.category),
                 who=matching.who_phrase(text, request.wanted),
                 pending=sum(1 for o in offers if o.state is OfferState.PENDING),
-                flags=flags,
             )
         )
         buttons.append(turn.choice(text.push_button.format(number=number), "push", request.id))
@@ -158,10 +164,10 @@ async def invite(turn: Turn) -> None:
         "\n".join([code, *(link for _, link in invite_links(config, code))]) for code in codes
     )
     await turn.say(
-        text.invite_codes.format(
+        (text.invite_codes_agency if agency else text.invite_codes).format(
             count=count,
-            role=role.value,
-            agency=text.invite_agency.format(agency=agency) if agency else "",
+            role=role.value,  # the word typed after /invite, in every language
+            agency=agency or "",
             days=INVITE_DAYS,
             codes=listed,
         )

@@ -23,6 +23,7 @@ from bot.followups import (
     Decision,
     FollowUp,
     Kind,
+    QuietHoursError,
     Schedule,
     answered,
     decide,
@@ -33,6 +34,7 @@ from bot.followups import (
     snooze,
     zone_of,
 )
+from bot.i18n import day_and_date, listing
 from bot.logs import where
 from bot.model import ASKER_ROLES, HELPER_ROLES, Category, Member, MemberId, Thread, Wanted
 from bot.relay import Deliver, UnknownReply
@@ -72,14 +74,9 @@ async def _store(services: Services, followup: FollowUp, *, replacing: Kind | No
     services.followups_changed(followup.due_at)
 
 
-def days_phrase(text: Catalog, days: tuple[int, ...]) -> str:
-    """ "1 day", "3 days", "1, 3, 7 and 30 days"."""
-    if days == (1,):
-        return text.day_one
-    words = [str(d) for d in days]
-    if len(words) > 1:
-        words = [text.days_and.format(rest=", ".join(words[:-1]), last=words[-1])]
-    return text.day_many.format(n=words[0])
+def in_days(text: Catalog, days: int) -> str:
+    """ "1 day", "3 days", in the reader's language and plural rule."""
+    return text.day_count.format(count=days)
 
 
 # -- at the end of a conversation ----------------------------------------------------------
@@ -112,7 +109,8 @@ async def after_conversation(
         plan = first_due(plan, schedule)
         await _store(services, plan, replacing=Kind.PLAN)
         no = services.choice(text.plan_no, "fplan", plan.id, officer.address)
-        told = text.plan_told.format(days=days_phrase(text, days))
+        # "1, 3, 7 and 30 days": the list in the officer's language, the form by the last.
+        told = text.plan_told.format(days=listing(text, map(str, days)), last=days[-1])
         await services.try_send(officer.address, Reply(told, (no,)))
     if helper is not None and helper.active:
         ask = FollowupAsk(
@@ -125,7 +123,7 @@ async def after_conversation(
         )
         token = _remember(services, ask)
         text = services.text_for(helper)
-        when = days_phrase(text, (ask.days,))
+        when = in_days(text, ask.days)
         label = text.followup_offer_button.format(when=when)
         offer = text.followup_offer_helper.format(alias=ask.alias, when=when)
         choice = services.choice(label, "fhelp", token, helper.address)
@@ -196,7 +194,7 @@ async def _ask_officer(turn: Turn, token: str, ask: FollowupAsk) -> None:
         await turn.say(turn.text.choice_expired)
         return
     text = services.text_for(officer)
-    when = days_phrase(text, (ask.days,))
+    when = in_days(text, ask.days)
     question = text.followup_ask_officer.format(name=turn.member.display_name, when=when)
     choices = (
         services.choice(text.followup_yes, "fyes", token, officer.address),
@@ -239,7 +237,7 @@ async def officer_agrees(turn: Turn, arg: str) -> None:
         outside_agency=ask.outside_agency,
     )
     await _store(services, first_due(followup, schedule), replacing=None)
-    when = days_phrase(turn.text, (ask.days,))
+    when = in_days(turn.text, ask.days)
     await turn.say(turn.text.followup_agreed_officer.format(when=when))
     await _tell_helper(services, ask.helper_id, lambda t: t.followup_agreed_helper, ask, ask.alias)
 
@@ -266,7 +264,7 @@ async def _tell_helper(
     if helper is None or not helper.active:
         return
     text = services.text_for(helper)
-    when = days_phrase(text, (ask.days,)) if ask is not None else ""
+    when = in_days(text, ask.days) if ask is not None else ""
     template = line(text)
     await services.try_send(helper.address, Reply(template.format(alias=alias or "", when=when)))
 
@@ -309,7 +307,7 @@ async def checkin(turn: Turn) -> None:
     followup = first_due(followup, schedule)
     await _store(services, followup, replacing=Kind.WELLNESS)
     period = text.checkin_weekly if choice == WEEKLY else text.checkin_monthly
-    day = schedule.local(followup.due_at).strftime("%a %b %d")
+    day = day_and_date(text, schedule.local(followup.due_at).date())
     await turn.say(text.checkin_set.format(period=period, day=day))
 
 
@@ -326,8 +324,8 @@ async def quiet(turn: Turn) -> None:
     if spec:
         try:
             parsed = parse_quiet(spec)
-        except ValueError as exc:
-            await turn.say(text.quiet_bad.format(reason=exc))
+        except QuietHoursError as exc:
+            await turn.say(text.quiet_bad_same if exc.empty else text.quiet_bad)
             return
         await services.repo.set_quiet_hours(turn.member.id, str(parsed))
         await turn.say(text.quiet_set.format(quiet=parsed, zone=zone))

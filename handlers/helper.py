@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.catalog import Catalog
 from bot.hours import HoursError, format_hours, parse_hours
+from bot.i18n import listing
 from bot.model import HELPER_ROLES, OPT_IN_ASKERS, TOPICS, Category, Member, Role
 from handlers import matching
 from handlers.base import Turn
@@ -62,7 +63,8 @@ def day_names(text: Catalog) -> tuple[str, ...]:
 
 def _hours_problem(text: Catalog, problem: HoursError) -> str:
     if problem.problem == "day":
-        return text.hours_bad_day.format(part=problem.detail, days=", ".join(day_names(text)))
+        days = listing(text, day_names(text), style="or")
+        return text.hours_bad_day.format(part=problem.detail, days=days)
     if problem.problem == "time":
         return text.hours_bad_time.format(time=problem.detail)
     if problem.problem == "empty":

@@ -10,6 +10,7 @@ from bot import stats
 from bot.catalog import Catalog
 from bot.coverage import Hole, forecast
 from bot.events import Reply
+from bot.i18n import day_and_month, listing, weekday_and_time
 from bot.model import HELPER_ROLES, TOPICS, Category, Role
 from bot.stats_collect import collect
 from handlers.base import Services, Turn
@@ -53,7 +54,7 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
         share = "–" if week.within_goal is None else f"{100 * week.within_goal:.0f}%"
         lines.append(
             text.stats_week.format(
-                week=week.week.strftime("%d %b"),
+                week=day_and_month(text, week.week),
                 requests=n(week.requests),
                 matched=n(week.matched),
                 p50=minutes(week.human_p50_s),
@@ -77,7 +78,7 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
         if cell != 0
     ]
     if topic_parts:
-        lines.append(text.stats_topics.format(topics=", ".join(topic_parts)))
+        lines.append(text.stats_topics.format(topics=listing(text, topic_parts)))
     askers = dict(zip(report.askers.columns, report.askers.cells[-1], strict=True))
     if askers[stats.TOTAL]:
         lines.append(text.stats_askers.format(**{a: n(askers[a]) for a in stats.ASKERS}))
@@ -107,14 +108,15 @@ async def show_coverage(turn: Turn) -> None:
     if not turn.member.is_coordinator:
         await turn.say(turn.text.coordinators_only)
         return
-    await turn.say(await coverage_message(turn.services, turn.now))
+    program = turn.services.config.program
+    holes = await coverage_holes(turn.services, turn.now)
+    await turn.say(describe_holes(turn.text, holes, program.coverage_minimum, program.timezone))
 
 
-async def coverage_message(services: Services, now: datetime) -> str:
+async def coverage_holes(services: Services, now: datetime) -> list[Hole]:
     program = services.config.program
     helpers = await services.repo.members(roles=HELPER_ROLES)
-    holes = forecast(helpers, now, minimum=program.coverage_minimum, zone=program.timezone)
-    return describe_holes(services.text, holes, program.coverage_minimum, program.timezone)
+    return forecast(helpers, now, minimum=program.coverage_minimum, zone=program.timezone)
 
 
 def describe_holes(
@@ -129,8 +131,8 @@ def describe_holes(
         end = hole.end.astimezone(ZoneInfo(zone))
         lines.append(
             text.coverage_hole.format(
-                start=start.strftime("%a %H:%M"),
-                end=end.strftime("%a %H:%M"),
+                start=weekday_and_time(text, start),
+                end=weekday_and_time(text, end),
                 role=role_names.get(hole.role, hole.role.value),
                 fewest=hole.fewest,
             )
@@ -141,10 +143,14 @@ def describe_holes(
 
 
 async def send_weekly_coverage(services: Services) -> int:
-    """The forecast to every coordinator (the Monday job); returns how many got it."""
-    message = await coverage_message(services, services.clock())
+    """The forecast to every coordinator (the Monday job), each in their own language;
+    returns how many got it."""
+    holes = await coverage_holes(services, services.clock())
+    program = services.config.program
     sent = 0
     for coordinator in await services.repo.coordinators():
+        text = services.text_for(coordinator)
+        message = describe_holes(text, holes, program.coverage_minimum, program.timezone)
         if await services.try_send(coordinator.address, Reply(message)) is not None:
             sent += 1
     return sent

@@ -17,6 +17,7 @@ from bot.events import (
     Reply,
     Sent,
 )
+from bot.i18n import listing
 from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Thread, ThreadId, Wanted
 from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
@@ -81,8 +82,9 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
     route = services.relay.route(turn.member.id, turn.event.reply_to_id)
     if isinstance(route, Ambiguous):
         text = turn.text
-        lines = ", ".join(
-            text.thread_line.format(tag=t.tag, alias=t.officer_alias) for t in route.threads
+        lines = listing(
+            text,
+            (text.thread_line.format(tag=t.tag, alias=t.officer_alias) for t in route.threads),
         )
         await turn.say(text.ambiguous.format(count=len(route.threads), threads=lines))
         return None

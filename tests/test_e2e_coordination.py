@@ -43,7 +43,7 @@ async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) ->
     await coordinator.send("/oncall")
     oncall = await said_after(coordinator, seen, "On call now")
     # Casey is inside their on-call hours, so on call now too; hours ahead count them.
-    assert "peers 2, chaplains 1, clinicians 0, coordinators 0" in oncall
+    assert "peers 2, chaplains 1, clinicians 0, and coordinators 0" in oncall
     assert f"{peer_member.display_name} (#{peer_member.id})" in oncall
     assert "By their on-call hours" in oncall and "peers 1, chaplains 0" in oncall
     assert "Dana" not in oncall and str(officer.user_id) not in oncall
@@ -106,7 +106,7 @@ async def test_invite_renew_and_revoke_from_the_chat(sandbox: Sandbox) -> None:
     coordinator_id = (await member_of(sandbox, coordinator)).id
 
     await coordinator.send("/invite officer 2 Ogdenville PD")
-    codes = await coordinator.wait_for("2 invite(s) for officer at Ogdenville PD")
+    codes = await coordinator.wait_for("2 invite codes for the role officer at Ogdenville PD")
     links = [w for w in codes.text.split() if w.startswith("https://t.me/")]
     assert len(links) == 2
     newcomer = sandbox.person("Riley")
@@ -119,7 +119,7 @@ async def test_invite_renew_and_revoke_from_the_chat(sandbox: Sandbox) -> None:
     await coordinator.send("/invite pilot 3")
     await coordinator.wait_for("Send /invite ROLE")
     await coordinator.send("/invite peer 2099-06-30")
-    await coordinator.wait_for("1 invite(s) for peer")
+    await coordinator.wait_for("1 invite code for the role peer,")
 
     await coordinator.send(f"/renew {peer_id} 2099-01-31")
     await coordinator.wait_for(EN.renew_done.format(member=peer_id, until="2099-01-31"))

@@ -32,7 +32,7 @@ from tests.test_e2e_walking_skeleton import ask_for_peer
 from tests.test_privacy_canary import files_under
 
 CHICAGO = ZoneInfo("America/Chicago")
-PLAN_TOLD = "We'll check in with you here in 1, 3, 7 and 30 days"
+PLAN_TOLD = "We'll check in with you here in 1, 3, 7, and 30 days"
 
 
 def chicago(day: int, hour: int, minute: int = 0, month: int = 11) -> datetime:
@@ -372,7 +372,7 @@ async def test_wellness_check_ins_and_the_scheduler_wake_up(
     await peer.wait_for("Right now: off")
     await peer.send("/checkin monthly")
     # Mon Nov 23 in Chicago: a month on, at the send time.
-    await peer.wait_for("We'll check in with you every month, first on Wed Dec 23")
+    await peer.wait_for("We'll check in with you every month, first on Wed, Dec 23")
     app = running(sandbox)
     assert app.followups_wake_at == chicago(23, 10, month=12)
     # The scheduler, not the test, runs the dispatcher when a wake-up falls due.

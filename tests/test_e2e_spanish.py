@@ -4,8 +4,12 @@ peer reads English; /language changes it; /hours speaks the member's day names."
 
 from __future__ import annotations
 
+import re
+
+from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
+from bot.sandbox.telegram_api import SimUser
 
 
 async def test_a_spanish_speaking_officer_has_a_whole_conversation(sandbox: Sandbox) -> None:
@@ -51,6 +55,7 @@ async def test_a_spanish_speaking_officer_has_a_whole_conversation(sandbox: Sand
     await officer.press(helped, es.helped_yes)
     await officer.wait_for(es.rating_thanks)
     await peer.wait_for("has closed the conversation")
+    await officer.wait_for("Le escribiremos aquí en 3 y 14 días")  # the plan for stress
 
     await officer.send("/language")
     choose = await officer.wait_for(es.language_prompt)
@@ -75,3 +80,45 @@ async def test_a_spanish_helper_sets_hours_with_spanish_day_names(sandbox: Sandb
     assert "lun 18:00-06:00" in done.text and "sáb 08:00-20:00" in done.text
     await helper.send("/hours xyz 18-06")
     await helper.wait_for("No conozco el día en “xyz 18-06”")
+
+
+async def spanish_member(sandbox: Sandbox, name: str, role: Role) -> SimUser:
+    user = sandbox.person(name)
+    user.language_code = "es-419"
+    (code,) = await sandbox.invite(role)
+    await user.send(f"/start {code}")
+    await user.wait_for("Bienvenido")
+    return user
+
+
+async def test_whole_sentences_in_spanish_where_pieces_were_glued(sandbox: Sandbox) -> None:
+    """Invite codes counted with plural forms, a waiting line with its flags, quiet hours
+    refused in Spanish, a check-in date and a list of days in Spanish."""
+    coordinator = await spanish_member(sandbox, "Marta", Role.COORDINATOR)
+    await coordinator.send("/invite officer 2 Ogdenville PD")
+    await coordinator.wait_for("2 códigos de invitación para el rol officer en Ogdenville PD.")
+    await coordinator.send("/invite peer 1 2099-01-01")
+    await coordinator.wait_for("1 código de invitación para el rol peer. Sirve 7 días.")
+
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    await officer.send("/talk")
+    await officer.press(await officer.wait_for("What's it mostly about?"), EN.urgent_button)
+    await coordinator.wait_for("URGENTE")
+    await coordinator.send("/waiting")
+    waiting = await coordinator.wait_for("1. 0 min")
+    assert waiting.text.endswith("ofertas enviadas: 0 · NO ESTÁ A SALVO · coordinadores avisados")
+
+    es = sandbox.text("es")
+    await coordinator.send("/quiet 25")
+    await coordinator.wait_for(es.quiet_bad)
+    await coordinator.send("/quiet 8-8")
+    await coordinator.wait_for(es.quiet_bad_same)
+    await coordinator.send("/checkin weekly")
+    done = await coordinator.wait_for("Hecho. Le escribiremos")
+    assert re.search(
+        r"la primera vez el (lun|mar|mié|jue|vie|sáb|dom), \d{1,2} (nov|dic)\.", done.text
+    )
+
+    await coordinator.send("/hours xyz 18-06")
+    refused = await coordinator.wait_for("No conozco el día")
+    assert "lun, mar, mié, jue, vie, sáb o dom" in refused.text

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import string
 from collections import defaultdict
-from dataclasses import fields
 
 from bot.catalog import Catalog, Plural
 from bot.config import Config
-from bot.i18n import catalogs_for
+from bot.i18n import catalogs_for, listing
 from handlers.common import crisis_lines
+from handlers.helper import day_names
 
 CONFIG = Config()
 CATALOGS = catalogs_for(CONFIG)
@@ -37,12 +37,9 @@ SAMPLES: dict[str, object] = {
     "adjective": "Quiet",
     "noun": "Heron",
     "when": "3 days",
-    "rest": "1, 3, 7",
     "last": "30",
-    "n": "1, 3, 7 and 30",
     "most": 30,
     "quiet": "08:00-16:00",
-    "reason": "08:00",
     "state": "every week",
     "period": "every week",
     "counts": "peers 2, chaplains 1",
@@ -50,7 +47,6 @@ SAMPLES: dict[str, object] = {
     "role": "peer",
     "number": 2,
     "pending": 2,
-    "flags": "",
     "agency": "Springfield PD",
     "member": 12,
     "codes": "K7P2-M9XQ-4H3T",
@@ -78,7 +74,7 @@ def templates(value: str | Plural) -> list[str]:
 
 
 def entry_names() -> list[str]:
-    return [f.name for f in fields(Catalog)]
+    return Catalog().names()
 
 
 def rendered(text: Catalog, key: str) -> list[str]:
@@ -86,7 +82,9 @@ def rendered(text: Catalog, key: str) -> list[str]:
     values = dict(SAMPLES)
     values["lines"] = crisis_lines(text, CONFIG.crisis)
     if key == "hours_bad_day":
-        values["days"] = ", ".join(getattr(text, f"day_{d}") for d in ("mon", "tue", "wed"))
+        values["days"] = listing(text, day_names(text), style="or")
+    if key == "plan_told":
+        values["days"] = listing(text, ["1", "3", "7", "30"])
     for name, source in LOCALIZED.items():
         values[name] = getattr(text, source)
     # A number stands in for any placeholder without a sample (report tables).
