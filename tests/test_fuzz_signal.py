@@ -44,7 +44,7 @@ from tests.test_e2e_signal import connect_signal
 
 pytestmark = pytest.mark.security
 
-EXAMPLES = 15
+EXAMPLES = 30
 SOAK_EXAMPLES = 400
 CONTENT_TYPES = (
     "image/png",

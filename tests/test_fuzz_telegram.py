@@ -61,10 +61,10 @@ from tests.test_e2e_webhook import free_port
 
 pytestmark = pytest.mark.security
 
-EXAMPLES = 15
+EXAMPLES = 30
 SOAK_EXAMPLES = 400
-STRANGER_EXAMPLES = 10
-WEBHOOK_EXAMPLES = 8
+STRANGER_EXAMPLES = 15
+WEBHOOK_EXAMPLES = 12
 CAPTION_LIMIT = 1024
 
 
