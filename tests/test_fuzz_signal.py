@@ -15,6 +15,7 @@ crash, no unauthorized action, strangers learn nothing, the live conversation st
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.signal_api import SignalMessage, SignalUser
+from tests.conftest import FakeClock, checked
 from tests.fuzzing import (
     COMMANDS,
     FUZZ,
@@ -35,7 +37,9 @@ from tests.fuzzing import (
     command_lines,
     held,
     member_facts,
+    neutral_lines,
     recording,
+    settle,
     signal_oddities,
     still_relays,
     texts,
@@ -46,6 +50,7 @@ pytestmark = pytest.mark.security
 
 EXAMPLES = 30
 SOAK_EXAMPLES = 400
+STRANGER_EXAMPLES = 15
 CONTENT_TYPES = (
     "image/png",
     "image/gif",
@@ -207,3 +212,49 @@ async def test_soak_arbitrary_signal_envelopes_break_nothing(
     box: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
     await play(box, cast, script)
+
+
+# -- what a stranger reads does not depend on what the program holds ----------------------
+
+stranger_acts = st.one_of(
+    st.builds(Act, st.just("text"), texts(SIGNAL_TEXT_LIMIT)),
+    st.builds(Act, st.just("command"), command_lines(COMMANDS)),
+    st.builds(Act, st.just("word"), st.sampled_from(COMMANDS)),
+    st.builds(Act, st.just("quote"), texts(300), st.integers(0, 10**6)),
+    st.builds(Act, st.just("sticker")),
+    st.builds(Act, st.just("attachment"), texts(200), st.integers(0, 10**6)),
+)
+
+
+@pytest.fixture
+async def empty(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+    async for box in checked(Sandbox(tmp_path / "empty", clock=clock, signal=True)):
+        yield box
+
+
+async def flushed(box: Sandbox) -> None:
+    """Every frame pushed so far has been read and handled: a newcomer's first message is
+    always answered, and the gateway's frames are read in order."""
+    newcomer = box.signal_person("Newcomer")
+    await newcomer.send("hello")
+    await newcomer.wait_for(box.text().not_member[:40], timeout=30)
+    await settle(box)
+
+
+@settings(FUZZ, max_examples=STRANGER_EXAMPLES)
+@given(script=st.lists(stranger_acts, min_size=1, max_size=8))
+async def test_a_signal_stranger_reads_the_same_whatever_the_program_holds(
+    box: Sandbox, cast: Cast, empty: Sandbox, script: list[Act]
+) -> None:
+    """As on Telegram: the same replies from a program with members and a live conversation
+    as from an empty one, message for message."""
+    replies = []
+    for sandbox in (box, empty):
+        person = Person("Stranger", "stranger")
+        user = sandbox.signal_person("Stranger")
+        for act in script:
+            await perform(sandbox, cast, person, user, act)
+        await flushed(sandbox)
+        replies.append([(m.text, len(m.attachments)) for m in user.inbox])
+    assert replies[0] == replies[1]
+    assert {text for text, _ in replies[0]} <= neutral_lines(box)
