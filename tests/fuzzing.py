@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -226,6 +226,7 @@ class Cast:
     canary: User
     facts: set[tuple[int, str, bool, bool]]
     log: Recorder
+    headers: tuple[str, ...]  # what a relayed message opens with, each way
     files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
     markers: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -292,12 +293,57 @@ def unlogged(cast: Cast) -> None:
                 assert not known_as or known_as not in logged, person.name
 
 
+Perform = Callable[[Sandbox, Cast, Person, Any, Act], Awaitable[None]]
+Check = Callable[[Sandbox, Cast], Awaitable[None]]
+
+
+async def play(
+    box: Sandbox, cast: Cast, script: list[tuple[str, Act]], perform: Perform, check: Check
+) -> None:
+    """One example: the script, then the checks. Unless one of the two in the conversation
+    edited or deleted something, nothing they had been relayed may change either."""
+    before = relays_seen(cast)
+    touched = False
+    for name, act in script:
+        person, user = cast.people[name]
+        touched |= person.party and act.kind in ("edit", "delete")
+        await perform(box, cast, person, user, act)
+    await check(box, cast)
+    if not touched:
+        after = relays_seen(cast)
+        assert not [k for k, v in before.items() if after.get(k) != v], "a relay was changed"
+
+
+def relays_seen(cast: Cast) -> dict[tuple[int, str], tuple[str, bool]]:
+    """What each of the two sees of the other's messages: (side, message id) -> (text,
+    deleted). Gone from the inbox (deleted on Telegram) is missing from it."""
+    seen = {}
+    for side, user in enumerate((cast.officer, cast.helper)):
+        for message in user.inbox:
+            copied = getattr(message, "copied_from", None) or getattr(message, "attachments", None)
+            if copied or message.text.startswith(cast.headers):
+                deleted = bool(getattr(message, "deleted", False))
+                seen[(side, str(message.message_id))] = (message.text, deleted)
+    return seen
+
+
 async def still_relays(cast: Cast) -> None:
     marker = next(cast.markers)
     await cast.officer.send(f"canary from the officer {marker}")
     await cast.helper.wait_for(f"canary from the officer {marker}", timeout=30)
     await cast.helper.send(f"canary from the helper {marker}")
     await cast.officer.wait_for(f"canary from the helper {marker}", timeout=30)
+
+
+async def headers(box: Sandbox, thread: Thread) -> tuple[str, ...]:
+    """What opens a message relayed in `thread`: to the helper, and to the officer."""
+    assert box.app is not None and box.app.repo is not None
+    helper = await box.app.repo.member(thread.helper_id)
+    assert helper is not None
+    return (
+        EN.header_to_helper.format(alias=thread.officer_alias, tag=thread.tag),
+        EN.header_to_officer.format(name=helper.display_name),
+    )
 
 
 def neutral_lines(box: Sandbox) -> set[str]:

@@ -35,9 +35,11 @@ from tests.fuzzing import (
     Person,
     address_of,
     command_lines,
+    headers,
     held,
     member_facts,
     neutral_lines,
+    play,
     recording,
     settle,
     signal_oddities,
@@ -122,6 +124,7 @@ async def cast(box: Sandbox) -> AsyncIterator[Cast]:
             canary=await box.join_signal("Carl", Role.OFFICER),
             facts=member_facts(await repo.all_members()),
             log=log,
+            headers=await headers(box, thread),
         )
 
 
@@ -145,6 +148,8 @@ async def perform(box: Sandbox, cast: Cast, person: Person, user: SignalUser, ac
             person.said.append(act.text)
             never_sent = SignalMessage(timestamp=10**12 + act.n, text="?")
             await user.send(act.text or ".", reply_to=never_sent)
+        case "edit" | "delete" if not person.party and act.n % 3 == 0:
+            await meddle(box, cast, user, act)
         case "edit":
             if person.sent_ids and act.text:
                 person.said.append(act.text)
@@ -159,6 +164,22 @@ async def perform(box: Sandbox, cast: Cast, person: Person, user: SignalUser, ac
         case "odd":
             frames = signal_oddities(box.signal, user, act.text, act.n)
             await box.signal.push_raw(frames[act.n % len(frames)])
+
+
+async def meddle(box: Sandbox, cast: Cast, user: SignalUser, act: Act) -> None:
+    """Someone outside the conversation edits or deletes a message one of the two sent (by
+    its time, as if they had learnt it)."""
+    assert box.signal is not None
+    theirs = [ts for person, _ in cast.people.values() if person.party for ts in person.sent_ids]
+    target = theirs[act.n % len(theirs)] if theirs else act.n
+    now = box.signal.clock()
+    if act.kind == "edit":
+        body = {"targetSentTimestamp": target, "dataMessage": {"timestamp": now, "message": "x"}}
+        await box.signal.push(user, now, {"editMessage": body})
+    else:
+        await box.signal.push(
+            user, now, {"dataMessage": {"timestamp": now, "remoteDelete": {"timestamp": target}}}
+        )
 
 
 async def attach(cast: Cast, person: Person, user: SignalUser, act: Act) -> None:
@@ -190,19 +211,12 @@ senders = st.sampled_from(["Dana", "Alex", "Evan", "Blake", "Morgan", "Eve", "Ni
 scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
 
 
-async def play(box: Sandbox, cast: Cast, script: list[tuple[str, Act]]) -> None:
-    for name, act in script:
-        person, user = cast.people[name]
-        await perform(box, cast, person, user, act)
-    await check(box, cast)
-
-
 @settings(FUZZ, max_examples=EXAMPLES)
 @given(script=scripts)
 async def test_arbitrary_signal_envelopes_break_nothing(
     box: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
-    await play(box, cast, script)
+    await play(box, cast, script, perform, check)
 
 
 @pytest.mark.soak
@@ -211,7 +225,7 @@ async def test_arbitrary_signal_envelopes_break_nothing(
 async def test_soak_arbitrary_signal_envelopes_break_nothing(
     box: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
-    await play(box, cast, script)
+    await play(box, cast, script, perform, check)
 
 
 # -- what a stranger reads does not depend on what the program holds ----------------------

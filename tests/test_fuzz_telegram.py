@@ -45,9 +45,11 @@ from tests.fuzzing import (
     Person,
     command_lines,
     forged,
+    headers,
     held,
     member_facts,
     neutral_lines,
+    play,
     recording,
     settle,
     still_relays,
@@ -156,6 +158,7 @@ async def casting(box: Sandbox) -> AsyncIterator[Cast]:
             canary=await box.join("Carl", Role.OFFICER),
             facts=member_facts(await repo.all_members()),
             log=log,
+            headers=await headers(box, thread),
         )
 
 
@@ -266,19 +269,12 @@ senders = st.sampled_from(
 scripts = st.lists(st.tuples(senders, acts), min_size=1, max_size=10)
 
 
-async def play(box: Sandbox, cast: Cast, script: list[tuple[str, Act]]) -> None:
-    for name, act in script:
-        person, user = cast.people[name]
-        await perform(box, cast, person, user, act)
-    await check(box, cast)
-
-
 @settings(FUZZ, max_examples=EXAMPLES)
 @given(script=scripts)
 async def test_arbitrary_telegram_updates_break_nothing(
     sandbox: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
-    await play(sandbox, cast, script)
+    await play(sandbox, cast, script, perform, check)
 
 
 @settings(FUZZ, max_examples=WEBHOOK_EXAMPLES)
@@ -286,7 +282,7 @@ async def test_arbitrary_telegram_updates_break_nothing(
 async def test_arbitrary_telegram_updates_by_webhook_break_nothing(
     hooked: Sandbox, hooked_cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
-    await play(hooked, hooked_cast, script)
+    await play(hooked, hooked_cast, script, perform, check)
 
 
 @pytest.mark.soak
@@ -295,7 +291,7 @@ async def test_arbitrary_telegram_updates_by_webhook_break_nothing(
 async def test_soak_arbitrary_telegram_updates_break_nothing(
     sandbox: Sandbox, cast: Cast, script: list[tuple[str, Act]]
 ) -> None:
-    await play(sandbox, cast, script)
+    await play(sandbox, cast, script, perform, check)
 
 
 # -- what a stranger reads does not depend on what the program holds ----------------------
