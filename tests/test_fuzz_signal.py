@@ -51,7 +51,7 @@ from tests.test_e2e_signal import connect_signal
 pytestmark = pytest.mark.security
 
 EXAMPLES = 30
-SOAK_EXAMPLES = 400
+SOAK_EXAMPLES = 1000
 STRANGER_EXAMPLES = 15
 CONTENT_TYPES = (
     "image/png",

@@ -64,7 +64,7 @@ from tests.test_e2e_webhook import free_port
 pytestmark = pytest.mark.security
 
 EXAMPLES = 30
-SOAK_EXAMPLES = 400
+SOAK_EXAMPLES = 1000
 STRANGER_EXAMPLES = 15
 WEBHOOK_EXAMPLES = 12
 CAPTION_LIMIT = 1024
