@@ -186,6 +186,8 @@ COORDINATOR_LINES = (
     "/renew {target} 2099-01-01",
     "/oncall",
     "/waiting",
+    "/incident 5 Metro PD",
+    "/incident list",
 )
 
 
@@ -201,23 +203,34 @@ async def test_officers_and_peers_cannot_use_coordinator_commands_or_buttons(
     await coordinator.send("/waiting")
     waiting = await coordinator.wait_for(EN.waiting_header[:12])
     push = waiting.buttons[0][0][1]
+    await coordinator.send("/incident 3 Metro PD")
+    await coordinator.wait_until(
+        lambda: any(EN.incident_page_peers in m.labels() for m in coordinator.inbox)
+    )
+    draft = next(m for m in coordinator.inbox if EN.incident_page_peers in m.labels())
+    page = data_of(draft, EN.incident_page_peers)
     invites = invites_in(sandbox)
 
     for person in (officer, peer):
         for line in COORDINATOR_LINES:
             await person.send(line.format(target=target))
         await count_of(person, EN.not_for_role, len(COORDINATOR_LINES))
-        await person.press_data(push, person.last)
-        await person.wait_for(EN.choice_expired)
+        for data in (push, page):
+            await person.press_data(data, person.last)
+        await count_of(person, EN.choice_expired, 2)
     await settle(sandbox)
     assert invites_in(sandbox) == invites
     assert sandbox.app is not None and sandbox.app.repo is not None
+    assert await sandbox.app.repo.incidents() == []  # nobody paged a critical incident
     alex = await member_of(sandbox, peer)
     assert alex.active and alex.role is Role.PEER and not alex.is_coordinator
     assert not any("New request" in t for t in peer.texts())  # nobody pushed the request
 
-    await coordinator.press_data(push, waiting)  # the coordinator's own button works
-    await coordinator.wait_until(lambda: len(coordinator.inbox) > 2)
+    before = len(coordinator.inbox)
+    await coordinator.press_data(push, waiting)  # the coordinator's own buttons work
+    await coordinator.press_data(page, draft)
+    await coordinator.wait_until(lambda: len(coordinator.inbox) >= before + 2)
+    assert len(await sandbox.app.repo.incidents()) == 1
 
 
 async def test_a_second_code_of_another_role_changes_nothing(sandbox: Sandbox) -> None:
