@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import keyrotation
-from bot.catalog import Catalog
 from bot.config import Config
 from bot.delivery import RateLimits, SupportsLedger
 from bot.events import Address, Platform, Reply, Sent, SupportsMenus, Transport
@@ -133,7 +132,7 @@ def telegram_limits(config: Config) -> RateLimits:
     )
 
 
-def signal_transport(config: Config, text: Catalog) -> Transport:
+def signal_transport(config: Config, catalogs: Catalogs) -> Transport:
     from bot.transports.signal import SignalTransport  # noqa: PLC0415 - platform at the edge
 
     return SignalTransport(
@@ -141,9 +140,15 @@ def signal_transport(config: Config, text: Catalog) -> Transport:
         config.signal.number,
         https=config.signal.https,
         commands=build_router().commands,
-        choose_hint=text.signal_choose_hint,
-        crisis_hint=text.signal_crisis_hint,
+        choose_hint=catalogs.default.signal_choose_hint,
+        crisis_hint=catalogs.default.signal_crisis_hint,
+        command_words=crisis_words(catalogs),
     )
+
+
+def crisis_words(catalogs: Catalogs) -> dict[str, str]:
+    """Every language's crisis word stands for /crisis on Signal, whatever the member's."""
+    return {text.crisis_word: "crisis" for text in catalogs.by_language.values()}
 
 
 class App:
@@ -182,7 +187,7 @@ class App:
             if self.config.telegram.enabled:
                 self._transports.append(telegram_transport(self.config, self.catalogs))
             if self.config.signal.enabled:
-                self._transports.append(signal_transport(self.config, self.catalogs.default))
+                self._transports.append(signal_transport(self.config, self.catalogs))
         return self._transports
 
     async def start(self) -> None:

@@ -12,7 +12,7 @@ Whole sentences only: never glue pieces of sentences together in code.
 
 Three placeholders are filled from the config when a catalog is loaded, so they can be used in
 any entry: {program} (the program's name), {emergency} (the number to call in danger) and
-{crisis} (the first crisis line, e.g. "Call or text 988 (988 Suicide & Crisis Lifeline)").
+{crisis} (the first crisis line, e.g. "988 (988 Suicide & Crisis Lifeline, call or text)").
 """
 
 from __future__ import annotations
@@ -416,6 +416,7 @@ class Catalog:
         "referrals {referrals}."
     )
     stats_topics: str = "Topics, all weeks: {topics}."
+    stats_topic: str = "{topic} {count}"
     stats_askers: str = (
         "Who asked, all weeks: officers {officer}, family {family}, retirees {retiree}, "
         "helpers (debriefs) {helper}."
@@ -657,7 +658,8 @@ class Catalog:
     edit_not_relayed: str = (
         "That edit couldn't be passed on. Please send the correction as a new message."
     )
-    edited_mark: str = "(edited)"
+    header_edited_to_helper: str = "{alias} #{tag} (edited):"
+    header_edited_to_officer: str = "{name} (edited):"
     media_cannot_cross: str = (
         "That kind of message can't reach the other person's app, so it was not sent. Text, "
         "photos, voice notes, videos and files do."
@@ -927,6 +929,8 @@ class Catalog:
     # -- Signal has no buttons and no command menu --------------------------------------------
     signal_choose_hint: str = "Send the number. In a conversation, reply to this message with it."
     signal_crisis_hint: str = "Crisis lines any time: send the word crisis."
+    # The word (alone) that asks for the crisis lines on Signal; it must be in the hint above.
+    crisis_word: str = "crisis"
 
     # -- the platform's command menu (Telegram): one description per command ------------------
     menu_start: str = "Join with your invite code"

@@ -219,13 +219,28 @@ class FollowupsConfig:
 @dataclass(frozen=True, slots=True)
 class CrisisLine:
     name: str
-    contact: str
+    contact: str  # a number or a link: never translated
     hours: str = "24/7"
+    # The name in other languages, as (language, name) pairs (`name_es = "..."` in the config).
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name_in(self, language: str) -> str:
+        return dict(self.names).get(language, self.name)
 
 
 DEFAULT_CRISIS_LINES = (
-    CrisisLine("988 Suicide & Crisis Lifeline", "Call or text 988", "24/7"),
-    CrisisLine("COPLINE (officers' line, answered by retired officers)", "1-800-267-5463", "24/7"),
+    CrisisLine(
+        "988 Suicide & Crisis Lifeline, call or text",
+        "988",
+        "24/7",
+        names=(("es", "Línea 988 de crisis, llamada o texto"),),
+    ),
+    CrisisLine(
+        "COPLINE (officers' line, answered by retired officers)",
+        "1-800-267-5463",
+        "24/7",
+        names=(("es", "COPLINE (la atienden agentes retirados)"),),
+    ),
     CrisisLine("Safe Call Now", "1-206-459-3020", "24/7"),
 )
 
@@ -337,7 +352,9 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "logging": frozenset({"level", "file"}),
 }
-_CRISIS_LINE_KEYS = frozenset({"name", "contact", "hours"})
+_CRISIS_LINE_KEYS = frozenset(
+    {"name", "contact", "hours"} | {f"name_{lang}" for lang in LANGUAGES}
+)
 _RESOURCE_KEYS = frozenset({"kind", "name", "contact", "note"})
 # Keys people reach for that must not live in this file; each gets its own hint.
 _REFUSED_KEYS = {
@@ -719,11 +736,17 @@ def _crisis(r: _Reader) -> CrisisConfig:
         for key in ("name", "contact"):
             if key not in entry:
                 raise er.error(key, "missing — each crisis line needs a name and a contact")
+        names = []
+        for language in LANGUAGES:
+            key = f"name_{language}"
+            if er.has(key):
+                names.append((language, er.string(key, "").strip()))
         lines.append(
             CrisisLine(
                 name=er.string("name", "").strip(),
                 contact=er.string("contact", "").strip(),
                 hours=er.string("hours", "24/7").strip(),
+                names=tuple(names),
             )
         )
     return CrisisConfig(lines=tuple(lines), emergency=emergency)

@@ -108,6 +108,8 @@ class Reply:
     text: str
     choices: tuple[Choice, ...] = ()
     columns: int = 1  # buttons per row, where the platform draws buttons
+    # How to answer the choices where there are no buttons (Signal), in the reader's language.
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

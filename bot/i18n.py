@@ -61,6 +61,7 @@ class Fixed:
     emergency: str
     crisis_name: str
     crisis_contact: str
+    crisis_names: tuple[tuple[str, str], ...] = ()  # the first line's name in other languages
 
 
 def _filler(values: Mapping[str, str]) -> Callable[[str], str]:
@@ -78,7 +79,8 @@ def load(language: str, fixed: Fixed) -> Catalog:
         raise ValueError(f"no catalog for language {language!r}")
     translations = _translations(language)
     primary = translations.pgettext("crisis_primary", EN.crisis_primary)
-    crisis = primary.format(name=fixed.crisis_name, contact=fixed.crisis_contact)
+    name = dict(fixed.crisis_names).get(language, fixed.crisis_name)
+    crisis = primary.format(name=name, contact=fixed.crisis_contact)
     fill = _filler({"program": fixed.program, "emergency": fixed.emergency, "crisis": crisis})
     loaded: dict[str, object] = {}
     for entry in entries():
@@ -121,6 +123,7 @@ def catalogs_for(config: Config) -> Catalogs:
         emergency=config.crisis.emergency,
         crisis_name=first.name,
         crisis_contact=first.contact,
+        crisis_names=first.names,
     )
     return Catalogs(fixed, config.program.language)
 

@@ -9,7 +9,7 @@ import asyncio
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.catalog import Catalog
@@ -165,7 +165,7 @@ class Services:
     async def send(self, to: Address, reply: Reply) -> Sent:
         """Send a screen to anyone. Remembers numbered options so they can be answered by
         number. An officer's screen always carries a crisis line or a button to them."""
-        reply = await self._crisis_in_reach(to, reply)
+        reply = await self._as_shown(to, reply)
         sent = await self.messenger.send(to, reply)
         key = self.audience(to)
         if reply.choices:
@@ -183,20 +183,29 @@ class Services:
         while len(self.options_of) > _REMEMBERED_OPTIONS:
             self.options_of.popitem(last=False)
 
-    async def _crisis_in_reach(self, to: Address, reply: Reply) -> Reply:
-        if any(line.contact in reply.text for line in self.config.crisis.lines):
-            return reply
-        if any(self._is_crisis_choice(c, to) for c in reply.choices):
+    async def _as_shown(self, to: Address, reply: Reply) -> Reply:
+        """On Signal, how to answer the choices in the reader's language; and for an asker,
+        a crisis line or a button to them."""
+        hints = to.platform is Platform.SIGNAL and bool(reply.choices) and not reply.hints
+        crisis = not self._crisis_shown(to, reply)
+        if not hints and not crisis:
             return reply
         member = await self.repo.member_by_address(to)
-        if member is None or not member.asks:
-            return reply
         text = self.text_for(member)
+        if hints:
+            reply = replace(reply, hints=(text.signal_choose_hint, text.signal_crisis_hint))
+        if not crisis or member is None or not member.asks:
+            return reply
         if to.platform is Platform.SIGNAL:
             # No buttons on Signal: the line itself, whose number the app makes tappable.
-            return Reply(f"{reply.text}\n\n{text.crisis_footer}", reply.choices, reply.columns)
+            return replace(reply, text=f"{reply.text}\n\n{text.crisis_footer}")
         button = self.choice(text.crisis_button, "crisis", "", to)
-        return Reply(reply.text, (*reply.choices, button), reply.columns)
+        return replace(reply, choices=(*reply.choices, button))
+
+    def _crisis_shown(self, to: Address, reply: Reply) -> bool:
+        if any(line.contact in reply.text for line in self.config.crisis.lines):
+            return True
+        return any(self._is_crisis_choice(c, to) for c in reply.choices)
 
     def _is_crisis_choice(self, choice: Choice, to: Address) -> bool:
         decoded = self.codec.decode(choice.data, self.audience(to))
@@ -233,6 +242,9 @@ class Services:
                 return True
 
     async def try_edit(self, sent: Sent, reply: Reply) -> None:
+        if sent.address.platform is Platform.SIGNAL and reply.choices and not reply.hints:
+            text = self.text_for(await self.repo.member_by_address(sent.address))
+            reply = replace(reply, hints=(text.signal_choose_hint, text.signal_crisis_hint))
         try:
             await self.messenger.edit(sent, reply)
         except DeliveryError as exc:

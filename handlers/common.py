@@ -22,7 +22,9 @@ def category_label(text: Catalog, category: Category) -> str:
 
 def crisis_lines(text: Catalog, crisis: CrisisConfig) -> str:
     return "\n".join(
-        text.crisis_line.format(name=line.name, contact=line.contact, hours=line.hours)
+        text.crisis_line.format(
+            name=line.name_in(text.language), contact=line.contact, hours=line.hours
+        )
         for line in crisis.lines
     )
 

@@ -8,6 +8,7 @@ from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.catalog import Catalog
 from bot.delivery import NotHandledError, Priority, StrangerGate, sending
 from bot.events import DeliveryError, Incoming, Kind, Reply
 from bot.i18n import supported
@@ -139,9 +140,20 @@ class Dispatcher:
                 # Never the content: the event's repr carries only kind and command, and the
                 # exception is named by type and place, not by its message.
                 log.error("handler failed for %r: %s at %s", event, type(exc).__name__, where(exc))
-                await self.services.notice(
-                    event.address, Reply(self.services.text.something_went_wrong)
-                )  # in the default language: the member may be what failed to load
+                text = await self._text_after_failure(event)
+                await self.services.notice(event.address, Reply(text.something_went_wrong))
+
+    async def _text_after_failure(self, event: Incoming) -> Catalog:
+        """The catalog to say "something went wrong" in: the member's language if their record
+        can be read (it may be what failed), else their app's (Telegram), else the program's."""
+        try:
+            member = await self.services.repo.member_by_address(event.address)
+        except Exception as exc:
+            log.warning("no language for the failure notice: %s", type(exc).__name__)
+            member = None
+        if member is not None:
+            return self.services.text_for(member)
+        return self.services.catalogs.get(supported(event.language))
 
     async def _handle(self, event: Incoming, key: bytes) -> None:
         services = self.services

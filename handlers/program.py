@@ -73,7 +73,7 @@ def stats_message(turn: Turn, report: stats.Report) -> str:
         )
     totals = report.topics.cells[-1]
     topic_parts = [
-        f"{category_label(text, Category(name))} {n(cell)}"
+        text.stats_topic.format(topic=category_label(text, Category(name)), count=n(cell))
         for name, cell in zip(report.topics.columns[:-1], totals, strict=False)
         if cell != 0
     ]

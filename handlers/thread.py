@@ -68,12 +68,16 @@ def split_text(text: str, limit: int = MAX_CHUNK) -> list[str]:
     return pieces
 
 
-def header_for(services: Services, thread: Thread, sender: Member, recipient: Member) -> str:
+def header_for(
+    services: Services, thread: Thread, sender: Member, recipient: Member, *, edited: bool = False
+) -> str:
     """What the recipient sees above a relayed message: never the sender's real identity."""
     text = services.text_for(recipient)
     if sender.id == thread.officer_id:  # the side that asked, whatever their role
-        return text.header_to_helper.format(alias=thread.officer_alias, tag=thread.tag)
-    return text.header_to_officer.format(name=sender.display_name)
+        line = text.header_edited_to_helper if edited else text.header_to_helper
+        return line.format(alias=thread.officer_alias, tag=thread.tag)
+    line = text.header_edited_to_officer if edited else text.header_to_officer
+    return line.format(name=sender.display_name)
 
 
 async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
@@ -203,11 +207,9 @@ async def relay_edit(turn: Turn) -> None:
                     Sent(recipient.address, copy_ids[0]), body, is_caption=is_caption
                 )
             else:  # a long text sent in pieces: send the corrected version as a new message
+                edited = header_for(services, thread, turn.member, recipient, edited=True)
                 for piece in split_text(turn.event.text):
-                    await services.messenger.send(
-                        recipient.address,
-                        Reply(f"{header} {services.text_for(recipient).edited_mark}\n{piece}"),
-                    )
+                    await services.messenger.send(recipient.address, Reply(f"{edited}\n{piece}"))
     except DeliveryError as exc:
         log.warning("edit not relayed (permanent=%s)", exc.permanent)
         await services.notice(turn.event.address, Reply(turn.text.edit_not_relayed))

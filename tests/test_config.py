@@ -286,6 +286,23 @@ def test_missing_file(tmp_path: Path) -> None:
     assert str(caught.value).startswith(str(path))
 
 
+def test_crisis_line_names_per_language(tmp_path: Path) -> None:
+    text = (
+        '[[crisis.lines]]\nname = "State EAP"\nname_es = "Programa estatal"\n'
+        'contact = "555-0100"\n'
+    )
+    (line,) = load_config(write(tmp_path, text), ENV).crisis.lines
+    assert (line.name_in("es"), line.name_in("en"), line.contact) == (
+        "Programa estatal",
+        "State EAP",
+        "555-0100",
+    )
+    blank = text.replace('"Programa estatal"', '" "')
+    assert "name_es: must not be empty" in load_error(tmp_path, blank)
+    unknown = text.replace("name_es", "name_xx")
+    assert "unknown key [[crisis.lines]] entry 1 name_xx" in load_error(tmp_path, unknown)
+
+
 def test_custom_crisis_lines_replace_the_defaults(tmp_path: Path) -> None:
     text = '[[crisis.lines]]\nname = "State EAP"\ncontact = "555-0100"\n'
     config = load_config(write(tmp_path, text), ENV)

@@ -7,8 +7,6 @@ Menus go out in the background: a slow or failing menu never holds up what a per
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -20,7 +18,6 @@ from bot.sandbox.signal_api import SignalUser
 from bot.sandbox.telegram_api import SimUser
 from bot.storage.repository import Repository
 from crypto import Vault, load_master_key
-from tests.conftest import FakeClock, crisis_out_of_reach
 from tests.test_e2e_routing import member_of
 
 OFFICER_ONLY = {"talk", "cancel", "nickname", "blocked"}
@@ -178,14 +175,8 @@ async def test_a_menu_never_holds_up_a_reply_and_a_failed_one_is_tried_again(
 
 
 @pytest.fixture
-async def box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(tmp_path / "sandbox", clock=clock, signal=True)
-    await sandbox.start()
-    try:
-        yield sandbox
-        assert not await crisis_out_of_reach(sandbox)
-    finally:
-        await sandbox.stop()
+async def box(signal_sandbox: Sandbox) -> Sandbox:
+    return signal_sandbox
 
 
 async def help_on_signal(user: SignalUser, last: str) -> str:

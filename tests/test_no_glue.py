@@ -41,6 +41,8 @@ def _catalog_text(node: ast.AST) -> bool:
 def _is_catalog(node: ast.AST) -> bool:
     if isinstance(node, ast.Name):
         return node.id in {"text", "EN"}
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr == "text_for"  # services.text_for(member)
     return isinstance(node, ast.Attribute) and node.attr == "text" and _is_turn(node.value)
 
 
@@ -52,7 +54,8 @@ def _is_turn(node: ast.AST) -> bool:
 
 
 def _words(literal: str) -> bool:
-    return literal.strip() != ""
+    """More than line breaks: a space or a word glues pieces into one line."""
+    return literal.strip("\n") != ""
 
 
 def _squeezes_whitespace(call: ast.Call) -> bool:
@@ -108,6 +111,7 @@ def test_no_sentence_is_glued_from_pieces(path: Path) -> None:
         '", ".join(text.role_peer for _ in x)',
         '", ".join(day_names(text))',
         '" · ".join([turn.text.help_officer])',
+        'f"{header} {services.text_for(member).header_to_officer}"',
     ],
 )
 def test_the_scan_finds_glue(code: str) -> None:

@@ -48,3 +48,14 @@ def test_commands_with_or_without_the_slash(text: str, expected: tuple[str, str]
         "127.0.0.1:8080", "+14155550100", commands=["help", "crisis", "end", "switch", "start"]
     )
     assert transport._command(text) == expected
+
+
+def test_a_crisis_word_in_another_language_is_the_crisis_command() -> None:
+    transport = SignalTransport(
+        "127.0.0.1:8080",
+        "+14155550100",
+        commands=["help", "crisis"],
+        command_words={"Auxilio": "crisis"},
+    )
+    assert transport._command("¡auxilio!".lstrip("¡")) == ("crisis", "")
+    assert transport._command("auxilio por favor") is None  # more words: said, not asked

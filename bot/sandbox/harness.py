@@ -11,7 +11,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.app import App, utc_now
+from bot.app import App, crisis_words, utc_now
 from bot.catalog import EN, Catalog
 from bot.config import (
     Config,
@@ -140,6 +140,7 @@ class Sandbox:
                 commands=build_router().commands,
                 choose_hint=EN.signal_choose_hint,
                 crisis_hint=EN.signal_crisis_hint,
+                command_words=crisis_words(catalogs_for(config)),
                 retry_base_delay=0.05,
                 reconnect_delay=0.05,
                 max_reconnect_delay=0.5,

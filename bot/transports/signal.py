@@ -32,7 +32,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -120,7 +120,8 @@ class _InFlight:
 
 
 def render(reply: Reply, *, choose_hint: str = "", crisis_hint: str = "") -> str:
-    """A reply as Signal shows it: choices as numbered lines, then how to answer them."""
+    """A reply as Signal shows it: choices as numbered lines, then how to answer them (the
+    reply's own hints, in its reader's language, else the transport's)."""
     if not reply.choices:
         return reply.text
     lines = [reply.text, ""]
@@ -129,10 +130,7 @@ def render(reply: Reply, *, choose_hint: str = "", crisis_hint: str = "") -> str
         lines.append(SCALE_SEPARATOR.join(labels))  # a scale (a rating): "1   2   3   4   5"
     else:
         lines += [f"{number}. {label}" for number, label in enumerate(labels, 1)]
-    if choose_hint:
-        lines.append(choose_hint)
-    if crisis_hint:
-        lines.append(crisis_hint)
+    lines += [hint for hint in reply.hints or (choose_hint, crisis_hint) if hint]
     return "\n".join(lines)
 
 
@@ -163,6 +161,7 @@ class SignalTransport:
         commands: Iterable[str] = (),
         choose_hint: str = "",
         crisis_hint: str = "",
+        command_words: Mapping[str, str] | None = None,
         retry_base_delay: float = 0.5,
         reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
@@ -174,6 +173,8 @@ class SignalTransport:
         self._commands = frozenset(c.lower() for c in commands)
         self._choose_hint = choose_hint
         self._crisis_hint = crisis_hint
+        # Words in any language that stand for a command when sent alone ("crisis" -> crisis).
+        self._command_words = {k.lower(): v for k, v in (command_words or {}).items()}
         self._retry_base_delay = retry_base_delay
         self._reconnect_delay = reconnect_delay
         self._max_reconnect_delay = max_reconnect_delay
@@ -392,6 +393,8 @@ class SignalTransport:
         word = stripped.rstrip(".!?").lower()
         if word in self._commands:
             return word, ""
+        if (command := self._command_words.get(word)) is not None:
+            return command, ""
         return None
 
     def _enqueue(self, job: _Job) -> None:
