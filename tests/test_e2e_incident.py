@@ -238,18 +238,29 @@ async def signal_box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]
     assert not missing, f"officer screens without a crisis line or button: {missing}"
 
 
-async def test_a_page_on_signal_is_answered_by_number(signal_box: Sandbox) -> None:
+async def test_an_incident_on_signal_is_opened_and_answered_by_number(
+    signal_box: Sandbox,
+) -> None:
+    """Signal has no buttons: the coordinator opens it and the helper answers it by number."""
     await signal_box.join("Dana", Role.OFFICER, agency=AGENCY)
-    morgan = await signal_box.join("Morgan", Role.COORDINATOR)
+    morgan = await signal_box.join_signal("Morgan", Role.COORDINATOR)
     sam = await signal_box.join_signal("Sam", Role.CHAPLAIN, agency="Shelbyville SO")
-    await open_incident(morgan, 1, button=EN.incident_page_both)
+    await morgan.send(f"/incident 1 {AGENCY}")  # with words after it, only with the slash
+    confirm = await morgan.wait_for("Open a critical incident for Springfield PD?")
+    assert confirm.labels() == [
+        EN.incident_page_peers,
+        EN.incident_page_both,
+        EN.incident_cancel,
+    ]
+    await morgan.press(confirm, EN.incident_page_both)
+    await morgan.wait_for("Opened.")
     page = await sam.wait_for(PAGE)
     assert page.labels() == [EN.page_accept, EN.page_decline, EN.offer_involved]
-    seen = len(morgan.inbox)
     await sam.press(page, EN.page_accept)
     asked = await sam.wait_for("May I tell the coordinator it's you?")
     await sam.press(asked, EN.page_name_no)
     await sam.wait_for(EN.page_counted)
-    status = await said_after(morgan, seen, "On call: 1 of 1")
-    assert "Sam" not in "".join(morgan.texts()[seen:])
-    assert "named" not in status
+    await morgan.wait_until(lambda: any("On call: 1 of 1" in t for t in morgan.texts()))
+    welcome = next(t for t in sam.texts() if "Officers will see you as" in t)
+    alias = welcome.split("\u201c", 1)[1].split("\u201d", 1)[0]
+    assert alias and alias not in "".join(morgan.texts())  # counted, not named
