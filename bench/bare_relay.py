@@ -20,6 +20,9 @@ from typing import Any
 from bench._common import Child, Pair, Phase, ServerProcess, pairs_of, percentile, serve
 
 SETTINGS = {"sequential": 1, "8 concurrent": 8, "256 concurrent": 256}
+# Not the simplest relay any more, but the same HTTP client as Peerline's transport: how much of
+# the difference is the client alone.
+WITH_AIOHTTP = "sequential, aiohttp"
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class BareSpec:
     server: Mapping[str, str]  # ServerProcess.ready
     pairs: list[Pair]
     concurrency: int  # 1 = sequential updates
+    aiohttp: bool = False  # PTB's requests over aiohttp (Peerline's AiohttpRequest), not httpx
 
 
 class BareRelayProcess(Child):
@@ -55,6 +59,10 @@ async def _bare(conn: Connection, spec: BareSpec) -> None:
         .base_url(spec.server["base_url"])
         .base_file_url(spec.server["base_file_url"])
     )
+    if spec.aiohttp:
+        from bot.transports.aiohttp_request import AiohttpRequest  # noqa: PLC0415
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
     concurrency: bool | int = False if spec.concurrency <= 1 else spec.concurrency
     application = builder.concurrent_updates(concurrency).build()
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, relay))
@@ -105,9 +113,15 @@ def measure(
 
 
 def run_bare(
-    server: ServerProcess, pairs: list[Pair], per_thread: int, concurrency: int, label: str
+    server: ServerProcess,
+    pairs: list[Pair],
+    per_thread: int,
+    concurrency: int,
+    label: str,
+    *,
+    aiohttp: bool = False,
 ) -> Measured:
-    with BareRelayProcess(BareSpec(server.ready, pairs, concurrency)) as bot:
+    with BareRelayProcess(BareSpec(server.ready, pairs, concurrency, aiohttp)) as bot:
         server.burst(pairs, 2)  # warm up: connections open, code paths loaded
         return measure(bot, label, server.burst, pairs, per_thread)
 
@@ -115,7 +129,7 @@ def run_bare(
 def main(argv: list[str] | None = None) -> list[Measured]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=20, help="live pairs")
-    parser.add_argument("--texts", type=int, default=100, help="texts per pair, in one burst")
+    parser.add_argument("--texts", type=int, default=50, help="texts per pair, in one burst")
     args = parser.parse_args(argv)
     pairs = pairs_of(args.threads)
     total = args.threads * args.texts

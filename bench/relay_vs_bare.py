@@ -6,7 +6,8 @@ another, so the CPU counted per relayed message is the bot's alone (`time.proces
 process, every thread included), never the server's.
 
 1. The bare relay (bench/bare_relay.py) with sequential, 8 and 256 concurrent updates: a burst
-   of texts in 20 live pairs; the fastest setting is the yardstick.
+   of texts in 20 live pairs; the fastest setting is the yardstick. Also, for reference, the
+   bare relay given Peerline's HTTP client (PTB over aiohttp), sequential.
 2. Peerline (the real App and transport, members and threads sealed in its database, logging
    at INFO to a file) with its send limits lifted through the `[telegram]` rate settings: the
    same burst. Throughput ratio Peerline / bare, CPU ms and Bot API requests per relayed text.
@@ -29,7 +30,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._common import PeerlineProcess, PeerlineSpec, ServerProcess, pairs_of, percentile
-from bench.bare_relay import SETTINGS, BareRelayProcess, BareSpec, Measured, measure, run_bare
+from bench.bare_relay import (
+    SETTINGS,
+    WITH_AIOHTTP,
+    BareRelayProcess,
+    BareSpec,
+    Measured,
+    measure,
+    run_bare,
+)
 
 TELEGRAM_CAP = 30.0  # Telegram's documented overall limit, Peerline's default rate_overall
 
@@ -55,6 +64,7 @@ def py_spy(pid: int, output: str) -> Iterator[None]:
 @dataclass
 class Results:
     bare: list[Measured] = field(default_factory=list)  # the burst, each setting
+    bare_aiohttp: Measured | None = None  # the burst, sequential, PTB over aiohttp
     peerline: Measured | None = None  # the same burst, cap lifted
     steady: list[Measured] = field(default_factory=list)  # bare at its best, then Peerline
     at_cap: list[Measured] = field(default_factory=list)  # part 4, capped then lifted
@@ -77,6 +87,10 @@ def side_by_side(args: argparse.Namespace, server: ServerProcess, results: Resul
         results.bare.append(run_bare(server, pairs, args.texts, concurrency, f"bare, {label}"))
         print(results.bare[-1].row(), flush=True)
     best = results.best_bare
+    results.bare_aiohttp = run_bare(
+        server, pairs, args.texts, 1, f"bare, {WITH_AIOHTTP}", aiohttp=True
+    )
+    print(results.bare_aiohttp.row(), flush=True)
     rate, seconds = args.steady_rate, args.steady_seconds
     with PeerlineProcess(PeerlineSpec(server.ready, pairs)) as peerline:
         server.burst(pairs, 2)  # warm up
@@ -88,6 +102,12 @@ def side_by_side(args: argparse.Namespace, server: ServerProcess, results: Resul
             f"  throughput ratio Peerline / bare at its best ({best.label}): "
             f"{results.ratio:.2f}; CPU per text "
             f"{ours.cpu_ms_per_message / best.cpu_ms_per_message:.2f}x the bare relay's",
+            flush=True,
+        )
+        print(
+            f"  the same against the bare relay on aiohttp too: "
+            f"{ours.phase.rate / results.bare_aiohttp.phase.rate:.2f}; CPU per text "
+            f"{ours.cpu_ms_per_message / results.bare_aiohttp.cpu_ms_per_message:.2f}x",
             flush=True,
         )
         steady = measure(peerline, "Peerline, cap lifted", server.paced, pairs, rate, seconds)
@@ -133,9 +153,9 @@ def at_the_cap(args: argparse.Namespace, server: ServerProcess, results: Results
 def main(argv: list[str] | None = None) -> Results:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--threads", type=int, default=20, help="live threads (pairs)")
-    parser.add_argument("--texts", type=int, default=100, help="texts per thread in the burst")
-    parser.add_argument("--steady-rate", type=float, default=100.0, help="texts a second")
-    parser.add_argument("--steady-seconds", type=float, default=10.0)
+    parser.add_argument("--texts", type=int, default=50, help="texts per thread in the burst")
+    parser.add_argument("--steady-rate", type=float, default=50.0, help="texts a second")
+    parser.add_argument("--steady-seconds", type=float, default=8.0)
     parser.add_argument("--cap-threads", type=int, default=30)
     parser.add_argument(
         "--cap-loads",
@@ -144,7 +164,7 @@ def main(argv: list[str] | None = None) -> Results:
         default=[1.0, 1.5],
         help="offered load as a share of the 30/s cap (none: skip part 4)",
     )
-    parser.add_argument("--cap-seconds", type=float, default=10.0)
+    parser.add_argument("--cap-seconds", type=float, default=8.0)
     parser.add_argument("--py-spy", default="", help="profile Peerline's burst into this file")
     args = parser.parse_args(argv)
     results = Results()

@@ -46,6 +46,8 @@ def test_peerline_and_the_bare_relay_side_by_side() -> None:
         ]
     )  # fmt: skip
     assert len(results.bare) == 3
+    assert results.bare_aiohttp is not None
+    assert_sane(results.bare_aiohttp, 6)
     assert results.peerline is not None
     assert_sane(results.peerline, 6)
     assert results.ratio == results.peerline.phase.rate / results.best_bare.phase.rate
