@@ -97,7 +97,7 @@ class Measured:
     def row(self) -> str:
         latencies = self.phase.latencies
         return (
-            f"  {self.label:<22} {self.phase.rate:8.0f} msg/s  {self.cpu_ms_per_message:6.2f} "
+            f"  {self.label:<25} {self.phase.rate:8.0f} msg/s  {self.cpu_ms_per_message:6.2f} "
             f"CPU ms/msg  {self.requests_per_message:5.2f} req/msg  latency p50 "
             f"{percentile(latencies, 0.5) * 1000:7.1f} ms  p99 "
             f"{percentile(latencies, 0.99) * 1000:7.1f} ms"

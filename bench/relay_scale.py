@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> tuple[Measured, float]:
     pairs = pairs_of(args.threads)
     with ServerProcess() as server, PeerlineProcess(PeerlineSpec(server.ready, pairs)) as bot:
         started = bot.ask("rss")
-        server.burst(pairs, 1)  # every chat seen once: its worker, pacer and caches exist
+        server.burst(pairs, 2)  # every chat has sent once: menus set, caches warm
         run = measure(bot, "Peerline, cap lifted", server.burst, pairs, args.texts)
         peak = bot.ask("rss")
     total = args.threads * args.texts

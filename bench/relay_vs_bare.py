@@ -140,7 +140,7 @@ def at_the_cap(args: argparse.Namespace, server: ServerProcess, results: Results
         limits = {"rate_overall": TELEGRAM_CAP, "rate_per_chat": 1.0} if capped else {}
         label = "default cap" if capped else "cap lifted"
         with PeerlineProcess(PeerlineSpec(server.ready, pairs, **limits)) as peerline:
-            server.burst(pairs, 1)
+            server.burst(pairs, 2)  # both sides once: menus set, caches warm
             for load in args.cap_loads:
                 rate = load * TELEGRAM_CAP
                 run = measure(
