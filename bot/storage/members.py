@@ -172,10 +172,19 @@ class MemberStore(StoreBase):
         rows = await self._all(_LINKS_OF, (member_id, member_id))
         return links_by_member(rows).get(member_id, Links())
 
-    async def _one_member(
-        self, sql: str, params: tuple[Any, ...], generation: int | None = None
-    ) -> Member | None:
-        row = await self._one(sql, params)
+    async def _one_member(self, column: str, key: int | bytes) -> Member | None:
+        """The member whose `column` ("id" or "address_hash") is `key`: from memory while the
+        database is unchanged (membercache.py), else read, verified and remembered."""
+        generation = None
+        if self._members is not None:
+            if isinstance(key, bytes):
+                cached, generation = self._members.by_address(key)
+            else:
+                cached, generation = self._members.get(MemberId(key))
+            if cached is not None:
+                return cached
+        sql = f"SELECT * FROM members WHERE {column} = ?"  # noqa: S608 - one of two constants
+        row = await self._one(sql, (key,))
         if row is None:
             return None
         member = self._member(row, await self._links_of(row["id"]))
@@ -184,25 +193,10 @@ class MemberStore(StoreBase):
         return member
 
     async def member(self, member_id: MemberId) -> Member | None:
-        generation = None
-        if self._members is not None:
-            cached, generation = self._members.get(member_id)
-            if cached is not None:
-                return cached
-        return await self._one_member(
-            "SELECT * FROM members WHERE id = ?", (member_id,), generation
-        )
+        return await self._one_member("id", member_id)
 
     async def member_by_address(self, address: Address) -> Member | None:
-        address_hash = self.address_hash(address)
-        generation = None
-        if self._members is not None:
-            cached, generation = self._members.by_address(address_hash)
-            if cached is not None:
-                return cached
-        return await self._one_member(
-            "SELECT * FROM members WHERE address_hash = ?", (address_hash,), generation
-        )
+        return await self._one_member("address_hash", self.address_hash(address))
 
     async def _members_where(self, condition: str) -> list[Member]:
         rows = await self._all(f"SELECT * FROM members WHERE {condition} ORDER BY id")  # noqa: S608 - condition is a constant
