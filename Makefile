@@ -32,6 +32,7 @@ soak: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.routing_sim
+	$(BIN)/python -m bench.routing_scale
 	$(BIN)/python -m bench.relay_overhead
 	$(BIN)/python -m bench.followups
 	$(BIN)/python -m bench.stranger_flood

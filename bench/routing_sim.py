@@ -47,6 +47,7 @@ from bot.routing import (
     BatchQuery,
     FoundBatch,
     Policy,
+    Roster,
     RoutingRequest,
     find_batch,
     is_available,
@@ -338,7 +339,7 @@ class Simulator:
         self.now = START
         self.planned_wake: dict[int, datetime] = {}
         self.avail_cache: dict[MemberId, tuple[int, bool]] = {}
-        self.pool: tuple[int, list[Member]] | None = None  # (clock hour, candidates)
+        self.pool: tuple[int, Roster] | None = None  # (clock hour, candidates)
         self.end = START + timedelta(days=params.days)
         self.burst_days: list[int] = []
 
@@ -429,13 +430,14 @@ class Simulator:
         self.avail_cache[helper.id] = (bucket, value)
         return value
 
-    def candidates(self) -> list[Member]:
+    def candidates(self) -> Roster:
         """Helpers who could possibly be offered anything now (availability only); the choice
         among them is find_batch's. Rebuilt whenever a helper's record changes or the hour
         turns, so find_batch always sees current records."""
         bucket = int(self.now.timestamp()) // 3600
         if self.pool is None or self.pool[0] != bucket:
-            self.pool = (bucket, [h for h in self.helpers.values() if self.available(h)])
+            pool = [h for h in self.helpers.values() if self.available(h)]
+            self.pool = (bucket, Roster.of(pool, ZONE))
         return self.pool[1]
 
     # -- the contact clock: mirrors handlers.matching.advance ---------------------------------
@@ -467,25 +469,17 @@ class Simulator:
             widenable=widenable,
         )
 
-    def find_batch(self, query: BatchQuery, pool: Sequence[Member]) -> FoundBatch:
+    def find_batch(self, query: BatchQuery, pool: Roster) -> FoundBatch:
         self.counters.batch_searches += 1
-        self.counters.helpers_searched += len(pool)
-        found = find_batch(
-            query,
-            pool,
-            live_threads=self.loads,
-            now=self.now,
-            policy=self.policy,
-            default_zone=ZONE,
-        )
+        self.counters.helpers_searched += len(pool.helpers)
+        found = find_batch(query, pool, live_threads=self.loads, now=self.now, policy=self.policy)
         if self.p.verify_prefilter:
             full = find_batch(
                 query,
-                list(self.helpers.values()),
+                Roster.of(self.helpers.values(), ZONE),
                 live_threads=self.loads,
                 now=self.now,
                 policy=self.policy,
-                default_zone=ZONE,
             )
             if [h.id for h in full.helpers] != [h.id for h in found.helpers]:
                 raise InvariantError("pre-filtering by availability changed find_batch")

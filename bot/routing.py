@@ -6,12 +6,14 @@ who was involved in the incident) and keep officers away from their own chain of
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+import bisect
+import heapq
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.hours import current_window_end
+from bot.hours import WeeklyHours, current_window_end
 from bot.model import OPT_IN_ASKERS, Category, Member, MemberId, Role, Wanted
 
 
@@ -185,37 +187,267 @@ class FoundBatch:
     widened: bool = False  # found only by taking the other helper role too
 
 
-def find_batch(
-    query: BatchQuery,
-    helpers: Sequence[Member],
+# -- the roster, indexed: a decision looks only at helpers who can be available now ----------
+
+_MINUTE_US = 60_000_000
+_HOUR_US = 60 * _MINUTE_US
+_WEEK_US = 7 * 24 * _HOUR_US
+
+
+def _week_moment(local: datetime) -> int:
+    """Microseconds since Monday 00:00 on `local`'s wall clock. `current_window_end` compares
+    wall-clock times in one zone, so a window holds `local` exactly when this moment is inside
+    the window's span of the week (the span may wrap past Sunday midnight)."""
+    minutes = (local.weekday() * 24 + local.hour) * 60 + local.minute
+    return minutes * _MINUTE_US + local.second * 1_000_000 + local.microsecond
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """One on-call window of one helper, as microseconds of the week."""
+
+    start: int
+    length: int
+    helper: int  # index in Roster.helpers
+
+    def holds(self, moment: int) -> bool:
+        return (moment - self.start) % _WEEK_US < self.length
+
+
+@dataclass(frozen=True, slots=True)
+class _ZoneHours:
+    """Every on-call window kept in one time zone, by hour of the week: the helpers whose
+    window covers that whole hour, and the spans that cover only part of it."""
+
+    zone: ZoneInfo
+    whole: tuple[frozenset[int], ...]  # 168 hours
+    part: tuple[tuple[_Span, ...], ...]
+
+
+def _spans(hours: WeeklyHours, helper: int) -> list[_Span]:
+    return [
+        _Span(((w.day * 24 * 60) + w.start) * _MINUTE_US, w.minutes() * _MINUTE_US, helper)
+        for w in hours.windows
+    ]
+
+
+def _zone_hours(zone: ZoneInfo, spans: list[_Span]) -> _ZoneHours:
+    whole: list[set[int]] = [set() for _ in range(168)]
+    part: list[list[_Span]] = [[] for _ in range(168)]
+    for span in spans:
+        first = span.start // _HOUR_US
+        last = (span.start + span.length - 1) // _HOUR_US
+        for hour in range(first, last + 1):
+            offset = (hour * _HOUR_US - span.start) % _WEEK_US
+            if offset + _HOUR_US <= span.length:
+                whole[hour % 168].add(span.helper)
+            else:
+                part[hour % 168].append(span)
+    return _ZoneHours(zone, tuple(map(frozenset, whole)), tuple(map(tuple, part)))
+
+
+def _zone_of(member: Member, default_zone: str) -> ZoneInfo:
+    """As `local_time` picks it."""
+    try:
+        return ZoneInfo(member.timezone or default_zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(default_zone)
+
+
+def _by_last_assigned(helper: Member) -> tuple[bool, datetime | None]:
+    return (helper.last_assigned_at is not None, helper.last_assigned_at)
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """When the helpers of one role are available: who said /available, and the others'
+    on-call windows by zone."""
+
+    always: frozenset[int]
+    zones: tuple[_ZoneHours, ...]
+
+    @classmethod
+    def of(cls, helpers: Sequence[Member], positions: list[int], default_zone: str) -> _Index:
+        always: set[int] = set()
+        by_zone: dict[str, tuple[ZoneInfo, list[_Span]]] = {}
+        for index in positions:
+            helper = helpers[index]
+            if helper.available:
+                always.add(index)
+            elif helper.on_call is not None:
+                zone = _zone_of(helper, default_zone)
+                by_zone.setdefault(zone.key, (zone, []))[1].extend(_spans(helper.on_call, index))
+        zones = tuple(_zone_hours(zone, spans) for zone, spans in by_zone.values())
+        return cls(frozenset(always), zones)
+
+    def add_available(self, found: set[int], helpers: Sequence[Member], now: datetime) -> None:
+        found |= self.always
+        for hours in self.zones:
+            moment = _week_moment(now.astimezone(hours.zone))
+            hour = moment // _HOUR_US
+            on_call = set(hours.whole[hour])
+            on_call.update(span.helper for span in hours.part[hour] if span.holds(moment))
+            for index in on_call:
+                away = helpers[index].away_until
+                if away is None or now >= away:
+                    found.add(index)
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """Helpers as routing reads them, indexed once per change of the roster: in the order the
+    policy ranks them first (least recently assigned first) and, by role, who said
+    /available and everyone else's on-call windows by zone and hour of the week. A decision
+    then looks only at the helpers of the roles asked for who can be available at that moment,
+    and for a batch of a few stops as soon as no later helper could rank among them."""
+
+    helpers: tuple[Member, ...]  # least recently assigned first (never assigned before all)
+    default_zone: str = "UTC"
+    _by_role: Mapping[Role, _Index] = field(default_factory=dict, repr=False)
+    _position: Mapping[MemberId, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, helpers: Iterable[Member], default_zone: str = "UTC") -> Roster:
+        members = tuple(sorted(helpers, key=_by_last_assigned))
+        by_role: dict[Role, list[int]] = {}
+        for index, helper in enumerate(members):
+            by_role.setdefault(helper.role, []).append(index)
+        indexes = {
+            role: _Index.of(members, positions, default_zone)
+            for role, positions in by_role.items()
+        }
+        position = {helper.id: index for index, helper in enumerate(members)}
+        return cls(members, default_zone, indexes, position)
+
+    def available(self, now: datetime, roles: Iterable[Role] = Role) -> list[int]:
+        """Positions of the helpers of `roles` that `is_available` holds at `now`, in roster
+        order."""
+        found: set[int] = set()
+        for role in roles:
+            index = self._by_role.get(role)
+            if index is not None:
+                index.add_available(found, self.helpers, now)
+        return sorted(found)
+
+
+_Key = tuple[bool, bool, datetime, int, bool, datetime, MemberId]
+
+
+def _ranked(
+    request: RoutingRequest,
+    roster: Roster,
+    available: list[int],
     *,
     live_threads: Mapping[MemberId, int],
     now: datetime,
     policy: Policy,
-    default_zone: str = "UTC",
+    limit: int | None,
+) -> list[Member]:
+    """`rank_candidates` over the `available` positions of the roster, cut to `limit` (None:
+    all). After a preferred helper and those on call for an incident (`request.first`), the
+    policy ranks by last assignment, the roster's own order: so with a limit the scan ends once
+    enough eligible helpers are found and the next one was assigned later than all of them."""
+    excluded = request.already_offered | request.involved | request.blocked | request.conflicts
+    today = now.astimezone(ZoneInfo(roster.default_zone)).date()
+    roles = frozenset(role for role in Role if request.wanted.admits(role))
+    opt_in = request.asker_role if request.asker_role in OPT_IN_ASKERS else None
+    own_agency = request.officer_agency_hash if request.outside_agency else None
+    cap, officer, first = policy.max_threads_per_helper, request.officer_id, request.first
+    never = datetime.min.replace(tzinfo=now.tzinfo)
+    helpers = roster.helpers
+
+    def keyed(positions: Iterable[int]) -> Iterator[tuple[_Key, Member]]:
+        """The eligible helpers among `positions`, each with its rank key (`rank_candidates`'s
+        rules and order, written out in one loop: this is the hot path)."""
+        for index in positions:
+            helper = helpers[index]
+            if helper.role not in roles or helper.id in excluded or helper.id == officer:
+                continue
+            if not helper.active or helper.identity_hold:
+                continue
+            if opt_in is not None and opt_in not in helper.serves:
+                continue
+            if helper.certified_until is None or helper.certified_until < today:
+                continue
+            load = live_threads.get(helper.id, 0)
+            if load >= (cap if helper.max_threads is None else min(helper.max_threads, cap)):
+                continue
+            if helper.cooldown_until is not None and helper.cooldown_until > now:
+                continue
+            if own_agency is not None and helper.agency_hash == own_agency:
+                continue
+            key = (
+                helper.id != request.preferred,
+                helper.id not in first,
+                helper.last_assigned_at or never,
+                load,
+                request.category not in helper.topics,
+                helper.last_offered_at or never,
+                helper.id,
+            )
+            yield key, helper
+
+    def positions_of(ids: Iterable[MemberId]) -> list[int]:
+        """Positions of these helpers among the `available` ones."""
+        found = []
+        for member_id in ids:
+            index = roster._position.get(member_id)
+            at = bisect.bisect_left(available, index) if index is not None else len(available)
+            if at < len(available) and available[at] == index:
+                found.append(at)
+        return [available[at] for at in sorted(found)]
+
+    if limit is None:
+        return [helper for _, helper in sorted(keyed(available), key=lambda pair: pair[0])]
+    preferred = () if request.preferred is None else (request.preferred,)
+    for _, helper in keyed(positions_of(preferred)):
+        return [helper]  # eligible, so ranked first by the policy
+    found = list(keyed(positions_of(first)))  # ranked next, ahead of all the others
+    wanted = limit - len(found)
+    rest: list[tuple[_Key, Member]] = []
+    if wanted > 0:
+        for pair in keyed(i for i in available if helpers[i].id not in first):
+            if len(rest) >= wanted and pair[0][2] > rest[wanted - 1][0][2]:
+                break  # assigned later than enough eligible helpers already found
+            rest.append(pair)
+    return [pair[1] for pair in heapq.nsmallest(limit, found + rest, key=lambda pair: pair[0])]
+
+
+def find_batch(
+    query: BatchQuery,
+    roster: Roster,
+    *,
+    live_threads: Mapping[MemberId, int],
+    now: datetime,
+    policy: Policy,
 ) -> FoundBatch:
-    """The next batch: new helpers first; helpers whose offers timed out are asked again only
-    when nobody new is left and no offer is live at all; and when the role asked for is
-    exhausted (nothing live), the other role at once rather than after the widening delay."""
+    """The next batch, as `next_batch` would choose it: new helpers first; helpers whose offers
+    timed out are asked again only when nobody new is left and no offer is live at all; and
+    when the role asked for is exhausted (nothing live), the other role at once rather than
+    after the widening delay."""
     searches = [(query.request.wanted, False)]
     if query.widenable and not query.live:
         searches.append((Wanted.EITHER, True))
     rounds = (False,) if query.live else (False, True)
+    limit = None if query.everyone else policy.batch_size
     for wanted, widened in searches:
+        available = roster.available(now, (role for role in Role if wanted.admits(role)))
         for second_round in rounds:
             excluded = query.request.already_offered
             if second_round:
                 excluded = excluded - query.asked_again
             request = replace(query.request, wanted=wanted, already_offered=excluded)
-            batch = next_batch(
+            ranked = _ranked(
                 request,
-                helpers,
+                roster,
+                available,
                 live_threads=live_threads,
                 now=now,
                 policy=policy,
-                everyone=query.everyone,
-                default_zone=default_zone,
+                limit=limit,
             )
-            if batch:
-                return FoundBatch(batch, widened)
+            if ranked and not query.everyone and ranked[0].id == request.preferred:
+                ranked = ranked[:1]  # a preferred helper who is eligible gets the offer alone
+            if ranked:
+                return FoundBatch(ranked, widened)
     return FoundBatch([])

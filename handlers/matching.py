@@ -42,6 +42,7 @@ from bot.model import (
 from bot.routing import (
     BatchQuery,
     Policy,
+    Roster,
     RoutingRequest,
     find_batch,
     is_available,
@@ -251,11 +252,10 @@ async def advance(services: Services, request_id: RequestId) -> None:
     )
     found = find_batch(
         query,
-        await repo.members(roles=HELPER_ROLES),
+        Roster.of(await repo.members(roles=HELPER_ROLES), services.config.program.timezone),
         live_threads=services.relay.loads(),
         now=now,
         policy=routing_policy(services),
-        default_zone=services.config.program.timezone,
     )
     batch = found.helpers
     decision = decide(

@@ -10,15 +10,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.events import Address, Platform
-from bot.hours import parse_hours
+from bot.hours import WeeklyHours, Window, parse_hours
 from bot.model import Category, Member, MemberId, Role, Wanted
 from bot.routing import (
     BatchQuery,
     Policy,
+    Roster,
     RoutingRequest,
     find_batch,
     is_available,
     is_eligible,
+    local_time,
     next_batch,
     rank_candidates,
 )
@@ -221,7 +223,7 @@ def test_the_batch_finder_asks_new_helpers_then_timed_out_ones_then_the_other_ro
         everyone=data.draw(st.booleans()),
         widenable=data.draw(st.booleans()),
     )
-    found = find_batch(query, helpers, live_threads=loads, now=NOW, policy=policy)
+    found = find_batch(query, Roster.of(helpers), live_threads=loads, now=NOW, policy=policy)
 
     def batch(wanted: Wanted, excluded: frozenset[MemberId]) -> list[MemberId]:
         view = replace(request, wanted=wanted, already_offered=excluded)
@@ -272,7 +274,7 @@ def test_a_timed_out_helper_is_asked_again_only_when_nobody_new_is_left() -> Non
     )
 
     def ids(query: BatchQuery, roster: list[Member]) -> tuple[list[MemberId], bool]:
-        found = find_batch(query, roster, live_threads={}, now=NOW, policy=Policy())
+        found = find_batch(query, Roster.of(roster), live_threads={}, now=NOW, policy=Policy())
         return [h.id for h in found.helpers], found.widened
 
     timed_out = BatchQuery(request, asked_again=frozenset({MemberId(2)}), widenable=True)
@@ -282,3 +284,152 @@ def test_a_timed_out_helper_is_asked_again_only_when_nobody_new_is_left() -> Non
     declined = BatchQuery(request, widenable=True)
     assert ids(declined, [peers[0], chaplain]) == ([MemberId(4)], True)
     assert ids(replace(declined, widenable=False), [peers[0], chaplain]) == ([], False)
+
+
+# Moments around both clock changes in Chicago (8 March and 1 November 2026) and a plain week.
+MOMENTS = [
+    datetime(2026, 3, 8, 7, 0, tzinfo=UTC),
+    datetime(2026, 11, 1, 6, 0, tzinfo=UTC),
+    datetime(2026, 11, 23, 23, 0, tzinfo=UTC),
+]
+ZONES = [None, "America/Chicago", "Pacific/Auckland", "Asia/Kolkata", "Not/AZone", ""]
+
+
+def hours_near(data: st.DataObject, local: datetime) -> WeeklyHours | None:
+    """On-call hours, often starting or ending within a minute of `local` (the helper's own
+    wall clock), some running past midnight or past Sunday into Monday."""
+    if data.draw(st.booleans()):
+        return data.draw(st.sampled_from(HOURS))
+    minute = local.hour * 60 + local.minute
+    hour = minute - minute % 60
+    near = st.one_of(
+        st.sampled_from([-61, -60, -1, 0, 1, 59, 60, 61, 600]).map(lambda m: minute + m),
+        st.sampled_from([-60, 0, 59, 60, 119]).map(lambda m: hour + m),  # the local hour's ends
+    )
+    windows = []
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        start = data.draw(near)
+        day = (local.weekday() + start // 1440) % 7
+        end = data.draw(near) % 1440
+        windows.append(Window(day, start % 1440, end))
+    return WeeklyHours(tuple(windows))
+
+
+@given(scenarios(), st.data())
+def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_helper_does(
+    scenario: tuple[RoutingRequest, list[Member], dict[MemberId, int], Policy],
+    data: st.DataObject,
+) -> None:
+    request, helpers, loads, policy = scenario
+    base = data.draw(st.sampled_from(MOMENTS))
+    # Whole minutes, so windows are met on their first and last minute too.
+    minutes = data.draw(st.integers(-3 * 60, 3 * 60) | st.sampled_from([-1, 29, 59]))
+    now = base + timedelta(minutes=minutes, seconds=data.draw(st.sampled_from([0, 0, 59])))
+    zone = data.draw(st.sampled_from(["America/Chicago", "UTC", "Pacific/Auckland"]))
+    ids = sorted(h.id for h in helpers)
+
+    def few() -> frozenset[MemberId]:  # so that someone is often left to choose
+        if not ids:
+            return frozenset()
+        return frozenset(data.draw(st.sets(st.sampled_from(ids), max_size=2)))
+
+    request = replace(
+        request,
+        asker_role=data.draw(st.sampled_from([Role.OFFICER, Role.FAMILY, Role.RETIREE])),
+        first=few(),
+        already_offered=few(),
+        involved=few(),
+        blocked=few(),
+        conflicts=few(),
+    )
+    askers = st.sets(st.sampled_from([Role.FAMILY, Role.RETIREE]))
+    roster = []
+    loads = dict(loads)
+    for helper in helpers:
+        placed = replace(
+            helper,
+            timezone=data.draw(st.sampled_from(ZONES)),
+            serves=frozenset(data.draw(askers)),
+        )
+        placed = replace(
+            placed,
+            on_call=hours_near(data, local_time(placed, now, zone)),
+            away_until=data.draw(
+                st.sampled_from([None, now, now + timedelta(minutes=5), now - timedelta(1)])
+            ),
+            cooldown_until=data.draw(st.sampled_from([None, now, now + timedelta(minutes=1)])),
+        )
+        if data.draw(st.booleans()):  # a working helper: the rules left then decide
+            placed = replace(
+                placed,
+                role=data.draw(st.sampled_from([Role.PEER, Role.CHAPLAIN])),
+                active=True,
+                identity_hold=False,
+                certified_until=date(2027, 6, 1),
+                cooldown_until=None,
+                serves=frozenset({Role.FAMILY, Role.RETIREE}),
+            )
+            loads[placed.id] = 0
+        roster.append(placed)
+    everyone = data.draw(st.booleans())
+    query = BatchQuery(request, everyone=everyone)
+    found = find_batch(query, Roster.of(roster, zone), live_threads=loads, now=now, policy=policy)
+    naive = next_batch(
+        request,
+        roster,
+        live_threads=loads,
+        now=now,
+        policy=policy,
+        everyone=everyone,
+        default_zone=zone,
+    )
+    assert [h.id for h in found.helpers] == [h.id for h in naive]
+    indexed = Roster.of(roster, zone)
+    available = {indexed.helpers[i].id for i in indexed.available(now)}
+    assert available == {h.id for h in roster if is_available(h, now, zone)}
+
+
+def test_the_indexed_roster_puts_incident_helpers_first_and_keeps_opt_in_askers() -> None:
+    def helper(number: int, minutes_ago: int | None, serves: frozenset[Role]) -> Member:
+        return Member(
+            id=MemberId(number),
+            role=Role.PEER,
+            address=Address(Platform.TELEGRAM, str(number)),
+            agency_hash=None,
+            display_name=f"helper {number}",
+            available=True,
+            certified_until=date(2027, 1, 1),
+            active=True,
+            joined_at=NOW,
+            last_assigned_at=None if minutes_ago is None else NOW - timedelta(minutes=minutes_ago),
+            serves=serves,
+        )
+
+    family = frozenset({Role.FAMILY})
+    roster = [helper(2, None, family), helper(3, 90, frozenset()), helper(4, 60, family)]
+    roster += [helper(5, 5, family), helper(6, 1, family)]
+    request = RoutingRequest(MemberId(1), None, Wanted.PEER, outside_agency=False)
+    cases = [
+        request,
+        replace(request, first=frozenset({MemberId(6)})),
+        replace(request, first=frozenset({MemberId(6), MemberId(3)})),
+        replace(request, asker_role=Role.FAMILY),
+        replace(request, asker_role=Role.FAMILY, first=frozenset({MemberId(3), MemberId(5)})),
+    ]
+    expected = [[2, 3, 4], [6, 2, 3], [3, 6, 2], [2, 4, 5], [5, 2, 4]]
+    for case, ids in zip(cases, expected, strict=True):
+        found = find_batch(
+            BatchQuery(case), Roster.of(roster), live_threads={}, now=NOW, policy=Policy()
+        )
+        assert [h.id for h in found.helpers] == ids
+        assert ids == [
+            h.id for h in next_batch(case, roster, live_threads={}, now=NOW, policy=Policy())
+        ]
+    # Never assigned, all four: the scan must see the whole tie to find the specialty match.
+    ties = [helper(n, None, family) for n in (2, 7, 8)]
+    ties.append(replace(helper(9, None, family), topics=frozenset({Category.MONEY})))
+    asking = replace(request, category=Category.MONEY)
+    found = find_batch(
+        BatchQuery(asking), Roster.of(ties), live_threads={}, now=NOW, policy=Policy()
+    )
+    assert [h.id for h in found.helpers] == [9, 2, 7]
