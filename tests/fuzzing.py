@@ -121,6 +121,7 @@ def texts(limit: int) -> st.SearchStrategy[str]:
 
 
 def fit(text: str, limit: int) -> str:
+    """`text` cut to `limit` UTF-16 code units, as the platforms count them."""
     used = 0
     for index, char in enumerate(text):
         used += 2 if ord(char) > 0xFFFF else 1
