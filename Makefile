@@ -26,7 +26,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# The long runs: the fuzz suite with hundreds of examples per platform.
+# The long runs: the fuzz suite with 1,000 examples per platform.
 soak: $(STAMP)
 	$(BIN)/pytest -m soak
 

@@ -15,7 +15,7 @@ fields, group chats, supergroups and channels. After each example:
   answer for any bad code;
 - nothing anyone else said reaches the two in the conversation, and it still relays both ways.
 
-`make test` runs a few dozen examples; `make soak` (marker `soak`) runs hundreds.
+`make test` runs a few dozen examples; `make soak` (marker `soak`) runs 1,000.
 """
 
 from __future__ import annotations
