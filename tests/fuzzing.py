@@ -181,6 +181,7 @@ class Person:
     sent_ids: list[int] = field(default_factory=list)  # Telegram message ids or Signal times
     said: list[str] = field(default_factory=list)  # every text and caption they sent
     before: int = 0  # messages in their inbox before the fuzzing began (a welcome, ...)
+    checked: int = 0  # how much of `said` earlier examples have checked
 
     @property
     def outsider(self) -> bool:
@@ -228,6 +229,7 @@ class Cast:
     facts: set[tuple[int, str, bool, bool]]
     log: Recorder
     headers: tuple[str, ...]  # what a relayed message opens with, each way
+    logged: int = 0  # log records already checked
     files: dict[str, list[bytes]] = field(default_factory=dict)  # what each person attached
     markers: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -268,21 +270,30 @@ async def held(box: Sandbox, cast: Cast) -> None:
     assert [(t.id, t.officer_id, t.helper_id) for t in ours] == [
         (cast.thread.id, cast.thread.officer_id, cast.thread.helper_id)
     ]
-    party_said = [s for p, _ in cast.people.values() if p.party for s in p.said]
+    # What this example's senders said (earlier examples' were checked then: the checks stay
+    # linear however many examples run).
+    party_said = _joined(s for p, _ in cast.people.values() if p.party for s in p.said)
+    party_read = _joined([*cast.officer.texts(), *cast.helper.texts()])
     for person, _ in cast.people.values():
         if person.party:
             continue
-        for said in person.said:
-            if len(said.strip()) < 12 or any(said in s for s in party_said):
+        for said in person.said[person.checked :]:
+            if len(said.strip()) < 12 or said in party_said:
                 continue  # too common to tell apart, or one of the two said it too
-            for user in (cast.officer, cast.helper):
-                assert not any(said in t for t in user.texts()), (person.name, said[:40])
+            assert said not in party_read, (person.name, said[:40])
     unlogged(cast)
+    for person, _ in cast.people.values():
+        person.checked = len(person.said)
+
+
+def _joined(texts: Iterable[str]) -> str:
+    return "\uffff".join(texts)  # a noncharacter: a match across two texts is near impossible
 
 
 def unlogged(cast: Cast) -> None:
     """No log record, at any level, holds what anyone said or who they are on the platform."""
-    logged = "\n".join(cast.log.lines)
+    logged = "\n".join(cast.log.lines[cast.logged :])  # the records since the last check
+    cast.logged = len(cast.log.lines)
     for person, user in cast.people.values():
         for said in person.said:
             if len(said.strip()) >= 12:
