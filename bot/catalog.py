@@ -94,17 +94,18 @@ class Catalog:
         "Nothing you write here is stored."
     )
     help_helper: str = (
-        "/available, /away \u2013 take or pause requests\n"
+        "/available, /away \u2013 take or pause\n"
         "/hours \u2013 on-call hours\n"
         "/topics \u2013 topics you'd like first\n"
-        "/name \u2013 the name officers see\n"
-        "/threads, /switch \u2013 your open conversations\n"
-        "/transfer \u2013 hand over, if the officer agrees\n"
+        "/name \u2013 your shown name\n"
+        "/threads, /switch \u2013 your conversations\n"
+        "/transfer \u2013 hand over, if they agree\n"
         "/followup 3d \u2013 check in later\n"
         "/load \u2013 take fewer at once\n"
+        "/debrief \u2013 after a hard one\n"
         "/checkin, /quiet \u2013 your check-ins\n"
         "/end \u2013 finish a conversation\n"
-        "/language \u2013 change the language\n"
+        "/language \u2013 change language\n"
         "/crisis \u2013 24/7 crisis lines"
     )
     help_staff: str = (
@@ -260,6 +261,7 @@ class Catalog:
     category_faith: str = "Faith or spiritual"
     category_other: str = "Something else"
     category_not_safe: str = "Not safe right now"
+    category_debrief: str = "A debrief"
     intake_who: str = "Who would you like to talk to?"
     intake_incident: str = (
         "Before we start: what you say stays private, within a few limits set by law. Send "
@@ -532,6 +534,7 @@ class Catalog:
     offer_asker_officer: str = "An officer is asking for {who}."
     offer_asker_family: str = "The spouse or a family member of an officer is asking for {who}."
     offer_asker_retiree: str = "A retired officer is asking for {who}."
+    offer_asker_helper: str = "Someone on the team asks for {who} after a hard talk."
     offer_urgent: str = "URGENT: they say they're not safe right now."
     offer_accept: str = "Accept"
     offer_decline: str = "Decline"
@@ -901,6 +904,24 @@ class Catalog:
         "That name won't work. Please use 1 to 32 letters, numbers or spaces, e.g. /name Sam."
     )
 
+    # -- a helper's own debrief ---------------------------------------------------------------
+    debrief_prompt: str = (
+        "A debrief is a private talk for you after a hard conversation. Nothing from it is "
+        "kept. Who would you like to talk to?"
+    )
+    debrief_with_clinician: str = "A clinician"
+    debrief_already: str = (
+        "You already have a debrief open. Send /end in it when you're done, then ask again."
+    )
+    debrief_closed: str = (
+        "Your debrief with {name} is closed. Nothing from it was kept. Send /debrief any time "
+        "you need another."
+    )
+    debrief_ended: str = (
+        "{name} has closed the debrief. Nothing from it was kept. Send /debrief any time you "
+        "need another."
+    )
+
     # -- nicknames -------------------------------------------------------------------------
     # Words the nicknames are made of (comma-separated lists; any length).
     alias_adjectives: str = (
@@ -954,6 +975,7 @@ class Catalog:
     menu_topics: str = "Topics you'd like first"
     menu_name: str = "The name officers see"
     menu_load: str = "Fewer conversations at once"
+    menu_debrief: str = "Talk after a hard one"
     menu_oncall: str = "Who can take a request"
     menu_waiting: str = "Requests still waiting"
     menu_stats: str = "The program's numbers"

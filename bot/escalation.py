@@ -36,6 +36,8 @@ class ClockState:
     widened: bool
     paged: bool
     gave_up: bool
+    # False for a debrief: a clinician or a chaplain was asked for, never a peer instead.
+    widenable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +66,12 @@ _WIDENABLE = frozenset({Wanted.PEER, Wanted.CHAPLAIN})
 
 def can_widen(state: ClockState) -> bool:
     """A choice between peer and chaplain that has not been widened yet."""
-    return not state.widened and state.wanted in _WIDENABLE
+    return state.widenable and not state.widened and state.wanted in _WIDENABLE
 
 
 def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted:
     """Whom to search for right now: widened on urgency or once `widen_after` has passed."""
-    if state.wanted not in _WIDENABLE:
+    if not state.widenable or state.wanted not in _WIDENABLE:
         return state.wanted
     if state.urgent or state.widened or now - state.created_at >= timing.widen_after:
         return Wanted.EITHER
@@ -126,7 +128,7 @@ def next_wake(
 ) -> datetime | None:
     """The next moment the clock has something to decide (None: nothing scheduled)."""
     moments = [o.expires_at for o in pending]
-    if not state.widened and state.wanted in _WIDENABLE:
+    if can_widen(state):
         moments.append(state.created_at + timing.widen_after)
     if not state.paged:
         moments.append(state.created_at + timing.page_after)

@@ -46,9 +46,12 @@ class Category(enum.StrEnum):
     FAITH = "faith"
     OTHER = "other"
     NOT_SAFE = "not_safe"  # the urgent path; not offered as a topic
+    DEBRIEF = "debrief"  # a helper's own talk after a hard conversation (/debrief)
 
 
-TOPICS = tuple(c for c in Category if c is not Category.NOT_SAFE)
+TOPICS = tuple(c for c in Category if c not in (Category.NOT_SAFE, Category.DEBRIEF))
+# Every category a request can have, in the order reports list them.
+REPORTED = (*TOPICS, Category.NOT_SAFE, Category.DEBRIEF)
 
 
 # After a thread like these a helper gets a rest before the next offer.

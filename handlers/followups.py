@@ -138,7 +138,7 @@ def _remember(services: Services, ask: FollowupAsk) -> str:
     return token
 
 
-@router.choice("fplan", roles=OFFICERS)
+@router.choice("fplan", roles=OFFICERS | HELPER_ROLES)
 async def drop_plan(turn: Turn, arg: str) -> None:
     services = turn.services
     plan = await services.repo.followup(arg)
@@ -215,7 +215,7 @@ async def _officer_answer(turn: Turn, token: str) -> FollowupAsk | None:
     return ask
 
 
-@router.choice("fyes", roles=OFFICERS)
+@router.choice("fyes", roles=OFFICERS | HELPER_ROLES)  # whoever asked (a debrief too)
 async def officer_agrees(turn: Turn, arg: str) -> None:
     ask = await _officer_answer(turn, arg)
     if ask is None:
@@ -242,7 +242,7 @@ async def officer_agrees(turn: Turn, arg: str) -> None:
     await _tell_helper(services, ask.helper_id, lambda t: t.followup_agreed_helper, ask, ask.alias)
 
 
-@router.choice("fno", roles=OFFICERS)
+@router.choice("fno", roles=OFFICERS | HELPER_ROLES)
 async def officer_refuses(turn: Turn, arg: str) -> None:
     ask = await _officer_answer(turn, arg)
     if ask is None:

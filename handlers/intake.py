@@ -11,7 +11,17 @@ from datetime import timedelta
 
 from bot.delivery import Priority, sending
 from bot.events import Choice, Reply
-from bot.model import ASKER_ROLES, TOPICS, Category, MemberId, RequestId, Role, Thread, Wanted
+from bot.model import (
+    ASKER_ROLES,
+    HELPER_ROLES,
+    TOPICS,
+    Category,
+    MemberId,
+    RequestId,
+    Role,
+    Thread,
+    Wanted,
+)
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import matching
 from handlers.base import Intake, Turn
@@ -221,7 +231,7 @@ async def _submit(turn: Turn, note: str) -> None:
     await matching.open_request(turn.services, turn.member, record, note)
 
 
-@router.command("cancel", roles=OFFICERS)
+@router.command("cancel", roles=OFFICERS | HELPER_ROLES)  # helpers: their own /debrief
 async def cancel(turn: Turn) -> None:
     services = turn.services
     services.intakes.pop(turn.member.id, None)
@@ -249,7 +259,7 @@ async def _not_safe_in_thread(turn: Turn, thread: Thread) -> None:
         await services.try_send(helper.address, Reply(alert))
 
 
-@router.choice("stop", roles=OFFICERS)
+@router.choice("stop", roles=OFFICERS | HELPER_ROLES)
 async def stop_looking(turn: Turn, arg: str) -> None:
     services = turn.services
     async with services.matching_lock:

@@ -32,6 +32,7 @@ from bot.model import (
     HEAVY_CATEGORIES,
     HELPER_ROLES,
     OPT_IN_ASKERS,
+    Category,
     Member,
     MemberId,
     RequestId,
@@ -101,6 +102,7 @@ def clock_state(request: RequestRecord) -> ClockState:
         widened=request.widened,
         paged=request.paged_at is not None,
         gave_up=request.gave_up_at is not None,
+        widenable=request.category is not Category.DEBRIEF,
     )
 
 
@@ -389,7 +391,7 @@ def asker_line(text: Catalog, role: Role, who: str) -> str:
     line = {
         Role.FAMILY: text.offer_asker_family,
         Role.RETIREE: text.offer_asker_retiree,
-    }.get(role, text.offer_asker_officer)
+    }.get(role, text.offer_asker_officer if role is Role.OFFICER else text.offer_asker_helper)
     return line.format(who=who)
 
 

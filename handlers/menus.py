@@ -41,6 +41,7 @@ HELPER_COMMANDS: tuple[str, ...] = (
     "topics",
     "name",
     "load",
+    "debrief",
     "checkin",
     "quiet",
 )

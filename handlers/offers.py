@@ -102,7 +102,12 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
         return
     officer = await repo.member(request.officer_id)
     old = services.relay.threads.get(request.transfer_thread or ThreadId(""))
-    if officer is None or (old is None and services.relay.threads_of(officer.id)):
+    asking = (
+        [t for t in services.relay.threads_of(officer.id) if t.officer_id == officer.id]
+        if officer
+        else []
+    )
+    if officer is None or (old is None and asking):
         # Gone, or already talking with someone (this is not a hand-over): nothing to join.
         await matching.close_request(services, request, lambda t: t.offer_closed)
         await _answer_offer(turn, text.offer_closed)

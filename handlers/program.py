@@ -11,7 +11,7 @@ from bot.catalog import Catalog
 from bot.coverage import Hole, forecast
 from bot.events import Reply
 from bot.i18n import day_and_month, listing, weekday_and_time
-from bot.model import HELPER_ROLES, TOPICS, Category, Role
+from bot.model import HELPER_ROLES, REPORTED, Category, Role
 from bot.stats_collect import collect
 from handlers.base import Services, Turn
 from handlers.common import category_label
@@ -31,7 +31,7 @@ async def show_stats(turn: Turn) -> None:
     services = turn.services
     k = services.config.program.stats_k
     inputs = await collect(services.repo, turn.now)
-    topics = [c.value for c in (*TOPICS, Category.NOT_SAFE)]
+    topics = [c.value for c in REPORTED]
     report = stats.build(inputs, topics, k)
     await turn.say(stats_message(turn, report))
 

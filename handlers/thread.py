@@ -18,7 +18,15 @@ from bot.events import (
     Sent,
 )
 from bot.i18n import listing
-from bot.model import HEAVY_CATEGORIES, HELPER_ROLES, Member, Thread, ThreadId, Wanted
+from bot.model import (
+    HEAVY_CATEGORIES,
+    HELPER_ROLES,
+    Category,
+    Member,
+    Thread,
+    ThreadId,
+    Wanted,
+)
 from bot.relay import Ambiguous, Deliver, UnknownReply
 from bot.storage.repository import RequestRecord, new_request_id
 from handlers import aftercare, followups, matching
@@ -267,7 +275,7 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
             id=new_request_id(),
             officer_id=sender.id,
             category=thread.category,
-            wanted=Wanted.EITHER,
+            wanted=_again_wanted(thread, helper),
             outside_agency=thread.outside_agency,
             urgent=thread.urgent,
             created_at=services.clock(),
@@ -281,6 +289,15 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
         await services.notice(sender.address, Reply(notice))
     services.tally["closed, other side unreachable"] += 1
+
+
+def _again_wanted(thread: Thread, gone: Member | None) -> Wanted:
+    """Whom to look for when the helper is gone: anyone free first, but a debrief stays with
+    the gone helper's kind (a clinician or a chaplain)."""
+    kinds = {Wanted.CLINICIAN.value, Wanted.CHAPLAIN.value}
+    if thread.category is Category.DEBRIEF and gone is not None and gone.role.value in kinds:
+        return Wanted(gone.role.value)
+    return Wanted.EITHER
 
 
 async def _not_in_thread(turn: Turn) -> None:
@@ -375,6 +392,7 @@ async def close_thread(
         elif hand_over is not None:
             await services.repo.clear_transfer(hand_over.id)
     services.tally["closed"] += 1
+    debrief = thread.category is Category.DEBRIEF
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
         until = services.clock() + services.config.routing.cooldown_after_urgent
         await services.repo.set_cooldown(thread.helper_id, until)
@@ -385,7 +403,12 @@ async def close_thread(
         # The closing screen leads with "nothing was kept", /talk and the crisis line; the
         # rating comes next, with the private "same person next time" and "not again" last.
         text = services.text_for(officer)
-        if officer is closed_by:
+        if debrief:
+            # A helper's own debrief: no rating, no "same person next time".
+            closed = text.debrief_closed if officer is closed_by else text.debrief_ended
+            officer_reply = Reply(closed.format(name=helper.display_name))
+            ask_rating = False
+        elif officer is closed_by:
             officer_reply = Reply(text.thread_closed_officer)
         elif hand_over is not None:
             who = matching.who_phrase(text, hand_over.wanted)

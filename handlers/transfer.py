@@ -94,7 +94,7 @@ def _own_thread(turn: Turn, thread_id: str, *, as_helper: bool) -> Thread | None
     return thread if side == turn.member.id else None
 
 
-@router.choice("xok", roles=OFFICERS)
+@router.choice("xok", roles=OFFICERS | HELPER_ROLES)  # the side that asked (a debrief too)
 async def agree(turn: Turn, arg: str) -> None:
     services = turn.services
     thread_id, _, wanted_value = arg.partition("/")
@@ -129,7 +129,7 @@ async def agree(turn: Turn, arg: str) -> None:
     await matching.open_request(services, turn.member, record, status=status)
 
 
-@router.choice("xno", roles=OFFICERS)
+@router.choice("xno", roles=OFFICERS | HELPER_ROLES)
 async def refuse(turn: Turn, arg: str) -> None:
     thread = _own_thread(turn, arg, as_helper=False)
     if thread is None:

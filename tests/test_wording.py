@@ -85,6 +85,7 @@ NOT_PROSE = {
     "referral_button",
     "support_family",
     "support_retiree",
+    "debrief_with_clinician",
 }
 NOT_PROSE_PREFIXES = (
     "category_",

@@ -46,11 +46,11 @@ def _stats(config: Config | None, args: argparse.Namespace) -> int:
     async def action(repo: Repository, _args: argparse.Namespace) -> int:
         from bot import stats  # noqa: PLC0415 - keeps `--help` free of the app's imports
         from bot.catalog import EN  # noqa: PLC0415
-        from bot.model import TOPICS, Category  # noqa: PLC0415
+        from bot.model import REPORTED, Category  # noqa: PLC0415
         from bot.stats_collect import collect  # noqa: PLC0415
 
         inputs = await collect(repo, datetime.now(UTC))
-        topics = [c.value for c in (*TOPICS, Category.NOT_SAFE)]
+        topics = [c.value for c in REPORTED]
         report = stats.build(inputs, topics, k)
         labels = {c.value: getattr(EN, f"category_{c.value}") for c in Category}
         text = {

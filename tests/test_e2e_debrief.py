@@ -1,0 +1,121 @@
+"""/debrief end to end over the real PTB: after a hard conversation a helper asks for a debrief
+with a clinician; it is routed like a request (never to their chain of command, never to
+themselves, never widened to peers or chaplains), relayed, and closed without a rating."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from bot.catalog import EN
+from bot.escalation import ClockState, Timing, can_widen, decide, effective_wanted, next_wake
+from bot.model import Category, Role, Wanted
+from bot.sandbox.harness import Sandbox
+from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
+from tests.test_e2e_routing import member_of, tick
+from tests.test_e2e_walking_skeleton import INTAKE_QUESTION
+
+DEBRIEF_OFFER = EN.offer_asker_helper.format(who=EN.who_phrase_clinician)
+
+
+async def hard_conversation(officer: SimUser, peer: SimUser) -> None:
+    await officer.send("/talk")
+    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_suicidal_thoughts)
+    await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
+    await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
+    await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    await peer.send("/end")
+    await peer.wait_for(EN.thread_ended_by_you)
+
+
+async def test_a_helper_debriefs_with_a_clinician_outside_their_chain_of_command(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    boss = await sandbox.join("Blake", Role.CLINICIAN)  # supervises Alex
+    clinician = await sandbox.join("Casey", Role.CLINICIAN)
+    bystanders = [
+        await sandbox.join("Drew", Role.PEER),
+        await sandbox.join("Jordan", Role.CHAPLAIN),
+    ]
+    assert sandbox.app is not None and sandbox.app.repo is not None
+    repo = sandbox.app.repo
+    alex = await member_of(sandbox, peer)
+    assert await repo.add_supervision((await member_of(sandbox, boss)).id, alex.id)
+    await hard_conversation(officer, peer)
+    # Offers are edited once taken or expired: count messages, not what they say now.
+    seen = [len(user.inbox) for user in (boss, *bystanders)]
+
+    await peer.send("/debrief")
+    prompt = await peer.wait_for(EN.debrief_prompt)
+    assert prompt.labels() == [EN.debrief_with_clinician, EN.who_chaplain]
+    await peer.press(prompt, EN.debrief_with_clinician)
+    await peer.wait_for("We're finding a clinician for you now")
+    offer = await clinician.wait_for("New request: A debrief")
+    assert DEBRIEF_OFFER in offer.text
+    await peer.send("/debrief")  # one at a time
+    await peer.wait_for(EN.request_already_open)
+
+    # The widening time passes: a debrief never goes to peers or chaplains instead.
+    clock.advance(timedelta(minutes=11))
+    await tick(sandbox)
+    offer = await clinician.wait_for(EN.offer_repeated)  # the only clinician, asked again
+    offer = clinician.inbox[-1]
+    assert DEBRIEF_OFFER in offer.text
+    assert not any(EN.status_widened in t for t in peer.texts())
+    await clinician.press(offer, EN.offer_accept)
+    await peer.wait_for("a clinician, is here for you")
+    await clinician.wait_for("You're connected with")
+
+    await peer.send("I can't stop hearing the call.")
+    heard = await clinician.wait_for("I can't stop hearing the call.")
+    assert alex.display_name not in heard.text  # a nickname, as for anyone who asks
+    await clinician.send("That makes sense after a night like that. Tell me more.")
+    await peer.wait_for("Tell me more.")
+    await peer.send("/end")
+    await peer.wait_for("Your debrief with")
+    await clinician.wait_for("has closed the conversation")
+    assert not any(EN.rate_prompt in t for t in peer.texts())
+
+    assert [len(user.inbox) for user in (boss, *bystanders)] == seen
+    debriefs = [m for m in await repo.metrics() if m.category is Category.DEBRIEF]
+    assert [(m.asker, m.outcome, m.paged) for m in debriefs] == [("helper", "matched", False)]
+
+
+async def test_a_clinician_never_gets_their_own_debrief(sandbox: Sandbox) -> None:
+    asker = await sandbox.join("Blake", Role.CLINICIAN)
+    other = await sandbox.join("Casey", Role.CLINICIAN)
+    await asker.send("/debrief")
+    await asker.press(await asker.wait_for(EN.debrief_prompt), EN.debrief_with_clinician)
+    await other.wait_for("New request: A debrief")
+    # Nobody else can take it: the coordinators would be paged; the asker never gets it.
+    assert not any("New request" in t for t in asker.texts())
+    await asker.send("/cancel")
+    await asker.wait_for(EN.request_cancelled)
+    await other.wait_until(lambda: EN.offer_closed in other.texts())
+
+
+def test_a_chaplain_debrief_is_never_widened_to_peers() -> None:
+    """Only a choice between peer and chaplain widens; a debrief with a chaplain does not."""
+    timing = Timing()
+    start = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    debrief = ClockState(
+        wanted=Wanted.CHAPLAIN,
+        urgent=False,
+        created_at=start,
+        widened=False,
+        paged=False,
+        gave_up=False,
+        widenable=False,
+    )
+    late = start + timing.widen_after + timedelta(minutes=1)
+    assert not can_widen(debrief)
+    assert effective_wanted(debrief, late, timing) is Wanted.CHAPLAIN
+    assert next_wake(debrief, [], timing) == start + timing.page_after
+    assert not decide(debrief, [], late, timing, anyone_to_offer=False).widen
+    officer = replace(debrief, widenable=True)  # the same request from an officer widens
+    assert can_widen(officer) and effective_wanted(officer, late, timing) is Wanted.EITHER
