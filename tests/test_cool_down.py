@@ -6,13 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot import stats
-from bot.catalog import EN
 from bot.model import Category, Role
 from bot.sandbox.harness import Sandbox
 from bot.stats_collect import collect
 from bot.storage.repository import Repository
 from tests.conftest import FakeClock
-from tests.test_e2e_walking_skeleton import INTAKE_QUESTION
+from tests.test_e2e_debrief import hard_conversation
 from tests.test_storage import NOW, join
 
 WEEK_START = datetime(2025, 3, 10, tzinfo=UTC)  # the Monday of NOW's week (UTC)
@@ -55,15 +54,7 @@ async def test_a_heavy_conversation_shows_in_the_coordinators_counts(
     officer = await sandbox.join("Dana", Role.OFFICER)
     peer = await sandbox.join("Alex", Role.PEER)
     coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
-    await officer.send("/talk")
-    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_suicidal_thoughts)
-    await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
-    await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
-    await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
-    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
-    await officer.wait_for("is here for you")
-    await peer.send("/end")
-    await peer.wait_for(EN.thread_ended_by_you)
+    await hard_conversation(officer, peer)
 
     app = sandbox.app
     assert app is not None and app.repo is not None

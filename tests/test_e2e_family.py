@@ -3,20 +3,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.signal_api import SignalUser
 from bot.sandbox.telegram_api import SimUser
-from tests.conftest import FakeClock, crisis_out_of_reach
+from tests.conftest import FakeClock
 from tests.test_e2e_routing import tick
+from tests.test_e2e_signal import box
 from tests.test_e2e_walking_skeleton import INTAKE_QUESTION
+
+__all__ = ["box"]  # the Signal sandbox fixture, shared with test_e2e_signal
 
 
 async def support(helper: SimUser | SignalUser, label: str) -> None:
@@ -79,19 +78,6 @@ async def test_a_spouse_reaches_only_a_helper_who_chose_families_outside_the_age
     assert sandbox.app is not None and sandbox.app.repo is not None
     (metrics,) = await sandbox.app.repo.metrics()
     assert metrics.asker == "family" and metrics.outcome == "matched"
-
-
-@pytest.fixture
-async def box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    sandbox = Sandbox(tmp_path / "sandbox", clock=clock, signal=True)
-    await sandbox.start()
-    missing: list[str] = []
-    try:
-        yield sandbox
-        missing = await crisis_out_of_reach(sandbox)
-    finally:
-        await sandbox.stop()
-    assert not missing, f"screens without a crisis line or button: {missing}"
 
 
 async def test_a_retiree_on_signal_reaches_a_helper_who_chose_retirees(box: Sandbox) -> None:
