@@ -26,7 +26,8 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest
 
-# The long runs: the fuzz suite with 1,000 examples per platform.
+# The long runs: the fuzz suite with 1,000 examples per platform; thousands of messages through
+# injected faults; a bot killed with SIGKILL dozens of times (each prints its figures).
 soak: $(STAMP)
 	$(BIN)/pytest -m soak
 

@@ -13,9 +13,11 @@ import pytest
 
 from bot.catalog import EN
 from bot.model import Role
+from bot.sandbox.faults import Fault, FaultPlan, FaultRates
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from tests.conftest import FakeClock
+from tests.test_delivery import eventually
 from tests.test_e2e_signal import signal_intake
 
 
@@ -169,3 +171,27 @@ async def test_a_rate_limit_holds_one_chat_and_the_send_resumes(box: Sandbox) ->
     relayed = [t.split("\n", 1)[1] for t in peer_one.texts() if t.split("\n")[0].endswith(":")]
     assert relayed[-2:] == ["held by the rate limit", "and this one behind it"]
     assert EN.not_delivered not in first.texts()
+
+
+async def test_a_hung_gateway_call_is_given_up_tried_again_and_the_sender_told(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Without a bound of its own, signalbot's session waits 5 minutes for each answer.
+    rates = FaultRates(storm=0.0, outage=0.0, late=0.0, hung=1.0, polls=0.0)
+    plan = FaultPlan(1, rates, timeout=0.5)
+    box = Sandbox(tmp_path / "sandbox", clock=clock, signal=True, faults=plan)
+    await box.start()
+    try:
+        officer = await box.join_signal("Dana", Role.OFFICER)
+        peer = await box.join_signal("Alex", Role.PEER)
+        await connect(officer, peer)
+        plan.active = True  # every send is accepted and never answered
+        await officer.send("into a hung gateway")
+        await eventually(lambda: plan.total(Fault.HUNG) >= 5, "five tries, each given up")
+        plan.active = False
+        await officer.wait_for(EN.not_delivered, timeout=30)
+        assert not any("into a hung gateway" in t for t in peer.texts())
+        await officer.send("once it answers again")
+        await peer.wait_for("once it answers again")
+    finally:
+        await box.stop()

@@ -28,6 +28,7 @@ from bot.events import Transport
 from bot.i18n import catalogs_for
 from bot.invites import create_invites
 from bot.model import HELPER_ROLES, Role
+from bot.sandbox.faults import FaultPlan
 from bot.sandbox.signal_api import LocalSignalApi, SignalUser
 from bot.sandbox.telegram_api import LocalBotApi, SimUser
 from bot.transports.signal import SignalTransport
@@ -73,12 +74,15 @@ class Sandbox:
         limits: RateLimits = RateLimits(1000.0, 1000.0, 1000.0, chat_burst=1000),  # noqa: B008 - frozen
         flood_wait_cap: float | None = None,
         webhook: Webhook | None = None,
+        faults: FaultPlan | None = None,
         **routing: object,
     ) -> None:
         """`limits` default to far above Telegram's: the local Bot API has none, and tests send
         many messages to one chat. `flood_wait_cap` shortens flood waits (see
-        TelegramTransport)."""
+        TelegramTransport). `faults` has both stand-ins inject seeded faults (switched on with
+        `faults.active`) and bounds every call of both transports by its timeout."""
         self.limits = limits
+        self.faults = faults
         self.flood_wait_cap = flood_wait_cap
         self.webhook = webhook  # Telegram in webhook mode instead of polling
         self.directory = directory
@@ -89,6 +93,9 @@ class Sandbox:
             signal if isinstance(signal, LocalSignalApi) else LocalSignalApi() if signal else None
         )
         self.signal_transport: SignalTransport | None = None
+        self.api.faults = faults
+        if self.signal is not None:
+            self.signal.faults = faults
         self._signal_up = True
         self._routing = routing
         self._user_ids = itertools.count(1_000_001)
@@ -130,6 +137,7 @@ class Sandbox:
             limits=self.limits,
             flood_wait_cap=self.flood_wait_cap,
             webhook=self.webhook,
+            request_timeout=self.faults.timeout if self.faults else None,
         )
         transports: list[Transport] = [telegram]
         connections = self.signal.connections if self.signal is not None else 0
@@ -145,6 +153,7 @@ class Sandbox:
                 reconnect_delay=0.05,
                 max_reconnect_delay=0.5,
                 limits=self.limits,
+                call_timeout=self.faults.timeout if self.faults else None,
             )
             transports.append(self.signal_transport)
         self.app = App(

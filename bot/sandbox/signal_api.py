@@ -37,6 +37,8 @@ from typing import Any
 
 from aiohttp import WSCloseCode, web
 
+from bot.sandbox.faults import Fault, FaultPlan
+
 __all__ = ["LocalSignalApi", "SignalFile", "SignalMessage", "SignalUser"]
 
 JsonDict = dict[str, Any]
@@ -63,6 +65,9 @@ class SignalMessage:
     quote_timestamp: int | None = None
     edited: bool = False
     deleted: bool = False
+    # Delivered by a send answered only after the client's timeout (a fault): the client saw a
+    # timeout and may have sent it again.
+    late: bool = False
 
     @property
     def message_id(self) -> str:
@@ -264,6 +269,7 @@ class LocalSignalApi:
         self._changed = asyncio.Condition()  # the attachment store changed
         self.dropped = 0  # envelopes pushed while no websocket client was connected
         self.connections = 0  # websocket connections accepted so far
+        self.faults: FaultPlan | None = None  # seeded faults per send (bot.sandbox.faults)
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -466,30 +472,57 @@ class LocalSignalApi:
         return person
 
     async def _send(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
         body = await request.json()
         recipients = body.get("recipients") or []
         if (fault := self._fault("send", str(recipients[0]) if recipients else None)) is not None:
             return fault
+        planned, retry_after = Fault.NONE, None
+        if self.faults is not None and recipients:
+            planned, retry_after = self.faults.decide("signal", str(recipients[0]))
+        if planned is Fault.RATE_LIMITED:
+            body_429 = json.dumps({"error": "sandbox fault 429"})
+            headers = {"Retry-After": str(retry_after)}
+            return web.Response(
+                status=429, text=body_429, content_type="application/json", headers=headers
+            )
+        if planned is Fault.SERVER_ERROR:
+            return _error(500, "sandbox fault 500")
+        if planned is Fault.HUNG and self.faults is not None:
+            await self.faults.hang()  # accepted, never answered, not sent
+        answer, sent = await self._carry_out_send(body, recipients)
+        plan = self.faults
+        if plan is not None and sent is not None:
+            if planned is Fault.LATE:
+                await asyncio.sleep(plan.timeout + plan.late_by)
+            if time.monotonic() - started >= plan.timeout:
+                sent.late = True  # the client gave up before the answer
+        return answer
+
+    async def _carry_out_send(
+        self, body: JsonDict, recipients: list[Any]
+    ) -> tuple[web.Response, SignalMessage | None]:
+        """The send itself: the answer, and the new message it put in a chat (if any)."""
         if body.get("number") != self.number:
-            return _error(400, "unknown account")
+            return _error(400, "unknown account"), None
         if len(recipients) != 1:
-            return _error(400, "the sandbox takes exactly one recipient")
+            return _error(400, "the sandbox takes exactly one recipient"), None
         person = self._person(str(recipients[0]))
         if person.identity_status == "UNTRUSTED":
-            return _error(400, "Failed to send message due to untrusted identities")
+            return _error(400, "Failed to send message due to untrusted identities"), None
         text = str(body.get("message") or "")
         files = [_decode_attachment(item) for item in body.get("base64_attachments") or []]
         edit = body.get("edit_timestamp")
         if edit is not None:
             original = next((m for m in person.inbox if m.timestamp == edit), None)
             if original is None or original.deleted:
-                return _error(400, "Failed to send message: edit target not found")
+                return _error(400, "Failed to send message: edit target not found"), None
             original.text = text
             original.edited = True
             await person.notify()
-            return web.json_response([{"timestamp": str(self.clock())}], status=201)
+            return web.json_response([{"timestamp": str(self.clock())}], status=201), None
         if not text and not files:
-            return _error(400, "Failed to send message: empty message")
+            return _error(400, "Failed to send message: empty message"), None
         quote = body.get("quote_timestamp")
         message = SignalMessage(
             timestamp=self.clock(),
@@ -499,7 +532,7 @@ class LocalSignalApi:
         )
         person.inbox.append(message)
         await person.notify()
-        return web.json_response([{"timestamp": str(message.timestamp)}], status=201)
+        return web.json_response([{"timestamp": str(message.timestamp)}], status=201), message
 
     async def _remote_delete(self, request: web.Request) -> web.Response:
         self._check_number(request)

@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
+from bot.sandbox.faults import Fault, FaultPlan
 
 __all__ = ["SEND_METHODS", "BotMessage", "LocalBotApi", "SimUser", "Storm", "poison_updates"]
 
@@ -104,6 +105,19 @@ _CHAT_METHODS = frozenset(
         "senddocument",
     }
 )
+# Methods that put a new message into a chat (a late answer may make a second copy).
+_NEW_MESSAGE_METHODS = frozenset(
+    {
+        "sendmessage",
+        "copymessage",
+        "sendphoto",
+        "sendvoice",
+        "sendaudio",
+        "sendvideo",
+        "sendanimation",
+        "senddocument",
+    }
+)
 # Upload methods and the media kind each one sends (media read from another platform).
 _UPLOADS = {
     "sendphoto": "photo",
@@ -149,6 +163,9 @@ class BotMessage:
     media_kind: str = ""  # set when a copied message carries media (photo, voice, ...)
     caption: str | None = None  # a media message's caption; None for text or without one
     data: bytes | None = field(default=None, repr=False)  # an uploaded file's bytes
+    # Delivered by a call answered only after the client's timeout (a fault): the client saw a
+    # timeout and may have sent it again.
+    late: bool = False
 
     def labels(self) -> list[str]:
         return [label for row in self.buttons for label, _ in row]
@@ -524,6 +541,7 @@ class LocalBotApi:
         self._delays: dict[str, float] = {}
         self._blocked: set[int] = set()
         self._storms: list[Storm] = []
+        self.faults: FaultPlan | None = None  # seeded faults per call (bot.sandbox.faults)
         self._calm = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._port = 0
@@ -714,7 +732,9 @@ class LocalBotApi:
         key = method.lower()
         if delay := self._delays.get(key):
             await asyncio.sleep(delay)
+        started = time.monotonic()
         try:
+            fault = await self._apply_plan(key, params)
             await self._apply_storms(key, params)
             self._apply_faults(key, params)
             result = handler(params)
@@ -722,7 +742,36 @@ class LocalBotApi:
                 result = await result
         except ApiError as exc:
             return _error(exc.status, exc.description, exc.retry_after)
+        plan = self.faults
+        if plan is not None and key in _CHAT_METHODS:
+            if fault is Fault.LATE:
+                await asyncio.sleep(plan.timeout + plan.late_by)
+            if key in _NEW_MESSAGE_METHODS and time.monotonic() - started >= plan.timeout:
+                self._mark_late(params, result)  # the client gave up before the answer
         return web.json_response({"ok": True, "result": result})
+
+    async def _apply_plan(self, key: str, params: JsonDict) -> Fault:
+        """The seeded fault of this call, if a plan is set (see `bot.sandbox.faults`)."""
+        plan = self.faults
+        if plan is None or (key not in _CHAT_METHODS and key != "getupdates"):
+            return Fault.NONE
+        chat = "getUpdates" if key == "getupdates" else str(_int(params.get("chat_id")))
+        fault, retry_after = plan.decide("telegram", chat)
+        if fault is Fault.RATE_LIMITED:
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
+        if fault is Fault.SERVER_ERROR:
+            raise ApiError(502, "Bad Gateway")
+        if fault is Fault.HUNG:
+            await plan.hang()  # accepted, never answered, not carried out
+        return fault
+
+    def _mark_late(self, params: JsonDict, result: object) -> None:
+        chat_id = _int(params.get("chat_id"))
+        message_id = result.get("message_id") if isinstance(result, dict) else None
+        user = self._users.get(chat_id) if chat_id is not None else None
+        for view in user.inbox if user is not None else []:
+            if view.message_id == message_id:
+                view.late = True
 
     async def _handle_file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

@@ -75,6 +75,9 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_ATTEMPTS = 5  # tries per delivery through server errors: about 8 s of backoff
+# Seconds one gateway call may take. signalbot's session has aiohttp's default of 5 minutes, so
+# a hung connection would hold a chat for 25 minutes before its sender was told.
+_CALL_TIMEOUT = 20.0
 # Signal publishes no rate limits; the gateway answers 429 when its server objects. These keep
 # a burst (a clock tick offering a batch, a long text in pieces) well under that.
 SIGNAL_LIMITS = RateLimits(overall_per_second=10.0, per_chat_per_second=2.0, chat_burst=5)
@@ -166,8 +169,12 @@ class SignalTransport:
         reconnect_delay: float = 0.5,
         max_reconnect_delay: float = 30.0,
         limits: RateLimits = SIGNAL_LIMITS,
+        call_timeout: float | None = None,
     ) -> None:
+        """`call_timeout` (default 20 s) bounds each gateway call: one not answered by then (a
+        hung connection) counts as failed and is tried again, like a server error."""
         self._service = service
+        self._call_timeout = call_timeout or _CALL_TIMEOUT
         self._number = number
         self._https = https
         self._commands = frozenset(c.lower() for c in commands)
@@ -583,7 +590,8 @@ class SignalTransport:
                 await self._pacer.turn(to.chat_id, priority)
                 self._signal()
             try:
-                return await call()
+                async with asyncio.timeout(self._call_timeout):
+                    return await call()
             except (SignalAPIError, aiohttp.ClientError, OSError, TimeoutError) as exc:
                 status, retry_after = _status_of(exc)
             if status == 429:

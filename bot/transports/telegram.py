@@ -241,8 +241,12 @@ class TelegramTransport:
         poll_around_after: float = 1.0,
         stuck_after: float = 10.0,
         webhook: Webhook | None = None,
+        request_timeout: float | None = None,
     ) -> None:
-        """`flood_wait_cap`, when set, is the longest single sleep on a flood wait before the
+        """`request_timeout`, when set, is the longest a Bot API call may go unanswered (by
+        default PTB's: 5 s to connect, 5 s to write plus 5 s to read); a call not answered by
+        then counts as failed and is tried again.
+        `flood_wait_cap`, when set, is the longest single sleep on a flood wait before the
         send is tried again (tests use it to keep a 60 s storm short; Telegram answers 429
         again while its wait is still in force). Polling waits for what it fetched to be
         handled, up to `poll_around_after` seconds; past that it polls around the update still
@@ -261,6 +265,7 @@ class TelegramTransport:
         self._flood_wait_cap = flood_wait_cap
         self._poll_around_after = poll_around_after
         self._stuck_after = stuck_after
+        self._request_timeout = request_timeout
         self.limits = limits or RateLimits()
         self._pacer = Pacer(self.limits)
         self._app: AnyApplication | None = None
@@ -310,6 +315,13 @@ class TelegramTransport:
         bot: ExtBot[Any] = self._app.bot
         return bot
 
+    def _send_request(self) -> AiohttpRequest:
+        timeout = self._request_timeout
+        if timeout is None:
+            return AiohttpRequest()
+        # The read allowance is the whole call's: aiohttp counts a slow write in it.
+        return AiohttpRequest(read_timeout=timeout, write_timeout=0.0, connect_timeout=timeout)
+
     def use_ledger(self, ledger: HandledLedger) -> None:
         """Where handled update ids above the confirm point are kept while a chat is stuck."""
         self._ledger = ledger
@@ -330,7 +342,7 @@ class TelegramTransport:
                 base_url=self._base_url or "https://api.telegram.org/bot",
                 base_file_url=self._base_file_url or "https://api.telegram.org/file/bot",
                 # aiohttp rather than PTB's default httpx: far less CPU per Bot API call.
-                request=AiohttpRequest(),
+                request=self._send_request(),
                 get_updates_request=AiohttpRequest(connection_pool_size=1),
             )
             app: AnyApplication = (
