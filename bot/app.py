@@ -25,7 +25,7 @@ from bot.runlock import RunLock
 from bot.storage.integrity import KeyMismatchError
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
-from handlers import menus, program
+from handlers import menus, offers, program
 from handlers.base import ChoiceCodec, Services
 from handlers.dispatch import Dispatcher, build_router
 
@@ -176,6 +176,10 @@ class App:
         self._wake_at: datetime | None = None  # when the check-in dispatcher is next woken
         self._followup_lock = asyncio.Lock()
         self._run_lock = RunLock(config.storage.path)
+        # Present while running; still there at start-up only if the last run died.
+        path = config.storage.path
+        self._running_marker = path.with_name(path.name + ".running")
+        self._announcing: asyncio.Task[int] | None = None
         self.repo: Repository | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
@@ -215,6 +219,8 @@ class App:
                 " see `peerline roster list`",
                 len(refused),
             )
+        crashed = self._running_marker.exists()
+        self._running_marker.touch(mode=0o600)
         relay = RelayEngine()
         for thread in await self.repo.live_threads():
             relay.open(thread)
@@ -270,6 +276,13 @@ class App:
             misfire_grace_time=6 * 3600,
         )
         self._scheduler.start()
+        if crashed and relay.threads:
+            log.warning(
+                "the last run did not stop cleanly; telling %d live conversation(s) again "
+                "that they are open",
+                len(relay.threads),
+            )
+            self._announcing = asyncio.create_task(offers.announce_open_threads(self.services))
         await self.tick()
         # Anything that fell due while the bot was down goes out at once, in the background, so
         # a long backlog does not hold up the start.
@@ -329,6 +342,9 @@ class App:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self._announcing is not None:
+            await asyncio.gather(self._announcing, return_exceptions=True)
+            self._announcing = None
         if self.services is not None:
             await self.services.menus.close()  # set again at each member's next message
             # Let a running clock step (and check-in dispatch) finish its sends while the
@@ -354,6 +370,7 @@ class App:
             else:
                 await self.repo.close()
             self.repo = None
+            self._running_marker.unlink(missing_ok=True)  # stopped cleanly
         self._run_lock.release()
         log.info("stopped")
 

@@ -82,34 +82,48 @@ def in_days(text: Catalog, days: int) -> str:
 # -- at the end of a conversation ----------------------------------------------------------
 
 
+async def plan_after(services: Services, thread: Thread, officer: Member) -> FollowUp | None:
+    """Store the officer's plan for the topic. Called as the thread is shredded, before anyone
+    is told: a crash in between must not lose the plan."""
+    config = services.config.followups
+    days = config.plan_for(thread.category.value)
+    if not config.enabled or not days:
+        return None
+    schedule = await schedule_for(services, officer)
+    plan = FollowUp(
+        id=new_followup_id(),
+        member_id=officer.id,
+        kind=Kind.PLAN,
+        plan=thread.category.value,
+        anchor=schedule.local(services.clock()).date(),
+        offsets=days,
+        step=0,
+        due_at=services.clock(),
+        category=thread.category,
+        outside_agency=thread.outside_agency,
+    )
+    plan = first_due(plan, schedule)
+    await _store(services, plan, replacing=Kind.PLAN)
+    return plan
+
+
 async def after_conversation(
-    services: Services, thread: Thread, officer: Member, helper: Member | None
+    services: Services,
+    thread: Thread,
+    officer: Member,
+    helper: Member | None,
+    plan: FollowUp | None,
 ) -> None:
-    """The officer's plan for the topic (told in one line, with a way to say no at once), and
-    the helper's offer to check in on them later."""
+    """Tell the officer of their plan (`plan_after`) in one line, with a way to say no at
+    once, and offer the helper to check in on them later."""
     config = services.config.followups
     if not config.enabled:
         return
-    days = config.plan_for(thread.category.value)
     text = services.text_for(officer)
-    if days:
-        schedule = await schedule_for(services, officer)
-        plan = FollowUp(
-            id=new_followup_id(),
-            member_id=officer.id,
-            kind=Kind.PLAN,
-            plan=thread.category.value,
-            anchor=schedule.local(services.clock()).date(),
-            offsets=days,
-            step=0,
-            due_at=services.clock(),
-            category=thread.category,
-            outside_agency=thread.outside_agency,
-        )
-        plan = first_due(plan, schedule)
-        await _store(services, plan, replacing=Kind.PLAN)
+    if plan is not None:
         no = services.choice(text.plan_no, "fplan", plan.id, officer.address)
         # "1, 3, 7 and 30 days": the list in the officer's language, the form by the last.
+        days = plan.offsets
         told = text.plan_told.format(days=listing(text, map(str, days)), last=days[-1])
         await services.try_send(officer.address, Reply(told, (no,)))
     if helper is not None and helper.active:

@@ -162,6 +162,30 @@ async def _accept(turn: Turn, request_id: RequestId) -> None:
     await _maybe_suggest_referral(services, thread, helper, private)
 
 
+async def announce_open_threads(services: Services) -> int:
+    """After a crash: both sides of every live conversation are told again that it is open.
+    An accept is stored before anyone is told of it, so a crash in between would otherwise
+    leave the officer waiting for a helper who is already there. Returns how many."""
+    told = 0
+    for thread in list(services.relay.threads.values()):
+        officer = await services.repo.member(thread.officer_id)
+        helper = await services.repo.member(thread.helper_id)
+        if officer is None or helper is None:
+            continue
+        connected = services.text_for(helper).thread_open_helper.format(
+            alias=thread.officer_alias, tag=thread.tag
+        )
+        for member, line in (
+            (helper, connected),
+            (officer, _thread_open(services, officer, helper)),
+        ):
+            sent = await services.try_send(member.address, Reply(line))
+            if sent is not None:
+                services.relay.shown(thread.id, member.id, sent.message_id)
+        told += 1
+    return told
+
+
 def _officer_alias(services: Services, officer: Member, *, stable: bool) -> str:
     if stable:
         return aftercare.stable_alias(services, officer)

@@ -17,6 +17,7 @@ from bot.events import (
     Reply,
     Sent,
 )
+from bot.followups import FollowUp
 from bot.i18n import listing
 from bot.model import (
     HEAVY_CATEGORIES,
@@ -92,19 +93,21 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
     """Where this message goes, or None after telling the sender why it went nowhere."""
     services = turn.services
     route = services.relay.route(turn.member.id, turn.event.reply_to_id)
+    # A message that goes nowhere: its sender is told, however long that takes.
     if isinstance(route, Ambiguous):
         text = turn.text
         lines = listing(
             text,
             (text.thread_line.format(tag=t.tag, alias=t.officer_alias) for t in route.threads),
         )
-        await turn.say(text.ambiguous.format(count=len(route.threads), threads=lines))
+        line = text.ambiguous.format(count=len(route.threads), threads=lines)
+        await services.notice(turn.event.address, Reply(line))
         return None
     if isinstance(route, UnknownReply):
-        await turn.say(turn.text.reply_unknown)
+        await services.notice(turn.event.address, Reply(turn.text.reply_unknown))
         return None
     if not isinstance(route, Deliver):
-        await _not_in_thread(turn)
+        await _not_in_thread(turn, went_nowhere=True)
         return None
     recipient = await services.repo.member(route.to)
     if recipient is None or not recipient.active:
@@ -300,14 +303,21 @@ def _again_wanted(thread: Thread, gone: Member | None) -> Wanted:
     return Wanted.EITHER
 
 
-async def _not_in_thread(turn: Turn) -> None:
+async def _not_in_thread(turn: Turn, *, went_nowhere: bool = False) -> None:
+    """Say there is no conversation. `went_nowhere`: the person wrote to someone who is not
+    there any more; they must not miss it, so it is tried until it goes out, like "not
+    delivered"."""
     if turn.member.asks:
         if await matching.open_request_of(turn.services, turn.member.id) is not None:
-            await turn.say(turn.text.still_finding)  # e.g. their helper became unreachable
+            line = turn.text.still_finding  # e.g. their helper became unreachable
         else:
-            await turn.say(turn.text.not_in_thread_officer)
+            line = turn.text.not_in_thread_officer
     else:
-        await turn.say(turn.text.not_in_thread_helper)
+        line = turn.text.not_in_thread_helper
+    if went_nowhere:
+        await turn.services.notice(turn.event.address, Reply(line))
+    else:
+        await turn.say(line)
 
 
 @router.command("threads", roles=HELPER_ROLES)
@@ -391,6 +401,7 @@ async def close_thread(
             hand_over = None
         elif hand_over is not None:
             await services.repo.clear_transfer(hand_over.id)
+        plan = None if hand_over is not None else await _plan_check_ins(services, thread)
     services.tally["closed"] += 1
     debrief = thread.category is Category.DEBRIEF
     if thread.urgent or thread.category in HEAVY_CATEGORIES:
@@ -426,8 +437,15 @@ async def close_thread(
     if helper is not None:
         await _tell_helper_closed(services, thread, helper, by_them=helper is closed_by)
     if officer is not None and hand_over is None:
-        # Check-ins: the plan for the topic, and the helper's offer to check in later.
-        await followups.after_conversation(services, thread, officer, helper)
+        # Check-ins: the plan for the topic (stored above), and the helper's offer.
+        await followups.after_conversation(services, thread, officer, helper, plan)
+
+
+async def _plan_check_ins(services: Services, thread: Thread) -> FollowUp | None:
+    """The officer's check-ins, stored with the close and before anyone is told of it, so a
+    crash in between cannot lose them."""
+    officer = await services.repo.member(thread.officer_id)
+    return None if officer is None else await followups.plan_after(services, thread, officer)
 
 
 async def _tell_helper_closed(

@@ -173,3 +173,20 @@ async def test_a_refused_stranger_can_still_join_and_is_then_a_member(box: Sandb
     await stranger.send("/help")
     await stranger.wait_for(EN.help_officer)
     assert stranger.texts().count(box.text().not_member) == 1
+
+
+async def test_a_message_that_went_nowhere_is_answered_even_through_an_outage(
+    box: Sandbox,
+) -> None:
+    officer = await box.join("Dana", Role.OFFICER)
+    peer = await box.join("Alex", Role.PEER)
+    await connect(box, officer, peer)
+    box.api.block(officer.user_id)  # the officer leaves: the thread closes on the next relay
+    await peer.send("are you there")
+    await peer.wait_for("can't be reached any more")
+    storm = box.api.storm(status=502, description="Bad Gateway")
+    await peer.send("hello? (to nobody now)")
+    # The answer outlasts a send's five tries, and is still given once the outage ends.
+    await eventually(lambda: storm.hits >= 7, "the answer tried past one send's five tries")
+    box.api.calm()
+    await peer.wait_for(EN.not_in_thread_helper, timeout=30)

@@ -554,3 +554,21 @@ async def test_id_like_to_talk_while_already_looking_promises_the_helper_nothing
     await officer.wait_for(EN.nudge_talk_busy)
     report = await peer.wait_for("Check-in with")
     assert report.text.endswith("they'd like to talk.")  # no "comes to you first"
+
+
+async def test_the_plan_is_stored_with_the_close_before_anyone_is_told(
+    sandbox: Sandbox,
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    dana = await member_id(sandbox, officer)
+    # Nothing reaches either of them: a crash now must not lose the check-ins.
+    storm = sandbox.api.storm(status=0, chats={officer.user_id, peer.user_id})
+    await peer.send("/end")
+    async with asyncio.timeout(20):
+        while not await repo_of(sandbox).followups_of(dana):  # noqa: ASYNC110 - a database row
+            await asyncio.sleep(0.05)
+    assert EN.thread_ended_by_you not in peer.texts() and storm.chats
+    sandbox.api.calm()
+    await officer.wait_for(PLAN_TOLD)

@@ -88,3 +88,32 @@ async def test_a_revoked_token_stops_the_app_with_a_clear_reason(sandbox: Sandbo
         async with asyncio.timeout(10):
             await running
     assert app.repo is None  # it still shut down cleanly
+
+
+async def test_after_a_crash_both_sides_of_a_live_thread_are_told_it_is_open(
+    sandbox: Sandbox,
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await ask_for_peer(officer)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    await sandbox.stop_app()
+    await sandbox.start_app()  # a clean restart: nothing to say
+    await peer.send("still there?")
+    await officer.wait_for("still there?")
+    assert sum("is here for you" in t for t in officer.texts()) == 1
+
+    await sandbox.stop_app()
+    # As after a kill: the marker of a running bot is still there at start-up (an accept cut
+    # off by the crash may have told nobody).
+    marker = sandbox.directory / "peerline.db.running"
+    marker.touch()
+    await sandbox.start_app()
+    await officer.wait_until(lambda: sum("is here for you" in t for t in officer.texts()) == 2)
+    await peer.wait_until(lambda: sum("You're connected with" in t for t in peer.texts()) == 2)
+    reply_to = next(m for m in reversed(officer.inbox) if "is here for you" in m.text)
+    await officer.send("yes, I'm here", reply_to=reply_to)  # a reply to it reaches the thread
+    await peer.wait_for("yes, I'm here")
+    await sandbox.stop_app()
+    assert not marker.exists()
