@@ -66,6 +66,7 @@ class ChildBot:
         self.epoch = 0  # kills so far
         self.kills: list[str] = []  # where each kill fell (for failure messages)
         self.up = asyncio.Event()
+        self.started_at = 0.0  # loop time of the last start
         self._child: asyncio.subprocess.Process | None = None
         self._output = directory / "child-output.txt"
 
@@ -125,6 +126,7 @@ class ChildBot:
                     raise AssertionError(f"the bot exited: {self.output()}")
                 await asyncio.sleep(0.05)
             await self.gateway.wait_connected(after=connections, timeout=90)
+        self.started_at = asyncio.get_running_loop().time()
         self.up.set()
 
     async def kill(self, where: str) -> None:

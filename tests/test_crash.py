@@ -132,17 +132,27 @@ class Program:
         for _ in range(5):
             epoch = self.bot.epoch
             await act()
-            try:
-                await actor.user.wait_until(lambda: actor.count(expect) > seen, timeout=WAIT)
-            except AssertionError:
-                if actor.on_telegram or self.bot.epoch == epoch:
-                    raise AssertionError(
-                        f"{expect!r} never came; kills: {self.bot.kills}"
-                    ) from None
-                await self.bot.up.wait()
-                continue
-            return next(m for m in actor.user.inbox if expect in m.text)
+            if await self._arrives(actor, expect, seen, epoch):
+                return next(m for m in actor.user.inbox if expect in m.text)
         raise AssertionError(f"{expect!r} never came after five tries; kills: {self.bot.kills}")
+
+    async def _arrives(self, actor: Actor, expect: str, seen: int, epoch: int) -> bool:
+        """True once it is there; False if it should be asked again (on Signal, after a kill,
+        still missing 10 s after the restart)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        while loop.time() < deadline:
+            try:
+                await actor.user.wait_until(lambda: actor.count(expect) > seen, timeout=2)
+            except AssertionError:
+                bot = self.bot
+                since = loop.time() - bot.started_at
+                if not actor.on_telegram and bot.epoch != epoch and bot.up.is_set() and since > 10:
+                    return False
+                continue
+            return True
+        inbox = [m.text[:60] for m in actor.user.inbox[-5:]]
+        raise AssertionError(f"{expect!r} never came: kills {self.bot.kills}; last {inbox}")
 
     async def press(self, actor: Actor, message: BotMessage | SignalMessage, label: str) -> None:
         if isinstance(actor.user, SimUser):

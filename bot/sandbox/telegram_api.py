@@ -105,19 +105,6 @@ _CHAT_METHODS = frozenset(
         "senddocument",
     }
 )
-# Methods that put a new message into a chat (a late answer may make a second copy).
-_NEW_MESSAGE_METHODS = frozenset(
-    {
-        "sendmessage",
-        "copymessage",
-        "sendphoto",
-        "sendvoice",
-        "sendaudio",
-        "sendvideo",
-        "sendanimation",
-        "senddocument",
-    }
-)
 # Upload methods and the media kind each one sends (media read from another platform).
 _UPLOADS = {
     "sendphoto": "photo",
@@ -128,6 +115,8 @@ _UPLOADS = {
     "senddocument": "document",
 }
 _MEDIA_FIELDS = MEDIA_KINDS
+# Methods that put a new message into a chat (a late answer may make a second copy).
+_NEW_MESSAGE_METHODS = frozenset({"sendmessage", "copymessage", *_UPLOADS})
 # Media that carry a caption (the others ignore one, as on Telegram).
 _CAPTIONED = CAPTIONED_MEDIA
 # Content the bot cannot relay; `SimUser.send_unsupported` sends one of these.
