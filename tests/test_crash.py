@@ -80,6 +80,7 @@ class Program:
         self.sent_in: dict[tuple[int, int], int] = {}
         self._kills: list[asyncio.Task[None]] = []
         self._seq: dict[int, int] = {}
+        self.spare_code = ""
 
     # -- kills -------------------------------------------------------------------------------
 
@@ -235,6 +236,7 @@ class Run:
     rounds: int  # rounds of relays, each with its own kills
     kills_per_round: int
     setup_kills: int  # kills while people join, ask and accept
+    handover_kills: int  # kills as the first live conversation is handed over (0 to 2)
     end_kills: int
     last_kill: bool  # one more at a random moment before the live threads carry on
 
@@ -250,6 +252,7 @@ async def run_program(directory: Path, run: Run) -> tuple[Report, Program]:
         couples = await pair_up(program, run)
         await relay_rounds(program, run, couples)
         ended, live = couples[: run.ends], couples[run.ends :]
+        live[0] = await hand_over(program, run, *live[0])
         nudges_due = await end_with_check_ins(program, run, ended)
         # Perhaps a last kill at a random moment; then every live conversation carries on.
         if run.last_kill:
@@ -298,7 +301,8 @@ async def pair_up(program: Program, run: Run) -> list[tuple[Actor, Actor]]:
     accept."""
     bot, pairs = program.bot, run.pairs
     officer_codes = await bot.invites(Role.OFFICER, len(pairs))
-    helper_codes = await bot.invites(Role.PEER, len(pairs))
+    helper_codes = await bot.invites(Role.PEER, len(pairs) + 1)
+    program.spare_code = helper_codes.pop()  # a peer who joins later, for a hand-over
     await bot.start()
     places = [(n, what) for n in range(len(pairs)) for what in ("join", "ask", "accept")]
     places = [(n, w) for n, w in places if w != "ask" or pairs[n][0]]
@@ -330,6 +334,40 @@ async def relay_rounds(program: Program, run: Run, couples: list[tuple[Actor, Ac
 
         await asyncio.gather(*(talk(a, b) for o, h in couples for a, b in ((o, h), (h, o))))
         await program.settle_kills()
+
+
+async def hand_over(
+    program: Program, run: Run, officer: Actor, helper: Actor
+) -> tuple[Actor, Actor]:
+    """The helper proposes another peer, the officer agrees, a new peer (the only one free)
+    picks up and the first helper leaves; killed at seeded moments after the agreement and
+    after the pick-up. Returns the new pair."""
+    kills = set(program.draw.sample(["agree", "accept"], min(run.handover_kills, 2)))
+    spare = await join(program, program.spare_code, 2 * len(run.pairs), True, helper=True)
+    command = "/transfer" if helper.on_telegram else "transfer"
+    which = await program.until(
+        helper, functools.partial(program.say, helper, command), EN.transfer_which
+    )
+    asked = officer.count("suggests handing this conversation over")
+    await program.until(
+        helper,
+        functools.partial(program.press, helper, which, EN.transfer_to_peer),
+        EN.transfer_asked,
+    )
+    proposal = await program.until(officer, program.wait_up, "suggests handing", asked)
+    connected = officer.count("is here for you")
+
+    async def agree() -> None:
+        await program.press(officer, proposal, EN.transfer_yes)
+        if "agree" in kills:
+            kills.discard("agree")
+            program.kill_soon("after the officer agreed to a hand-over", 0.3)
+
+    await program.until(officer, agree, "We're finding")
+    await program.settle_kills()
+    await accept(program, officer, spare, then_kill="accept" in kills)
+    assert officer.count("is here for you") > connected
+    return officer, spare
 
 
 async def end_with_check_ins(program: Program, run: Run, ended: list[tuple[Actor, Actor]]) -> int:
@@ -408,12 +446,14 @@ async def test_killed_at_seeded_points_nothing_handed_over_is_lost(tmp_path: Pat
         rounds=1,
         kills_per_round=1,
         setup_kills=1,
+        handover_kills=1,
         end_kills=1,
         last_kill=False,
     )
     report, program = await run_program(tmp_path / "crash", run)
     assert_held(report, program)
-    assert program.bot.epoch == 5  # setup, relays, an /end, and two around the check-ins
+    # Setup, relays, a hand-over, an /end, and two around the check-ins.
+    assert program.bot.epoch == 6
 
 
 @pytest.mark.soak
@@ -427,6 +467,7 @@ async def test_soak_many_kills(tmp_path: Path) -> None:
         rounds=6,
         kills_per_round=3,
         setup_kills=8,
+        handover_kills=2,
         end_kills=4,
         last_kill=True,
     )
