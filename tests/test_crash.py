@@ -457,7 +457,7 @@ async def test_killed_at_seeded_points_nothing_handed_over_is_lost(tmp_path: Pat
 
 
 @pytest.mark.soak
-async def test_soak_many_kills(tmp_path: Path) -> None:
+async def test_soak_many_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seed = int(os.environ.get("PEERLINE_SOAK_SEED", "7"))
     run = Run(
         seed=seed,
