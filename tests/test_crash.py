@@ -63,8 +63,8 @@ class Actor:
             Seen(text, epoch=sum(1 for m in self.marks if m <= i)) for i, text in enumerate(texts)
         ]
 
-    def count(self, text: str) -> int:
-        return sum(1 for m in self.user.inbox if text in m.text)
+    def count(self, text: str | tuple[str, ...]) -> int:
+        return sum(1 for m in self.user.inbox if _shows(m.text, text))
 
 
 class Program:
@@ -79,6 +79,7 @@ class Program:
         self.sent: list[Sent] = []
         self.sent_in: dict[tuple[int, int], int] = {}
         self._kills: list[asyncio.Task[None]] = []
+        self._killing = asyncio.Lock()
         self._seq: dict[int, int] = {}
         self.spare_code = ""
 
@@ -89,11 +90,14 @@ class Program:
             actor.marks.append(len(actor.user.inbox))
 
     async def kill(self, where: str, between: Callable[[], Awaitable[None]] | None = None) -> None:
-        await self.bot.kill(where)
-        self._mark()
-        if between is not None:
-            await between()
-        await self.bot.start()
+        """SIGKILL, then start again. One at a time: a kill that falls while the bot is still
+        starting waits until it is up (and then kills it at once)."""
+        async with self._killing:
+            await self.bot.kill(where)
+            self._mark()
+            if between is not None:
+                await between()
+            await self.bot.start()
 
     def kill_soon(self, where: str, within: float) -> None:
         """SIGKILL after a seeded delay (up to `within` seconds) while the program goes on,
@@ -124,7 +128,11 @@ class Program:
         await actor.user.send(text)
 
     async def until(
-        self, actor: Actor, act: Callable[[], Awaitable[None]], expect: str, seen: int = 0
+        self,
+        actor: Actor,
+        act: Callable[[], Awaitable[None]],
+        expect: str | tuple[str, ...],
+        seen: int = 0,
     ) -> BotMessage | SignalMessage:
         """Do `act` and wait for `expect` to be the (`seen`+1)-th such line in `actor`'s chat.
         Done again only if a kill fell in between and the person is on Signal (a message in
@@ -134,10 +142,12 @@ class Program:
             epoch = self.bot.epoch
             await act()
             if await self._arrives(actor, expect, seen, epoch):
-                return next(m for m in actor.user.inbox if expect in m.text)
+                return next(m for m in actor.user.inbox if _shows(m.text, expect))
         raise AssertionError(f"{expect!r} never came after five tries; kills: {self.bot.kills}")
 
-    async def _arrives(self, actor: Actor, expect: str, seen: int, epoch: int) -> bool:
+    async def _arrives(
+        self, actor: Actor, expect: str | tuple[str, ...], seen: int, epoch: int
+    ) -> bool:
         """True once it is there; False if it should be asked again (on Signal, after a kill,
         still missing 10 s after the restart)."""
         loop = asyncio.get_running_loop()
@@ -183,7 +193,11 @@ async def join(program: Program, code: str, number: int, telegram: bool, helper:
     actor = Actor(number, user, marks=[0] * program.bot.epoch)
     program.people.append(actor)
     await program.until(
-        actor, lambda: program.say(actor, f"/start {code}" if telegram else code), "Welcome"
+        actor,
+        lambda: program.say(actor, f"/start {code}" if telegram else code),
+        # A join handled but cut off by a kill before its welcome comes back as a second
+        # /start: "already signed up" (on Telegram the update is sent again).
+        ("Welcome", EN.already_member),
     )
     if helper:
         available = "/available" if telegram else "available"
@@ -396,6 +410,11 @@ async def end_with_check_ins(program: Program, run: Run, ended: list[tuple[Actor
     while loop.time() < deadline and _rows(database, _DUE, stamp(_now()))[0][0]:  # noqa: ASYNC110
         await asyncio.sleep(0.1)
     return due
+
+
+def _shows(text: str, expected: str | tuple[str, ...]) -> bool:
+    """`text` has `expected` in it (or one of them)."""
+    return any(e in text for e in ((expected,) if isinstance(expected, str) else expected))
 
 
 def _arrived(actor: Actor, text: str) -> bool:
