@@ -658,6 +658,7 @@ class Catalog:
     switch_unknown: str = "No open conversation has that tag. Send /threads to see them."
     end_which: str = "Which conversation do you want to end?"
     end_button: str = "End #{tag} {alias}"
+    thread_own_debrief: str = "your debrief"  # {alias} above, in a helper's own debrief
     edit_not_relayed: str = (
         "That edit couldn't be passed on. Please send the correction as a new message."
     )

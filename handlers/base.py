@@ -27,7 +27,7 @@ from bot.events import (
 )
 from bot.i18n import Catalogs
 from bot.menus import MenuKeeper
-from bot.model import Category, Member, MemberId, RequestId, Wanted
+from bot.model import HELPER_ROLES, Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
 from bot.storage.repository import Repository
 from crypto import Vault
@@ -162,10 +162,12 @@ class Services:
     def choice(self, label: str, action: str, arg: str, to: Address) -> Choice:
         return Choice(label=label, data=self.codec.encode(action, arg, self.audience(to)))
 
-    async def send(self, to: Address, reply: Reply) -> Sent:
+    async def send(self, to: Address, reply: Reply, *, crisis: bool = False) -> Sent:
         """Send a screen to anyone. Remembers numbered options so they can be answered by
-        number. An officer's screen always carries a crisis line or a button to them."""
-        reply = await self._as_shown(to, reply)
+        number. An officer's screen always carries a crisis line or a button to them, and so
+        does a helper's while they ask for their own debrief, or when `crisis` says so (the
+        screens that open and close that path)."""
+        reply = await self._as_shown(to, reply, crisis=crisis)
         sent = await self.messenger.send(to, reply)
         key = self.audience(to)
         if reply.choices:
@@ -183,24 +185,35 @@ class Services:
         while len(self.options_of) > _REMEMBERED_OPTIONS:
             self.options_of.popitem(last=False)
 
-    async def _as_shown(self, to: Address, reply: Reply) -> Reply:
+    async def _as_shown(self, to: Address, reply: Reply, *, crisis: bool) -> Reply:
         """On Signal, how to answer the choices in the reader's language; and for an asker,
         a crisis line or a button to them."""
         hints = to.platform is Platform.SIGNAL and bool(reply.choices) and not reply.hints
-        crisis = not self._crisis_shown(to, reply)
-        if not hints and not crisis:
+        missing = not self._crisis_shown(to, reply)
+        if not hints and not missing:
             return reply
         member = await self.repo.member_by_address(to)
         text = self.text_for(member)
         if hints:
             reply = replace(reply, hints=(text.signal_choose_hint, text.signal_crisis_hint))
-        if not crisis or member is None or not member.asks:
+        if not missing or member is None or not (crisis or await self.asking(member)):
             return reply
         if to.platform is Platform.SIGNAL:
             # No buttons on Signal: the line itself, whose number the app makes tappable.
             return replace(reply, text=f"{reply.text}\n\n{text.crisis_footer}")
         button = self.choice(text.crisis_button, "crisis", "", to)
         return replace(reply, choices=(*reply.choices, button))
+
+    async def asking(self, member: Member) -> bool:
+        """Someone asking for help right now: an officer, a family member or a retiree always;
+        a helper while their own debrief is asked for or under way."""
+        if member.asks:
+            return True
+        if member.role not in HELPER_ROLES:
+            return False
+        if any(t.officer_id == member.id for t in self.relay.threads_of(member.id)):
+            return True
+        return any(r.officer_id == member.id for r in await self.repo.open_requests())
 
     def _crisis_shown(self, to: Address, reply: Reply) -> bool:
         if any(line.contact in reply.text for line in self.config.crisis.lines):
@@ -211,10 +224,10 @@ class Services:
         decoded = self.codec.decode(choice.data, self.audience(to))
         return decoded is not None and decoded[0] == "crisis"
 
-    async def try_send(self, to: Address, reply: Reply) -> Sent | None:
+    async def try_send(self, to: Address, reply: Reply, *, crisis: bool = False) -> Sent | None:
         """Send where failure must not stop the caller (it is logged, without content)."""
         try:
-            return await self.send(to, reply)
+            return await self.send(to, reply, crisis=crisis)
         except DeliveryError as exc:
             log.warning("notice not delivered (permanent=%s)", exc.permanent)
             return None
@@ -270,8 +283,16 @@ class Turn:
     def now(self) -> datetime:
         return self.services.clock()
 
-    async def say(self, text: str, choices: tuple[Choice, ...] = (), columns: int = 1) -> Sent:
-        return await self.services.send(self.event.address, Reply(text, choices, columns))
+    async def say(
+        self,
+        text: str,
+        choices: tuple[Choice, ...] = (),
+        columns: int = 1,
+        *,
+        crisis: bool = False,
+    ) -> Sent:
+        reply = Reply(text, choices, columns)
+        return await self.services.send(self.event.address, reply, crisis=crisis)
 
     def choice(self, label: str, action: str, arg: str = "") -> Choice:
         return self.services.choice(label, action, arg, self.event.address)

@@ -40,7 +40,7 @@ async def debrief(turn: Turn) -> None:
         turn.choice(text.debrief_with_clinician, "dbf", Wanted.CLINICIAN.value),
         turn.choice(text.who_chaplain, "dbf", Wanted.CHAPLAIN.value),
     )
-    await turn.say(text.debrief_prompt, choices)
+    await turn.say(text.debrief_prompt, choices, crisis=True)
 
 
 @router.choice("dbf", roles=HELPER_ROLES)

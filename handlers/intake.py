@@ -242,7 +242,7 @@ async def cancel(turn: Turn) -> None:
     if request is None:
         await turn.say(turn.text.nothing_to_cancel)
         return
-    await turn.say(turn.text.request_cancelled)
+    await turn.say(turn.text.request_cancelled, crisis=True)  # a helper's debrief too
 
 
 async def _not_safe_in_thread(turn: Turn, thread: Thread) -> None:
@@ -268,4 +268,4 @@ async def stop_looking(turn: Turn, arg: str) -> None:
             await turn.say(turn.text.nothing_to_cancel)
             return
         await matching.close_request(services, request, lambda t: t.offer_closed)
-    await turn.say(turn.text.request_cancelled)
+    await turn.say(turn.text.request_cancelled, crisis=True)  # a helper's debrief too

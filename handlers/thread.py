@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.catalog import Catalog
 from bot.delivery import Priority, sending
 from bot.events import (
     CAPTIONED_MEDIA,
@@ -89,6 +90,12 @@ def header_for(
     return line.format(name=sender.display_name)
 
 
+def seen_as(text: Catalog, thread: Thread, viewer: Member) -> str:
+    """How a thread is named to `viewer`: by the asker's nickname, but a helper's own debrief
+    (where they are the one asking) as their debrief."""
+    return text.thread_own_debrief if thread.officer_id == viewer.id else thread.officer_alias
+
+
 async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
     """Where this message goes, or None after telling the sender why it went nowhere."""
     services = turn.services
@@ -98,7 +105,10 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
         text = turn.text
         lines = listing(
             text,
-            (text.thread_line.format(tag=t.tag, alias=t.officer_alias) for t in route.threads),
+            (
+                text.thread_line.format(tag=t.tag, alias=seen_as(text, t, turn.member))
+                for t in route.threads
+            ),
         )
         line = text.ambiguous.format(count=len(route.threads), threads=lines)
         await services.notice(turn.event.address, Reply(line))
@@ -334,7 +344,7 @@ async def threads(turn: Turn) -> None:
             text.thread_line_current
             if chosen is not None and chosen.id == t.id
             else text.thread_line
-        ).format(tag=t.tag, alias=t.officer_alias)
+        ).format(tag=t.tag, alias=seen_as(text, t, turn.member))
         for t in mine
     )
     await turn.say(text.threads_list.format(lines=lines))
@@ -348,7 +358,8 @@ async def switch(turn: Turn) -> None:
         await turn.say(turn.text.switch_unknown)
         return
     services.relay.select(turn.member.id, thread.id)
-    await turn.say(turn.text.switch_done.format(alias=thread.officer_alias, tag=thread.tag))
+    alias = seen_as(turn.text, thread, turn.member)
+    await turn.say(turn.text.switch_done.format(alias=alias, tag=thread.tag))
 
 
 @router.command("end")
@@ -368,7 +379,11 @@ async def end(turn: Turn) -> None:
         await close_thread(services, route.thread, closed_by=turn.member)
     elif isinstance(route, Ambiguous):
         choices = tuple(
-            turn.choice(turn.text.end_button.format(tag=t.tag, alias=t.officer_alias), "end", t.id)
+            turn.choice(
+                turn.text.end_button.format(tag=t.tag, alias=seen_as(turn.text, t, turn.member)),
+                "end",
+                t.id,
+            )
             for t in route.threads
         )
         await turn.say(turn.text.end_which, choices)
@@ -429,7 +444,7 @@ async def close_thread(
         else:
             notice = text.thread_ended_by_other_officer.format(name=helper.display_name)
             officer_reply = Reply(notice)
-        await services.try_send(officer.address, officer_reply)
+        await services.try_send(officer.address, officer_reply, crisis=debrief)
         if ask_rating:
             await aftercare.ask_rating(
                 services, officer, _after_choices(services, helper, officer)

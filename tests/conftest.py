@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -122,15 +123,57 @@ async def crisis_out_of_reach(box: Sandbox) -> list[str]:
     contacts = [line.contact for line in box.config.crisis.lines]
     buttons = {box.text(language).crisis_button for language in LANGUAGES}
     missing: list[str] = []
-    for officer in (m for m in members if m.role in ASKER_ROLES):
-        for text, labels, copied in _inbox(box, officer.address):
+    for member in members:
+        asker = member.role in ASKER_ROLES
+        if not asker and member.role not in HELPER_ROLES:
+            continue
+        path = _DebriefPath(box)
+        for text, labels, copied in _inbox(box, member.address):
             relayed = copied or any(text.startswith(f"{name}:") for name in helper_names if name)
-            if relayed:
+            if relayed or not (asker or path.checks(text)):
                 continue
             OFFICER_SCREENS.append(text)
             if not any(c in text for c in contacts) and not buttons & set(labels):
                 missing.append(text[:80])
     return missing
+
+
+class _DebriefPath:
+    """Walks a helper's chat in order: from the /debrief question to the screen that ends the
+    debrief (closed, ended, cancelled), they are the one asking, and each screen counts, except
+    what officers in their other conversations write to them."""
+
+    def __init__(self, box: Sandbox) -> None:
+        texts = [box.text(language) for language in LANGUAGES]
+        self.starts = [_lead(t.debrief_prompt) for t in texts]
+        self.ends = [
+            _lead(line)
+            for t in texts
+            for line in (t.debrief_closed, t.debrief_ended, t.request_cancelled)
+        ]
+        headers = [h for t in texts for h in (t.header_to_helper, t.header_edited_to_helper)]
+        self.relays = [re.compile(_pattern(h)) for h in headers]
+        self.inside = False
+
+    def checks(self, text: str) -> bool:
+        """Whether this screen, the next in the chat, is one of the debrief path."""
+        if any(text.startswith(s) for s in self.starts):
+            self.inside = True
+        elif not self.inside or any(r.match(text) for r in self.relays):
+            return False
+        if any(text.startswith(e) for e in self.ends):
+            self.inside = False
+        return True
+
+
+def _pattern(header: str) -> str:
+    """A relay header as a pattern: any nickname, any tag."""
+    return re.escape(header).replace(r"\{alias\}", ".+").replace(r"\{tag\}", r"\w+")
+
+
+def _lead(line: str) -> str:
+    """A catalog line's fixed opening, before its first placeholder."""
+    return line.split("{", 1)[0]
 
 
 def _inbox(box: Sandbox, address: Address) -> list[tuple[str, list[str], bool]]:

@@ -52,7 +52,7 @@ async def test_a_helper_debriefs_with_a_clinician_outside_their_chain_of_command
 
     await peer.send("/debrief")
     prompt = await peer.wait_for(EN.debrief_prompt)
-    assert prompt.labels() == [EN.debrief_with_clinician, EN.who_chaplain]
+    assert prompt.labels() == [EN.debrief_with_clinician, EN.who_chaplain, EN.crisis_button]
     await peer.press(prompt, EN.debrief_with_clinician)
     await peer.wait_for("We're finding a clinician for you now")
     offer = await clinician.wait_for("New request: A debrief")
@@ -119,3 +119,54 @@ def test_a_chaplain_debrief_is_never_widened_to_peers() -> None:
     assert not decide(debrief, [], late, timing, anyone_to_offer=False).widen
     officer = replace(debrief, widenable=True)  # the same request from an officer widens
     assert can_widen(officer) and effective_wanted(officer, late, timing) is Wanted.EITHER
+
+
+async def test_a_helper_sees_their_own_debrief_named_as_a_debrief_with_a_crisis_line_at_hand(
+    sandbox: Sandbox,
+) -> None:
+    """Still with an officer, a peer asks for a debrief: /threads, "which conversation?" and
+    /end name it as their debrief, never by their own nickname, and every screen of the
+    debrief carries a crisis line or a button to them (checked again by the sandbox fixture)."""
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    clinician = await sandbox.join("Casey", Role.CLINICIAN)
+    await officer.send("/talk")
+    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_stress)
+    await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
+    await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
+    await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+
+    await peer.send("/debrief")
+    prompt = await peer.wait_for(EN.debrief_prompt)
+    assert EN.crisis_button in prompt.labels()
+    await peer.press(prompt, EN.debrief_with_clinician)
+    await clinician.press(await clinician.wait_for("New request: A debrief"), EN.offer_accept)
+    joined = await peer.wait_for("a clinician, is here for you")
+    assert EN.crisis_button in joined.labels()
+    assert sandbox.app is not None and sandbox.app.services is not None
+    relay = sandbox.app.services.relay
+    alex = await member_of(sandbox, peer)
+    (mine,) = [t for t in relay.threads.values() if t.officer_id == alex.id]
+    (theirs,) = [t for t in relay.threads.values() if t.helper_id == alex.id]
+    own_debrief = EN.thread_line.format(tag=mine.tag, alias=EN.thread_own_debrief)
+
+    await peer.send("/threads")
+    listed = await peer.wait_for(EN.threads_list.split("{")[0])
+    assert own_debrief in listed.text and mine.officer_alias not in listed.text
+    assert EN.thread_line.format(tag=theirs.tag, alias=theirs.officer_alias) in listed.text
+    await peer.send("Which one gets this?")
+    asked = await peer.wait_for("This message was not sent.")
+    assert own_debrief in asked.text and mine.officer_alias not in asked.text
+    await peer.send("/end")
+    which = await peer.wait_for(EN.end_which)
+    end_debrief = EN.end_button.format(tag=mine.tag, alias=EN.thread_own_debrief)
+    assert end_debrief in which.labels()
+    assert not any(mine.officer_alias in label for label in which.labels())
+    await peer.press(which, end_debrief)
+    closed = await peer.wait_for("Your debrief with")
+    assert EN.crisis_button in closed.labels()
+    await clinician.wait_for("has closed the conversation")
+    await peer.send("/end")  # the officer's conversation: theirs to end as the helper
+    await officer.wait_for("has closed the conversation")
