@@ -19,14 +19,19 @@ from tests.test_e2e_walking_skeleton import INTAKE_QUESTION
 DEBRIEF_OFFER = EN.offer_asker_helper.format(who=EN.who_phrase_clinician)
 
 
-async def hard_conversation(officer: SimUser, peer: SimUser) -> None:
+async def talking(officer: SimUser, peer: SimUser, topic: str) -> None:
+    """The officer asks for a peer about `topic`; the peer takes it."""
     await officer.send("/talk")
-    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_suicidal_thoughts)
+    await officer.press(await officer.wait_for(INTAKE_QUESTION), topic)
     await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
     await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
     await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
     await peer.press(await peer.wait_for("New request"), EN.offer_accept)
     await officer.wait_for("is here for you")
+
+
+async def hard_conversation(officer: SimUser, peer: SimUser) -> None:
+    await talking(officer, peer, EN.category_suicidal_thoughts)
     await peer.send("/end")
     await peer.wait_for(EN.thread_ended_by_you)
 
@@ -130,13 +135,7 @@ async def test_a_helper_sees_their_own_debrief_named_as_a_debrief_with_a_crisis_
     officer = await sandbox.join("Dana", Role.OFFICER)
     peer = await sandbox.join("Alex", Role.PEER)
     clinician = await sandbox.join("Casey", Role.CLINICIAN)
-    await officer.send("/talk")
-    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.category_stress)
-    await officer.press(await officer.wait_for(EN.intake_who), EN.who_peer)
-    await officer.press(await officer.wait_for(EN.intake_outside), EN.outside_no)
-    await officer.press(await officer.wait_for(EN.intake_note), EN.note_skip)
-    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
-    await officer.wait_for("is here for you")
+    await talking(officer, peer, EN.category_stress)
 
     await peer.send("/debrief")
     prompt = await peer.wait_for(EN.debrief_prompt)
