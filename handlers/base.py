@@ -29,6 +29,7 @@ from bot.i18n import Catalogs
 from bot.menus import MenuKeeper
 from bot.model import HELPER_ROLES, Category, Member, MemberId, RequestId, Wanted
 from bot.relay import RelayEngine
+from bot.routing import Roster
 from bot.storage.repository import Repository
 from crypto import Vault
 
@@ -141,6 +142,9 @@ class Services:
     notice_retry: float = 0.5
     # Each chat's own command menu, set in the background (handlers/menus.py says which).
     menus: MenuKeeper = field(default_factory=MenuKeeper)
+    # The routing index of the helpers it was built from (memory only), kept while the
+    # repository serves the very same tuple of helpers, i.e. while nothing was committed.
+    helper_roster: tuple[tuple[Member, ...], Roster] | None = None
 
     @property
     def text(self) -> Catalog:

@@ -254,7 +254,7 @@ async def advance(services: Services, request_id: RequestId) -> None:
     )
     found = find_batch(
         query,
-        Roster.of(await repo.members(roles=HELPER_ROLES), services.config.program.timezone),
+        await helper_roster(services),
         live_threads=services.relay.loads(),
         now=now,
         policy=routing_policy(services),
@@ -274,6 +274,17 @@ async def advance(services: Services, request_id: RequestId) -> None:
     if not decision.idle:
         step = _Step(request, officer, decision, batch, offers, pending, now)
         await _carry_out(services, step)
+
+
+async def helper_roster(services: Services) -> Roster:
+    """The routing index of every active helper, built again only when the helpers the
+    repository serves are not the very tuple it was built from (something was committed)."""
+    helpers = await services.repo.active_members(HELPER_ROLES)
+    kept = services.helper_roster
+    if kept is None or kept[0] is not helpers:
+        kept = (helpers, Roster.of(helpers, services.config.program.timezone))
+        services.helper_roster = kept
+    return kept[1]
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,6 +77,14 @@ class StoreBase:
         if self._members is None:
             self._members = MemberCache(ChangeWatch(path))
 
+    def active_lists_kept(self) -> tuple[int, int]:
+        """Of the active-member lists asked for so far, how many were served from memory, and
+        how many were asked for in all (0, 0 without the member cache)."""
+        if self._members is None:
+            return 0, 0
+        hits, misses = self._members.list_hits, self._members.list_misses
+        return hits, hits + misses
+
     def checkpoint_due(self) -> bool:
         return self._checkpoint_due
 

@@ -207,8 +207,22 @@ class MemberStore(StoreBase):
         return [m for m in found if m is not None]
 
     async def members(self, *, roles: frozenset[Role] | None = None) -> list[Member]:
-        found = await self._members_where("active = 1")
-        return [m for m in found if roles is None or m.role in roles]
+        return list(await self.active_members(roles))
+
+    async def active_members(self, roles: frozenset[Role] | None = None) -> tuple[Member, ...]:
+        """The active members (of `roles`), verified. While nothing is committed this is the
+        very same tuple as last time (membercache.py), so whatever is built from it may be
+        kept while `is` holds."""
+        generation = None
+        if self._members is not None:
+            cached, generation = self._members.active(roles)
+            if cached is not None:
+                return cached
+        everyone = await self._members_where("active = 1")
+        found = tuple(m for m in everyone if roles is None or m.role in roles)
+        if generation is not None and self._members is not None:
+            self._members.keep_active(roles, found, generation)
+        return found
 
     async def member_agency(self, member_id: MemberId) -> str | None:
         """The agency's name, for the coordinator's roster only."""
