@@ -132,6 +132,14 @@ def telegram_limits(config: Config) -> RateLimits:
     )
 
 
+def signal_limits(config: Config) -> RateLimits:
+    return RateLimits(
+        overall_per_second=config.signal.rate_overall,
+        per_chat_per_second=config.signal.rate_per_chat,
+        chat_burst=5,
+    )
+
+
 def signal_transport(config: Config, catalogs: Catalogs) -> Transport:
     from bot.transports.signal import SignalTransport  # noqa: PLC0415 - platform at the edge
 
@@ -139,6 +147,7 @@ def signal_transport(config: Config, catalogs: Catalogs) -> Transport:
         config.signal.service,
         config.signal.number,
         https=config.signal.https,
+        limits=signal_limits(config),
         commands=build_router().commands,
         choose_hint=catalogs.default.signal_choose_hint,
         crisis_hint=catalogs.default.signal_crisis_hint,

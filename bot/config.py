@@ -150,6 +150,10 @@ class SignalConfig:
     number: str = ""
     # Plain HTTP is accepted only for a gateway on this machine; anything else needs https.
     https: bool = False
+    # Send pace. Signal publishes no limits (its gateway answers 429 when the server objects):
+    # these are cautious defaults, raised where the gateway is known to take more.
+    rate_overall: float = 10.0  # messages per second, all chats together
+    rate_per_chat: float = 2.0  # messages per second to one person (short bursts of 5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,7 +319,9 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "webhook_connections",
         }
     ),
-    "signal": frozenset({"enabled", "service", "number", "https"}),
+    "signal": frozenset(
+        {"enabled", "service", "number", "https", "rate_overall", "rate_per_chat"}
+    ),
     "storage": frozenset({"path"}),
     "crypto": frozenset({"key_file"}),
     "routing": frozenset(
@@ -674,7 +680,14 @@ def _signal(r: _Reader) -> SignalConfig:
             "number",
             f'expected a number in international form like "+15555550123", got {_show(number)}',
         )
-    return SignalConfig(enabled=enabled, service=service, number=number, https=https)
+    return SignalConfig(
+        enabled=enabled,
+        service=service,
+        number=number,
+        https=https,
+        rate_overall=_rate(r, "rate_overall", defaults.rate_overall),
+        rate_per_chat=_rate(r, "rate_per_chat", defaults.rate_per_chat),
+    )
 
 
 def _storage(r: _Reader) -> StorageConfig:

@@ -38,6 +38,8 @@ rate_per_chat = 1000.0
 enabled = true
 service = "{service}"
 number = "{number}"
+rate_overall = 1000.0
+rate_per_chat = 1000.0
 [storage]
 path = "{database}"
 [crypto]

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app import signal_limits
 from bot.config import (
     DEFAULT_CRISIS_LINES,
     MASTER_KEY_ENV,
@@ -24,6 +25,7 @@ from bot.config import (
     load_config,
     parse_duration,
 )
+from bot.transports.signal import SIGNAL_LIMITS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 TOKEN = "123456:ABC-def_ghi"
@@ -534,3 +536,25 @@ def test_webhook_mode_settings(tmp_path: Path) -> None:
 )
 def test_webhook_mistakes_name_their_key(tmp_path: Path, text: str, key: str) -> None:
     assert f"[telegram] {key}:" in load_error(tmp_path, f"[telegram]\n{text}\n")
+
+
+# --- [signal] rate limits -----------------------------------------------------------------------
+
+
+def test_signal_rate_limits_default_to_the_transports_cautious_pace() -> None:
+    config = load_config(EXAMPLE, ENV)
+    assert (config.signal.rate_overall, config.signal.rate_per_chat) == (10.0, 2.0)
+    assert signal_limits(config) == SIGNAL_LIMITS
+
+
+def test_signal_rate_limits_can_be_raised_and_reach_the_transport(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[signal]\nrate_overall = 400\nrate_per_chat = 25\n", encoding="utf-8")
+    limits = signal_limits(load_config(path, ENV))
+    assert (limits.overall_per_second, limits.per_chat_per_second) == (400.0, 25.0)
+
+
+def test_bad_signal_rate_limits_are_refused_naming_the_key(tmp_path: Path) -> None:
+    assert "[signal] rate_per_chat: expected a number above 0" in load_error(
+        tmp_path, "[signal]\nrate_per_chat = 0\n"
+    )
