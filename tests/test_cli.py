@@ -183,12 +183,11 @@ def test_roster_list_supervise_and_revoke(
     assert run(config_file, "roster", "revoke", "99") == 2
 
 
-def test_run_that_cannot_reach_telegram_says_so_in_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def unreachable_telegram_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config whose Bot API is a loopback port nothing listens on, logging to a file."""
     import socket  # noqa: PLC0415
 
-    with socket.socket() as probe:  # a port on loopback that nothing listens on
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:secret-token-value")
@@ -198,6 +197,13 @@ def test_run_that_cannot_reach_telegram_says_so_in_one_line(
         '[logging]\nfile = "peerline.log"\n',
         encoding="utf-8",
     )
+    return path
+
+
+def test_run_that_cannot_reach_telegram_says_so_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = unreachable_telegram_config(tmp_path, monkeypatch)
     assert main(["--config", str(path), "keygen"]) == 0
     capsys.readouterr()
     assert main(["--config", str(path), "run"]) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import stat
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from bot.cli import main
 from bot.events import Address, Platform
 from bot.storage.repository import Repository
 from crypto import Vault, load_master_key, normalize_invite_code
-from tests.test_cli import CODE, config_file, run
+from tests.test_cli import CODE, config_file, run, unreachable_telegram_config
 
 __all__ = ["config_file"]  # the fixture, shared with test_cli
 
@@ -22,16 +21,7 @@ __all__ = ["config_file"]  # the fixture, shared with test_cli
 def test_run_creates_its_files_private(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with socket.socket() as probe:  # a port on loopback that nothing listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:secret-token-value")
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[telegram]\nbase_url = "http://127.0.0.1:{port}/bot"\n'
-        '[logging]\nfile = "peerline.log"\n',
-        encoding="utf-8",
-    )
+    path = unreachable_telegram_config(tmp_path, monkeypatch)
     assert main(["--config", str(path), "keygen"]) == 0
     assert main(["--config", str(path), "run"]) == 1
     capsys.readouterr()
