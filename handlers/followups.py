@@ -4,6 +4,10 @@
 The schedule lives in the database (bot/storage/followups.py); when each nudge is due is
 decided by bot/followups.py. Nudges go through the Messenger seam, so they reach members on
 whichever platform they are on, with the same choices.
+
+Every check-in screen to the person checked on (the plan, the question, the nudge and the
+answers to it) carries a crisis line or a button to them (`crisis=True`): an officer's always
+would, and so must a helper's after their own debrief, or anyone's on /checkin.
 """
 
 from __future__ import annotations
@@ -125,7 +129,7 @@ async def after_conversation(
         # "1, 3, 7 and 30 days": the list in the officer's language, the form by the last.
         days = plan.offsets
         told = text.plan_told.format(days=listing(text, map(str, days)), last=days[-1])
-        await services.try_send(officer.address, Reply(told, (no,)))
+        await services.try_send(officer.address, Reply(told, (no,)), crisis=True)
     if helper is not None and helper.active:
         ask = FollowupAsk(
             officer_id=officer.id,
@@ -159,7 +163,7 @@ async def drop_plan(turn: Turn, arg: str) -> None:
     if plan is not None and plan.member_id == turn.member.id:
         await services.repo.delete_followups([plan.id])
         await services.repo.count_followup(plan.plan, 0, Answer.DECLINED)
-    await turn.say(turn.text.plan_dropped)
+    await turn.say(turn.text.plan_dropped, crisis=True)
 
 
 # -- a helper's own follow-up --------------------------------------------------------------
@@ -214,7 +218,8 @@ async def _ask_officer(turn: Turn, token: str, ask: FollowupAsk) -> None:
         services.choice(text.followup_yes, "fyes", token, officer.address),
         services.choice(text.followup_no, "fno", token, officer.address),
     )
-    if await services.try_send(officer.address, Reply(question, choices, columns=2)) is None:
+    asked = Reply(question, choices, columns=2)
+    if await services.try_send(officer.address, asked, crisis=True) is None:
         await turn.say(turn.text.choice_expired)
         return
     await turn.say(turn.text.followup_asked)
@@ -252,7 +257,7 @@ async def officer_agrees(turn: Turn, arg: str) -> None:
     )
     await _store(services, first_due(followup, schedule), replacing=None)
     when = in_days(turn.text, ask.days)
-    await turn.say(turn.text.followup_agreed_officer.format(when=when))
+    await turn.say(turn.text.followup_agreed_officer.format(when=when), crisis=True)
     await _tell_helper(services, ask.helper_id, lambda t: t.followup_agreed_helper, ask, ask.alias)
 
 
@@ -261,7 +266,7 @@ async def officer_refuses(turn: Turn, arg: str) -> None:
     ask = await _officer_answer(turn, arg)
     if ask is None:
         return
-    await turn.say(turn.text.followup_refused_officer)
+    await turn.say(turn.text.followup_refused_officer, crisis=True)
     refused: Line = lambda t: t.followup_refused_helper  # noqa: E731 - a line picked per reader
     await _tell_helper(turn.services, ask.helper_id, refused, ask, ask.alias)
 
@@ -391,7 +396,7 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
         or not step_text.isdigit()
         or followup.asked != int(step_text)
     ):
-        await turn.say(text.nudge_over)
+        await turn.say(text.nudge_over, crisis=True)
         return
     step = int(step_text)
     await repo.count_followup(followup.plan, step, answer)
@@ -401,12 +406,12 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
         later = snooze(followup, turn.now, schedule)
         await repo.save_followup(later)
         services.followups_changed(later.due_at)
-        await turn.say(text.nudge_not_now_reply)
+        await turn.say(text.nudge_not_now_reply, crisis=True)
         return
     if answer is Answer.STOP:
         await repo.delete_followups([followup.id])
         report = lambda t: t.followup_report_none  # noqa: E731 - a line picked per reader
-        await turn.say(text.nudge_stop_reply)
+        await turn.say(text.nudge_stop_reply, crisis=True)
     else:
         after = answered(followup)
         if after is None:
@@ -415,7 +420,7 @@ async def nudge_answered(turn: Turn, arg: str) -> None:
             await repo.save_followup(after)
         if answer is Answer.OK:
             report = lambda t: t.followup_report_ok  # noqa: E731 - a line picked per reader
-            await turn.say(text.nudge_ok_reply)
+            await turn.say(text.nudge_ok_reply, crisis=True)
         else:
             request = await _wants_to_talk(turn, followup)
             first = request is not None and request.preferred_helper == followup.helper_id
@@ -440,12 +445,12 @@ async def _wants_to_talk(turn: Turn, followup: FollowUp) -> RequestRecord | None
     helper first)."""
     services = turn.services
     if not turn.member.asks:
-        await turn.say(turn.text.nudge_talk_staff)
+        await turn.say(turn.text.nudge_talk_staff, crisis=True)
         return None
     if services.relay.threads_of(turn.member.id) or (
         await matching.open_request_of(services, turn.member.id)
     ):
-        await turn.say(turn.text.nudge_talk_busy)
+        await turn.say(turn.text.nudge_talk_busy, crisis=True)
         return None
     private = await services.repo.officer_private(turn.member.id)
     preferred = followup.helper_id if followup.kind is Kind.HELPER else None
@@ -589,7 +594,8 @@ async def _carry_out(
             await _helper_not_answered(services, followup)
         return 0
     try:
-        await services.send(member.address, nudge(services, member, followup, decision.send))
+        reply = nudge(services, member, followup, decision.send)
+        await services.send(member.address, reply, crisis=True)
     except DeliveryError as exc:
         log.warning("check-in not delivered (permanent=%s)", exc.permanent)
         if exc.permanent:

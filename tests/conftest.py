@@ -122,12 +122,11 @@ async def crisis_out_of_reach(box: Sandbox) -> list[str]:
     helper_names = [m.display_name for m in members if m.role in HELPER_ROLES]
     contacts = [line.contact for line in box.config.crisis.lines]
     buttons = {box.text(language).crisis_button for language in LANGUAGES}
+    check_ins = _check_in_screens(box)
     missing: list[str] = []
     for member in members:
         asker = member.role in ASKER_ROLES
-        if not asker and member.role not in HELPER_ROLES:
-            continue
-        path = _DebriefPath(box)
+        path = _DebriefPath(box, check_ins)
         for text, labels, copied in _inbox(box, member.address):
             relayed = copied or any(text.startswith(f"{name}:") for name in helper_names if name)
             if relayed or not (asker or path.checks(text)):
@@ -141,9 +140,11 @@ async def crisis_out_of_reach(box: Sandbox) -> list[str]:
 class _DebriefPath:
     """Walks a helper's chat in order: from the /debrief question to the screen that ends the
     debrief (closed, ended, cancelled), they are the one asking, and each screen counts, except
-    what officers in their other conversations write to them."""
+    what officers in their other conversations write to them. Outside it, check-ins count (the
+    one after a debrief, and anyone's)."""
 
-    def __init__(self, box: Sandbox) -> None:
+    def __init__(self, box: Sandbox, check_ins: list[re.Pattern[str]]) -> None:
+        self.check_ins = check_ins
         texts = [box.text(language) for language in LANGUAGES]
         self.starts = [_lead(t.debrief_prompt) for t in texts]
         self.ends = [
@@ -159,11 +160,30 @@ class _DebriefPath:
         """Whether this screen, the next in the chat, is one of the debrief path."""
         if any(text.startswith(s) for s in self.starts):
             self.inside = True
-        elif not self.inside or any(r.match(text) for r in self.relays):
+        elif any(r.match(text) for r in self.relays):
             return False
+        elif not self.inside:
+            return any(c.match(text) for c in self.check_ins)
         if any(text.startswith(e) for e in self.ends):
             self.inside = False
         return True
+
+
+def _check_in_screens(box: Sandbox) -> list[re.Pattern[str]]:
+    """A check-in is a screen about how someone is doing, whoever reads it: the helper who
+    had a debrief is asked about a check-in after it closes, past the debrief path."""
+    lines: list[str] = []
+    for t in (box.text(language) for language in LANGUAGES):
+        lines += [t.nudge, t.nudge_ok_reply, t.nudge_not_now_reply, t.nudge_stop_reply]
+        lines += [t.nudge_over, t.nudge_talk_staff, t.nudge_talk_busy, t.plan_dropped]
+        lines += [t.followup_ask_officer, t.followup_agreed_officer, t.followup_refused_officer]
+        lines += [t.plan_told.one, t.plan_told.other]
+    return [re.compile(_placeholders_any(line)) for line in lines]
+
+
+def _placeholders_any(line: str) -> str:
+    """A catalog line as a pattern of its opening: each placeholder stands for any words."""
+    return re.sub(r"\\\{\w+\\\}", ".+", re.escape(line.split("\n", 1)[0]))
 
 
 def _pattern(header: str) -> str:

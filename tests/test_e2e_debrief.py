@@ -169,3 +169,38 @@ async def test_a_helper_sees_their_own_debrief_named_as_a_debrief_with_a_crisis_
     await clinician.wait_for("has closed the conversation")
     await peer.send("/end")  # the officer's conversation: theirs to end as the helper
     await officer.wait_for("has closed the conversation")
+
+
+async def test_the_check_in_after_a_debrief_keeps_a_crisis_button_at_hand(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """Once a debrief has closed, the clinician offers a check-in: the question to the helper
+    who asked, the answer, the check-in itself and its reply each carry a crisis button, as
+    an officer's would (the sandbox fixture checks every check-in screen, whoever reads it)."""
+    peer = await sandbox.join("Alex", Role.PEER)
+    clinician = await sandbox.join("Casey", Role.CLINICIAN)
+    await peer.send("/debrief")
+    await peer.press(await peer.wait_for(EN.debrief_prompt), EN.debrief_with_clinician)
+    await clinician.press(await clinician.wait_for("New request: A debrief"), EN.offer_accept)
+    await peer.wait_for("a clinician, is here for you")
+    await peer.send("/end")
+    await peer.wait_for("Your debrief with")
+
+    offer = await clinician.wait_for("Would you like us to check in with")
+    await clinician.press(offer, offer.labels()[0])
+    await clinician.wait_for(EN.followup_asked)
+    asked = await peer.wait_for("would like to check in with you in")
+    assert asked.labels() == [EN.followup_yes, EN.followup_no, EN.crisis_button]
+    await peer.press(asked, EN.followup_yes)
+    agreed = await peer.wait_for("We'll check in with you in")
+    assert EN.crisis_button in agreed.labels()
+    await clinician.wait_for("agreed. In")
+
+    assert sandbox.app is not None and sandbox.app.followups_wake_at is not None
+    clock.now = sandbox.app.followups_wake_at
+    assert await sandbox.app.dispatch_followups() == 1
+    nudge = await peer.wait_for(EN.nudge)
+    assert EN.crisis_button in nudge.labels()
+    await peer.press(nudge, EN.nudge_ok)
+    assert EN.crisis_button in (await peer.wait_for(EN.nudge_ok_reply)).labels()
+    await clinician.wait_for("they say they're OK.")
