@@ -462,10 +462,16 @@ class Catalog:
     incident_page_both: str = "Page peers and chaplains"
     incident_cancel: str = "Not now"
     incident_cancelled: str = "Okay. Nothing was opened."
-    incident_opened: str = (
+    incident_opened: Plural = Plural(
         "Opened. I'm paging helpers from other agencies now, and I'll tell you as they answer. "
         "Officers of {agency} who ask for help will get someone from outside it. "
-        "Send /incident to see where it stands or to close it."
+        "It closes by itself after {days} day. "
+        "Send /incident to see where it stands or to close it.",
+        "Opened. I'm paging helpers from other agencies now, and I'll tell you as they answer. "
+        "Officers of {agency} who ask for help will get someone from outside it. "
+        "It closes by itself after {days} days. "
+        "Send /incident to see where it stands or to close it.",
+        count="days",
     )
     incident_already: str = "{agency} has one open already."
     incident_status: str = (
@@ -478,6 +484,13 @@ class Catalog:
     incident_closed: Plural = Plural(
         "Closed: {agency}. {count} helper was on call. Thank you.",
         "Closed: {agency}. {count} helpers were on call. Thank you.",
+    )
+    incident_auto_closed: Plural = Plural(
+        "Closed by itself after {days} day: {agency}. If it's still needed, "
+        "send /incident {agency}.",
+        "Closed by itself after {days} days: {agency}. If it's still needed, "
+        "send /incident {agency}.",
+        count="days",
     )
     incident_gone: str = "That incident is closed already."
 

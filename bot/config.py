@@ -221,6 +221,15 @@ class FollowupsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IncidentsConfig:
+    # An open critical incident closes by itself this many days after the day it opened, as a
+    # coordinator's close would (its record and pages deleted), and whoever opened it is told.
+    # Two weeks: past the first days after a shooting, a funeral and the return to duty; an
+    # incident forgotten for longer would keep its agency tied to its helpers for nothing.
+    auto_close_days: int = 14
+
+
+@dataclass(frozen=True, slots=True)
 class CrisisLine:
     name: str
     contact: str  # a number or a link: never translated
@@ -289,6 +298,7 @@ class Config:
     crisis: CrisisConfig = field(default_factory=CrisisConfig)
     resources: ResourcesConfig = field(default_factory=ResourcesConfig)
     followups: FollowupsConfig = field(default_factory=FollowupsConfig)
+    incidents: IncidentsConfig = field(default_factory=IncidentsConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: Path = Path("config.toml")
 
@@ -356,6 +366,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "plans",
         }
     ),
+    "incidents": frozenset({"auto_close_days"}),
     "logging": frozenset({"level", "file"}),
 }
 _CRISIS_LINE_KEYS = frozenset(
@@ -849,6 +860,11 @@ def _plans(r: _Reader) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple(plans)
 
 
+def _incidents(r: _Reader) -> IncidentsConfig:
+    days = r.integer("auto_close_days", IncidentsConfig().auto_close_days, 1, 365)
+    return IncidentsConfig(auto_close_days=days)
+
+
 def _logging(r: _Reader) -> LoggingConfig:
     level = r.string("level", LoggingConfig().level).strip().upper()
     if level not in LOG_LEVELS:
@@ -922,6 +938,7 @@ def load_config(path: Path, env: Mapping[str, str] | None = None) -> Config:
         crisis=_crisis(section("crisis")),
         resources=_resources(section("resources")),
         followups=_followups(section("followups")),
+        incidents=_incidents(section("incidents")),
         logging=_logging(section("logging")),
         signal=_signal(section("signal")),
         telegram=_telegram(section("telegram"), env),

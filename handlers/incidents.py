@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import UTC, timedelta
 
 from bot.catalog import Catalog
 from bot.escalation import PendingOffer, refill
@@ -95,7 +96,8 @@ async def confirm_incident(turn: Turn, arg: str) -> None:
             return
         log.info("critical incident opened in the chat")
         services.tally["incidents opened"] += 1
-        await turn.say(text.incident_opened.format(agency=incident.agency))
+        days = services.config.incidents.auto_close_days
+        await turn.say(text.incident_opened.format(agency=incident.agency, days=days))
         await advance(services, incident)
 
 
@@ -163,14 +165,22 @@ async def _tell_coordinators(
 
 
 async def tick(services: Services) -> None:
-    """Every open incident one step on (and one closed from the CLI finished): called with
-    the contact clock's tick."""
+    """Every open incident one step on (one closed from the CLI finished, one open for
+    `[incidents] auto_close_days` closed): called with the contact clock's tick."""
     async with services.matching_lock:
         for incident in await services.repo.incidents():
             if incident.closing:
                 await close(services, incident)
+            elif _lasted(services, incident):
+                await close(services, incident, by_itself=True)
             else:
                 await advance(services, incident)
+
+
+def _lasted(services: Services, incident: Incident) -> bool:
+    """Open for its whole time: only the day it opened is kept, so counted in days."""
+    days = timedelta(days=services.config.incidents.auto_close_days)
+    return services.clock().astimezone(UTC).date() >= incident.opened_on + days
 
 
 async def advance(services: Services, incident: Incident) -> None:
@@ -257,9 +267,10 @@ async def _expire(services: Services, incident: Incident, page: PageRecord) -> N
     )
 
 
-async def close(services: Services, incident: Incident) -> int | None:
-    """Fold the incident into numbers and delete it, then tell the helpers and coordinators.
-    How many were on call; None if it was closed already (caller holds the matching lock)."""
+async def close(services: Services, incident: Incident, *, by_itself: bool = False) -> int | None:
+    """Fold the incident into numbers and delete it, then tell the helpers and coordinators
+    (`by_itself`: it lasted its time, and they are told so). How many were on call; None if it
+    was closed already (caller holds the matching lock)."""
     pages = await services.repo.pages(incident.id)
     metrics = await services.repo.close_incident(incident.id)
     if metrics is None:
@@ -282,10 +293,15 @@ async def close(services: Services, incident: Incident) -> int | None:
             )
     opener = await services.repo.member(incident.opened_by) if incident.opened_by else None
     people = [opener] if opener is not None and opener.active else []
+    days = services.config.incidents.auto_close_days
     for coordinator in people or await services.repo.coordinators():
-        notice = services.text_for(coordinator).incident_closed.format(
-            agency=incident.agency, count=metrics.pages_accepted
-        )
+        text = services.text_for(coordinator)
+        if by_itself:
+            notice = text.incident_auto_closed.format(agency=incident.agency, days=days)
+        else:
+            notice = text.incident_closed.format(
+                agency=incident.agency, count=metrics.pages_accepted
+            )
         await services.try_send(coordinator.address, Reply(notice))
     return metrics.pages_accepted
 

@@ -314,12 +314,14 @@ async def test_a_copy_of_the_files_gives_no_pair_and_no_time(
     await assert_keyed_finds_no_ended_pair(stopped, story, vault, scratch)
 
 
+@pytest.mark.parametrize("by_itself", [False, True], ids=["closed", "closed-by-itself"])
 async def test_a_closed_incident_leaves_no_agency_to_helper_link(
-    sandbox: Sandbox, tmp_path: Path
+    sandbox: Sandbox, clock: FakeClock, tmp_path: Path, *, by_itself: bool
 ) -> None:
-    """While an incident is open its agency is sealed; once closed, no committed state, WAL
-    frame or byte holds its record, its pages or anything that ties the agency to a helper,
-    with the key or without it: only a row of numbers."""
+    """While an incident is open its agency is sealed; once closed (by a coordinator, or by
+    itself after `auto_close_days`), no committed state, WAL frame or byte holds its record,
+    its pages or anything that ties the agency to a helper, with the key or without it: only
+    a row of numbers."""
     agency = "Springfield PD"
     await sandbox.join("Dana", Role.OFFICER, agency=agency)
     alex = await sandbox.join("Alex", Role.PEER, agency="Shelbyville SO")
@@ -349,12 +351,17 @@ async def test_a_closed_incident_leaves_no_agency_to_helper_link(
         columns, _ = tables_of(image, scratch)["incidents"]
         assert columns == ["id", "record_ct"]
 
-    await morgan.send("/incident")
-    close = EN.incident_close_button.format(agency=agency)
-    await morgan.wait_until(lambda: any(close in m.labels() for m in morgan.inbox))
-    await morgan.press(next(m for m in morgan.inbox if close in m.labels()), close)
-    await morgan.wait_for("Closed: Springfield PD")
     assert sandbox.app is not None
+    if by_itself:
+        clock.advance(timedelta(days=14))
+        await sandbox.app.tick()
+        await morgan.wait_for("Closed by itself after 14 days: Springfield PD")
+    else:
+        await morgan.send("/incident")
+        close = EN.incident_close_button.format(agency=agency)
+        await morgan.wait_until(lambda: any(close in m.labels() for m in morgan.inbox))
+        await morgan.press(next(m for m in morgan.inbox if close in m.labels()), close)
+        await morgan.wait_for("Closed: Springfield PD")
     await sandbox.app.tick()
     await sandbox.stop_app()
     closed = take(sandbox, "incident-closed", copies)

@@ -249,6 +249,7 @@ def test_token_of_wrong_type_is_not_echoed(tmp_path: Path) -> None:
         ("[routing]\noffer_batch = 0\n", "expected an integer from 1 to 50, got 0"),
         ("[routing]\noffer_batch = 51\n", "expected an integer from 1 to 50, got 51"),
         ("[routing]\nmax_threads_per_helper = 0\n", "expected an integer at least 1, got 0"),
+        ("[incidents]\nauto_close_days = 0\n", "expected an integer from 1 to 365, got 0"),
         ('[routing]\ncontact_goal = "0m"\n', "[routing] contact_goal: must be longer than zero"),
         ('[logging]\nlevel = "LOUD"\n', "[logging] level: expected one of DEBUG, INFO"),
         ("[crisis]\nlines = []\n", "[crisis] lines: must list at least one crisis line"),

@@ -264,3 +264,34 @@ async def test_an_incident_on_signal_is_opened_and_answered_by_number(
     welcome = next(t for t in sam.texts() if "Officers will see you as" in t)
     alias = welcome.split("\u201c", 1)[1].split("\u201d", 1)[0]
     assert alias and alias not in "".join(morgan.texts())  # counted, not named
+
+
+async def test_an_incident_closes_by_itself_after_its_days(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """Left open, an incident closes on the contact clock `auto_close_days` (14) after the day
+    it opened, as a coordinator's close would: the helper on call and the coordinator who
+    opened it are told, and only numbers stay."""
+    await sandbox.join("Dana", Role.OFFICER, agency=AGENCY)
+    alex = await sandbox.join("Alex", Role.PEER, agency="Shelbyville SO")
+    morgan = await sandbox.join("Morgan", Role.COORDINATOR)
+    other = await sandbox.join("Riley", Role.COORDINATOR)
+    await open_incident(morgan, 1)
+    assert "It closes by itself after 14 days." in morgan.texts()[-1]
+    await alex.press(await alex.wait_for(PAGE), EN.page_accept)
+    await alex.wait_for("May I tell the coordinator")
+    assert sandbox.app is not None
+
+    clock.advance(timedelta(days=13))  # the 13th day after the one it opened: still open
+    await sandbox.app.tick()
+    assert rows(sandbox, "SELECT count(*) FROM incidents") == [(1,)]
+    clock.advance(timedelta(days=1))
+    await sandbox.app.tick()
+    await morgan.wait_for(EN.incident_auto_closed.format(agency=AGENCY, days=14))
+    await alex.wait_for("The critical incident at Springfield PD is closed")
+    assert rows(sandbox, "SELECT * FROM incidents") == []
+    assert rows(sandbox, "SELECT * FROM incident_pages") == []
+    assert rows(sandbox, "SELECT pages_sent, pages_accepted FROM incident_metrics") == [(1, 1)]
+    assert not any("Closed" in t for t in other.texts())  # the opener only
+    await morgan.send("/incident")
+    await morgan.wait_for(EN.incident_none_open)

@@ -1,8 +1,9 @@
 """`peerline incident open|list|close`: critical incidents from the server.
 
 The CLI only writes the database: the running bot pages helpers on its next clock tick, and
-tells the helpers and coordinators when an incident closes. With the bot stopped, `close`
-finishes the close at once (nobody is told; their page buttons answer "no longer active").
+tells the helpers and coordinators when an incident closes (by `close`, or by itself after
+`[incidents] auto_close_days`). With the bot stopped, `close` finishes the close at once
+(nobody is told; their page buttons answer "no longer active").
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import argparse
 from datetime import UTC, datetime
 
 from bot.cli.common import EXIT_FAILED, EXIT_OK, Commands, fail, with_repository
-from bot.config import Config
+from bot.config import Config, IncidentsConfig
 from bot.storage.repository import Repository
 
 DEFAULT_PAGES = 5
@@ -59,9 +60,11 @@ def _open(config: Config | None, args: argparse.Namespace) -> int:
         members = await repo.members()
         if not any(m.agency_hash == incident.agency_hash for m in members):
             print(f"note: no member is in an agency named {agency!r}; check the spelling")
+        days = (config.incidents if config else IncidentsConfig()).auto_close_days
         print(
             f"opened {incident.id} for {incident.agency}: the running bot pages {args.page}"
-            " helpers from other agencies and keeps every coordinator told"
+            " helpers from other agencies and keeps every coordinator told; it closes by"
+            f" itself after {days} days"
         )
         return EXIT_OK
 
