@@ -699,6 +699,10 @@ class Catalog:
         "{name} can't be reached right now, so this conversation is closed. We're finding "
         "someone else for you now."
     )
+    helper_left: str = (
+        "The person you were talking with is no longer with the program, so this "
+        "conversation is closed. We're finding someone else for you now."
+    )
     officer_unreachable: str = (
         "{alias} (#{tag}) can't be reached any more, so this conversation is closed."
     )

@@ -14,7 +14,7 @@ from bot.invites import create_invites, invite_links
 from bot.model import HELPER_ROLES, Member, MemberId, RequestId, Role
 from bot.oncall import ON_CALL_ROLES, on_call
 from bot.storage.repository import OfferState
-from handlers import matching, menus
+from handlers import matching, menus, thread
 from handlers.base import Turn
 from handlers.common import category_label
 from handlers.router import COORDINATORS, Router
@@ -213,3 +213,4 @@ async def revoke(turn: Turn) -> None:
         if revoked is not None:
             menus.remove(turn.services, revoked.address)
         await turn.say(text.revoke_done.format(member=number))
+        await thread.end_with_the_gone(turn.services)  # whoever they were talking with is told

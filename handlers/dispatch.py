@@ -256,6 +256,11 @@ class Dispatcher:
     async def tick(self) -> None:
         """Move the contact clock of every open request (called by the scheduler)."""
         try:
+            with sending(Priority.BACKGROUND):
+                await thread.end_with_the_gone(self.services)
+        except Exception as exc:
+            log.error("revoked members' sweep failed: %s at %s", type(exc).__name__, where(exc))
+        try:
             with sending(Priority.BACKGROUND):  # status updates yield to relays
                 await matching.tick(self.services)
         except Exception as exc:

@@ -121,7 +121,7 @@ async def _destination(turn: Turn) -> tuple[Deliver, Member] | None:
         return None
     recipient = await services.repo.member(route.to)
     if recipient is None or not recipient.active:
-        await _recipient_gone(services, route.thread, turn.member)
+        await _recipient_gone(services, route.thread, turn.member, left=True)
         return None
     return route, recipient
 
@@ -267,23 +267,54 @@ async def _not_delivered(turn: Turn, thread: Thread, exc: DeliveryError) -> None
         await turn.services.notice(turn.event.address, Reply(turn.text.not_delivered))
 
 
-async def _recipient_gone(services: Services, thread: Thread, sender: Member) -> None:
-    """The other side blocked the bot or left: close the thread, tell the sender, and find the
-    officer someone new if it was the helper who is gone."""
+async def end_with_the_gone(services: Services) -> int:
+    """Every live conversation with someone revoked or erased since it began (from the chat, the
+    CLI or a roster import, another process): closed, and the one still here told, as when a
+    message of theirs finds the other side gone. Called with the contact clock's tick, and at
+    once after /revoke. How many closed."""
+    threads = list(services.relay.threads.values())
+    if not threads:
+        return 0
+    members = {m for t in threads for m in (t.officer_id, t.helper_id)}
+    active = await services.repo.active_among(members)
+    closed = 0
+    for thread in threads:
+        here = [m for m in (thread.officer_id, thread.helper_id) if m in active]
+        if len(here) == 2:
+            continue
+        stays = await services.repo.member(here[0]) if here else None
+        if stays is not None:
+            await _recipient_gone(services, thread, stays, left=True)
+        elif services.relay.close(thread.id) is not None:  # both gone: nobody to tell
+            await services.repo.shred_thread(thread.id)
+        closed += 1
+    return closed
+
+
+async def _recipient_gone(
+    services: Services, thread: Thread, sender: Member, *, left: bool = False
+) -> None:
+    """The other side blocked the bot (or `left`: revoked or erased): close the thread, tell
+    the sender, and find the officer someone new if it was the helper who is gone."""
     if services.relay.close(thread.id) is None:
         return  # already closed or handed over while the send was under way
     await services.repo.shred_thread(thread.id)
     text = services.text_for(sender)
     if sender.id == thread.officer_id:
         helper = await services.repo.member(thread.helper_id)
-        name = helper.display_name if helper else ""
-        # Unreachable: no more offers until they say /available again, and told why on their
-        # next message (they cannot be told now).
-        await services.repo.set_away(thread.helper_id, None)
-        services.owed[thread.helper_id] = services.text_for(helper).set_away_unreachable.format(
-            alias=thread.officer_alias, tag=thread.tag
-        )
-        await services.notice(sender.address, Reply(text.helper_unreachable.format(name=name)))
+        if left:  # no name: an erased helper has none left to show
+            await services.notice(sender.address, Reply(text.helper_left))
+        else:
+            # Unreachable: no more offers until they say /available again, and told why on
+            # their next message (they cannot be told now).
+            await services.repo.set_away(thread.helper_id, None)
+            owed = services.text_for(helper).set_away_unreachable
+            services.owed[thread.helper_id] = owed.format(
+                alias=thread.officer_alias, tag=thread.tag
+            )
+            name = helper.display_name if helper else ""
+            notice = text.helper_unreachable.format(name=name)
+            await services.notice(sender.address, Reply(notice))
         record = RequestRecord(
             id=new_request_id(),
             officer_id=sender.id,
@@ -296,12 +327,13 @@ async def _recipient_gone(services: Services, thread: Thread, sender: Member) ->
         if await matching.open_request_of(services, sender.id) is None:
             await matching.open_request(services, sender, record)
     else:
-        officer = await services.repo.member(thread.officer_id)
-        owed = services.text_for(officer).closed_unreachable.format(name=sender.display_name)
-        services.owed[thread.officer_id] = owed
+        if not left:  # told on their next message; someone revoked is told nothing more
+            officer = await services.repo.member(thread.officer_id)
+            owed = services.text_for(officer).closed_unreachable
+            services.owed[thread.officer_id] = owed.format(name=sender.display_name)
         notice = text.officer_unreachable.format(alias=thread.officer_alias, tag=thread.tag)
         await services.notice(sender.address, Reply(notice))
-    services.tally["closed, other side unreachable"] += 1
+    services.tally["closed, other side left" if left else "closed, other side unreachable"] += 1
 
 
 def _again_wanted(thread: Thread, gone: Member | None) -> Wanted:

@@ -183,18 +183,22 @@ def test_roster_list_supervise_and_revoke(
     assert run(config_file, "roster", "revoke", "99") == 2
 
 
-def unreachable_telegram_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A config whose Bot API is a loopback port nothing listens on, logging to a file."""
+def unreachable_bot_api() -> str:
+    """A Bot API address on a loopback port nothing listens on."""
     import socket  # noqa: PLC0415
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/bot"
+
+
+def unreachable_telegram_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A config whose Bot API is a loopback port nothing listens on, logging to a file."""
     monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:secret-token-value")
     path = tmp_path / "config.toml"
     path.write_text(
-        f'[telegram]\nbase_url = "http://127.0.0.1:{port}/bot"\n'
-        '[logging]\nfile = "peerline.log"\n',
+        f'[telegram]\nbase_url = "{unreachable_bot_api()}"\n[logging]\nfile = "peerline.log"\n',
         encoding="utf-8",
     )
     return path

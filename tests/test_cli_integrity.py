@@ -13,7 +13,13 @@ from bot.cli import main
 from bot.events import Address, Platform
 from bot.storage.repository import Repository
 from crypto import Vault, load_master_key, normalize_invite_code
-from tests.test_cli import CODE, config_file, run, unreachable_telegram_config
+from tests.test_cli import (
+    CODE,
+    config_file,
+    run,
+    unreachable_bot_api,
+    unreachable_telegram_config,
+)
 
 __all__ = ["config_file"]  # the fixture, shared with test_cli
 
@@ -74,6 +80,10 @@ def test_a_database_others_can_read_is_refused(
 def test_revoke_with_purge_erases_a_member_even_one_already_revoked(
     config_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Erased all the same when Telegram cannot be reached to clear their menu (said so)."""
+    text = config_file.read_text(encoding="utf-8")
+    bot_api = f'[telegram]\nbase_url = "{unreachable_bot_api()}"\n'
+    config_file.write_text(text.replace("[telegram]\n", bot_api, 1), encoding="utf-8")
     run(config_file, "keygen")
     run(
         config_file,
@@ -104,7 +114,9 @@ def test_revoke_with_purge_erases_a_member_even_one_already_revoked(
     assert run(config_file, "roster", "revoke", "1") == 0
     assert run(config_file, "roster", "revoke", "1", "--purge") == 0
     assert run(config_file, "roster", "revoke", "2", "--purge") == 0
-    assert "member 2 revoked and erased" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "member 2 revoked and erased" in out
+    assert "note: their Telegram menu stays until they next write: could not reach" in out
     assert run(config_file, "roster", "list") == 0
     listing = capsys.readouterr().out.splitlines()[1:]
     assert [line.split()[:3] for line in listing] == [

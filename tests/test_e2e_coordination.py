@@ -11,6 +11,7 @@ from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
 from tests.conftest import FakeClock
 from tests.test_e2e_routing import member_of
+from tests.test_e2e_threads import connect
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
 COMMANDS = ("/oncall", "/waiting", "/invite officer", "/renew 1 2099-01-01", "/revoke 1")
@@ -137,6 +138,25 @@ async def test_invite_renew_and_revoke_from_the_chat(sandbox: Sandbox) -> None:
     await coordinator.wait_for(EN.revoke_done.format(member=peer_id))
     await peer.send("/help")
     await peer.wait_for(sandbox.text().not_member)
+
+
+async def test_a_revoke_in_the_chat_ends_their_conversation_and_tells_the_other_at_once(
+    sandbox: Sandbox,
+) -> None:
+    """Revoked mid-conversation: the one still there is told now, not at their next message;
+    the revoked officer hears nothing more than a stranger would."""
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    await connect(sandbox, officer, peer)
+    officer_id = (await member_of(sandbox, officer)).id
+    heard, before = len(officer.inbox), len(peer.inbox)
+    await coordinator.send(f"/revoke {officer_id}")
+    await coordinator.wait_for(EN.revoke_done.format(member=officer_id))
+    await said_after(peer, before, "can't be reached any more, so this conversation is closed.")
+    assert len(officer.inbox) == heard
+    await peer.send("Are you still there?")
+    await said_after(peer, before, EN.not_in_thread_helper)
 
 
 async def test_refused_for_every_other_role_but_open_to_granted_rights(sandbox: Sandbox) -> None:

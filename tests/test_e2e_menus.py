@@ -18,7 +18,10 @@ from bot.sandbox.signal_api import SignalUser
 from bot.sandbox.telegram_api import SimUser
 from bot.storage.repository import Repository
 from crypto import Vault, load_master_key
+from tests.test_cli_ops import cli, write_config
+from tests.test_e2e_coordination import said_after
 from tests.test_e2e_routing import member_of
+from tests.test_e2e_threads import connect
 
 OFFICER_ONLY = {"talk", "cancel", "nickname", "blocked"}
 HELPER_ONLY = {"available", "away", "threads", "switch", "transfer", "followup", "topics", "name"}
@@ -197,3 +200,52 @@ async def test_signal_has_no_menu_and_help_lists_the_same_commands(box: Sandbox)
         assert f"/{command}" in listed, command
     scopes = [call.get("scope") for call in box.api.calls_of("setMyCommands")]
     assert scopes and all(scope is None for scope in scopes), "only the strangers' menus"
+
+
+@pytest.mark.parametrize("erased", ["helper", "officer"])
+async def test_a_purge_from_the_cli_clears_the_menu_and_ends_the_conversation(
+    sandbox: Sandbox,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    erased: str,
+) -> None:
+    """`roster revoke N --purge` beside the running bot, N in a live conversation: their own
+    menu is deleted at once (the CLI still has their address; the bot has none left), and on
+    its next clock tick the bot closes the conversation and tells the one still there."""
+    monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", sandbox.api.token)
+    config = str(write_config(sandbox.directory, sandbox.api))
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peer = await sandbox.join("Alex", Role.PEER)
+    other = await sandbox.join("Blake", Role.PEER)
+    await connect(sandbox, officer, peer)
+    gone, stays = (peer, officer) if erased == "helper" else (officer, peer)
+    await menu_with(gone, "help")
+    number = (await member_of(sandbox, gone)).id
+    stays_id = (await member_of(sandbox, stays)).id
+    heard, before, offered = len(gone.inbox), len(stays.inbox), len(other.inbox)
+
+    assert await cli("--config", config, "roster", "revoke", str(number), "--purge") == 0
+    assert "their Telegram menu is cleared" in capsys.readouterr().out
+    await menu_becomes(gone, ["start"])  # before they send anything
+    deletes = sandbox.api.calls_of("deleteMyCommands")
+    assert [d["scope"] for d in deletes] == [{"type": "chat", "chat_id": gone.user_id}]
+
+    assert sandbox.app is not None and sandbox.app.services is not None
+    await sandbox.app.tick()
+    en = sandbox.text()
+    if erased == "helper":
+        await said_after(officer, before, en.helper_left)
+        await said_after(other, offered, "New request")
+        offer = next(m for m in other.inbox[offered:] if "New request" in m.text)
+        await other.press(offer, en.offer_accept)
+        await said_after(officer, before, "is here for you")
+    else:
+        await said_after(
+            peer, before, "can't be reached any more, so this conversation is closed."
+        )
+    live = [t.helper_id for t in sandbox.app.services.relay.threads_of(stays_id)]
+    assert live == ([(await member_of(sandbox, other)).id] if erased == "helper" else [])
+    told = len(stays.inbox)
+    await sandbox.app.tick()
+    assert len(stays.inbox) == told  # told once
+    assert len(gone.inbox) == heard  # the erased member is sent nothing

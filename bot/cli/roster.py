@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from bot.cli.common import EXIT_OK, Commands, fail, with_repository
 from bot.cli.invite import Issued, add_output_options, emit, output_problem
 from bot.config import Config, parse_duration
+from bot.events import Address, Platform
 from bot.model import HELPER_ROLES, Member, MemberId, Role
 from bot.roster_csv import ExportRow, export_roster, parse_roster
 from bot.storage.repository import InviteSpec, Repository
@@ -82,7 +84,8 @@ def _supervise(config: Config | None, args: argparse.Namespace) -> int:
 
 
 def _revoke(config: Config | None, args: argparse.Namespace) -> int:
-    return with_repository(config, args, _revoke_member)
+    assert config is not None  # noqa: S101 - registered with needs_config
+    return with_repository(config, args, partial(_revoke_member, config))
 
 
 def _reconfirm(config: Config | None, args: argparse.Namespace) -> int:
@@ -154,16 +157,36 @@ async def _record_supervision(repo: Repository, args: argparse.Namespace) -> int
     return EXIT_OK
 
 
-async def _revoke_member(repo: Repository, args: argparse.Namespace) -> int:
+async def _revoke_member(config: Config, repo: Repository, args: argparse.Namespace) -> int:
+    before = await repo.member(MemberId(args.member))  # their address, before any erasing
     if not await repo.set_active(MemberId(args.member), False):
         return fail(f"no member number {args.member}")
-    # Their check-ins went with it (Repository.set_active).
+    # Their check-ins went with it (Repository.set_active). The running bot ends their
+    # conversations on its next clock tick, telling the other side.
     if args.purge:
         await repo.purge_member(MemberId(args.member))
         print(f"member {args.member} revoked and erased")
+        if before is not None:
+            await _clear_menu(config, before.address)
         return EXIT_OK
     print(f"member {args.member} revoked")
     return EXIT_OK
+
+
+async def _clear_menu(config: Config, address: Address) -> None:
+    """Their own Telegram menu goes now: once erased, nothing is left to find them by."""
+    if address.platform is not Platform.TELEGRAM or not config.telegram.enabled:
+        return
+    from bot.transports.probes import clear_telegram_menu  # noqa: PLC0415 - platforms
+
+    telegram = config.telegram
+    result = await clear_telegram_menu(
+        telegram.token, telegram.base_url, telegram.base_file_url, int(address.chat_id)
+    )
+    if result.ok:
+        print(result.detail)
+    else:
+        print(f"note: their Telegram menu stays until they next write: {result.detail}")
 
 
 async def _release_hold(repo: Repository, args: argparse.Namespace) -> int:

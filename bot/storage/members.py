@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -223,6 +224,21 @@ class MemberStore(StoreBase):
         if generation is not None and self._members is not None:
             self._members.keep_active(roles, found, generation)
         return found
+
+    async def active_among(self, member_ids: Collection[MemberId]) -> set[MemberId]:
+        """Which of these are still members (not revoked, not erased): the clear flag only, one
+        statement per 500, for the contact clock's look at every live conversation."""
+        ids = sorted(member_ids)
+        active: set[MemberId] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._all(
+                f"SELECT id FROM members WHERE active = 1 AND id IN ({marks})",  # noqa: S608 - only placeholders
+                tuple(chunk),
+            )
+            active.update(MemberId(row[0]) for row in rows)
+        return active
 
     async def member_agency(self, member_id: MemberId) -> str | None:
         """The agency's name, for the coordinator's roster only."""

@@ -1,14 +1,17 @@
-"""One-shot checks that a platform answers with our credentials (for `peerline check --live`).
+"""One-shot calls from the command line: checks that a platform answers with our credentials
+(for `peerline check --live`), and clearing an erased member's Telegram menu (for
+`peerline roster revoke N --purge`, which erases the address the running bot would need).
 
 Each returns a one-line verdict and never puts the token or a library's message in it (PTB's
 can quote the token)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-from telegram import Bot
+from telegram import Bot, BotCommandScopeChat
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -21,14 +24,17 @@ class ProbeResult:
     detail: str
 
 
-async def probe_telegram(token: str, base_url: str, base_file_url: str) -> ProbeResult:
+async def _on_telegram(
+    token: str, base_url: str, base_file_url: str, call: Callable[[Bot], Awaitable[str]]
+) -> ProbeResult:
+    """One call to the Bot API; its verdict on success (what `call` returns), or why not."""
     request = HTTPXRequest(
         connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT, pool_timeout=TIMEOUT
     )
     bot = Bot(token, base_url=base_url, base_file_url=base_file_url, request=request)
     try:
         await request.initialize()
-        me = await bot.get_me()
+        detail = await call(bot)
     except InvalidToken:
         return ProbeResult(False, "the Bot API refused the token (revoked or mistyped?)")
     except NetworkError as exc:
@@ -37,7 +43,27 @@ async def probe_telegram(token: str, base_url: str, base_file_url: str) -> Probe
         return ProbeResult(False, f"the Bot API answered with an error ({type(exc).__name__})")
     finally:
         await request.shutdown()
-    return ProbeResult(True, f"the token works for @{me.username}")
+    return ProbeResult(True, detail)
+
+
+async def probe_telegram(token: str, base_url: str, base_file_url: str) -> ProbeResult:
+    async def who_am_i(bot: Bot) -> str:
+        me = await bot.get_me()
+        return f"the token works for @{me.username}"
+
+    return await _on_telegram(token, base_url, base_file_url, who_am_i)
+
+
+async def clear_telegram_menu(
+    token: str, base_url: str, base_file_url: str, chat_id: int
+) -> ProbeResult:
+    """Delete this chat's own command menu: the app shows the stranger's (/start) again."""
+
+    async def clear(bot: Bot) -> str:
+        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
+        return "their Telegram menu is cleared"
+
+    return await _on_telegram(token, base_url, base_file_url, clear)
 
 
 async def probe_signal(service: str, number: str, *, https: bool) -> ProbeResult:
