@@ -10,6 +10,9 @@ from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
+from tests.conftest import FakeClock
+from tests.test_e2e_coordination import said_after
+from tests.test_e2e_routing import member_of
 
 
 async def test_a_spanish_speaking_officer_has_a_whole_conversation(sandbox: Sandbox) -> None:
@@ -82,10 +85,12 @@ async def test_a_spanish_helper_sets_hours_with_spanish_day_names(sandbox: Sandb
     await helper.wait_for("No conozco el día en “xyz 18-06”")
 
 
-async def spanish_member(sandbox: Sandbox, name: str, role: Role) -> SimUser:
+async def spanish_member(
+    sandbox: Sandbox, name: str, role: Role, *, agency: str | None = None
+) -> SimUser:
     user = sandbox.person(name)
     user.language_code = "es-419"
-    (code,) = await sandbox.invite(role)
+    (code,) = await sandbox.invite(role, agency=agency)
     await user.send(f"/start {code}")
     await user.wait_for("Bienvenido")
     return user
@@ -122,3 +127,52 @@ async def test_whole_sentences_in_spanish_where_pieces_were_glued(sandbox: Sandb
     await coordinator.send("/hours xyz 18-06")
     refused = await coordinator.wait_for("No conozco el día")
     assert "lun, mar, mié, jue, vie, sáb o dom" in refused.text
+
+
+async def test_a_spanish_helper_is_paged_for_an_incident_and_the_coordinator_counts(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    """A critical incident in Spanish: a Spanish-speaking coordinator opens it, a Spanish-
+    speaking helper from another agency is paged in Spanish, says yes and may be named, an
+    English helper says no in English; the counts, the name and the close reach the
+    coordinator in Spanish, and the helper on call is told of the close in Spanish."""
+    es, en = sandbox.text("es"), sandbox.text("en")
+    agency = "Springfield PD"
+    await sandbox.join("Dana", Role.OFFICER, agency=agency)
+    coordinator = await spanish_member(sandbox, "Marta", Role.COORDINATOR)
+    rosa = await spanish_member(sandbox, "Rosa", Role.PEER, agency="Shelbyville SO")
+    await rosa.send("/available")
+    await rosa.wait_for(es.now_available)
+    alex = await sandbox.join("Alex", Role.PEER, agency="Capital City PD")
+
+    await coordinator.send(f"/incident 2 {agency}")
+    confirm = await coordinator.wait_for(es.incident_confirm.format(agency=agency, count=2))
+    await coordinator.press(confirm, es.incident_page_peers)
+    await coordinator.wait_for(es.incident_opened.format(agency=agency, days=14))
+    page = await rosa.wait_for(es.page.format(agency=agency))
+    assert page.labels() == [es.page_accept, es.page_decline, es.offer_involved]
+    await alex.press(await alex.wait_for(en.page.format(agency=agency)), en.page_decline)
+    await alex.wait_for(en.page_declined)
+
+    seen = len(coordinator.inbox)
+    await rosa.press(page, es.page_accept)
+    await rosa.press(await rosa.wait_for(es.page_accepted.format(agency=agency)), es.page_name_yes)
+    await rosa.wait_for(es.page_named)
+    status = es.incident_status.format(
+        agency=agency,
+        day=clock.now.date().isoformat(),
+        accepted=1,
+        wanted=2,
+        declined=1,
+        waiting=0,
+    )
+    helper = await member_of(sandbox, rosa)
+    named = es.incident_named.format(names=f"{helper.display_name} (#{helper.id})")
+    assert status in await said_after(coordinator, seen, named)
+
+    await coordinator.send("/incident")
+    close = es.incident_close_button.format(agency=agency)
+    await coordinator.wait_until(lambda: any(close in m.labels() for m in coordinator.inbox))
+    await coordinator.press(next(m for m in coordinator.inbox if close in m.labels()), close)
+    await coordinator.wait_for(es.incident_closed.format(agency=agency, count=1))
+    await rosa.wait_for(es.page_closed_on_call.format(agency=agency))

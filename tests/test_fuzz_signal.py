@@ -109,6 +109,14 @@ async def cast(box: Sandbox) -> AsyncIterator[Cast]:
                 Person("Morgan", "coordinator"),
                 await box.join_signal("Morgan", Role.COORDINATOR),
             ),
+            "Fay": (
+                Person("Fay", "family"),
+                await box.join_signal("Fay", Role.FAMILY, agency="Metro PD"),
+            ),
+            "Ray": (
+                Person("Ray", "retiree"),
+                await box.join_signal("Ray", Role.RETIREE, agency="Metro PD"),
+            ),
             "Eve": (Person("Eve", "stranger"), box.signal_person("Eve")),
             "Nia": (
                 Person("Nia", "stranger"),  # known by her number only
