@@ -179,9 +179,45 @@ async def scenario(directory: Path) -> list[str]:
         await dana.press(nudge, EN.nudge_ok)
         await dana.wait_for(EN.nudge_ok_reply)
         phones.show(dana, "Dana (Signal)")
+
+        await incident_scene(box, phones, blake)
     finally:
         await box.stop()
     return said
+
+
+async def incident_scene(box: Sandbox, phones: Phones, blake: SimUser) -> None:
+    """A shooting at Dana's agency: helpers from other agencies are paged to be on call."""
+    step("A shooting at Springfield PD: the coordinator pages a helper from another agency")
+    morgan = box.person("Morgan")
+    (code,) = await box.invite(Role.COORDINATOR)
+    await morgan.send(f"/start {code}")
+    await morgan.wait_for("Welcome")
+    typed("Morgan", "/incident 1 Springfield PD")
+    await morgan.send("/incident 1 Springfield PD")
+    confirm = await morgan.wait_for("Open a critical incident for Springfield PD?")
+    print(f"  Morgan taps: {EN.incident_page_peers}")
+    await morgan.press(confirm, EN.incident_page_peers)
+    page = await blake.wait_for("Critical incident at Springfield PD")
+    phones.show(blake, "Blake (peer)")
+    print(f"  Blake taps: {EN.page_accept}, then {EN.page_name_no}")
+    await blake.press(page, EN.page_accept)
+    await blake.press(await blake.wait_for("May I tell the coordinator"), EN.page_name_no)
+    await blake.wait_for(EN.page_counted)
+    phones.show(blake, "Blake (peer)")
+    await morgan.wait_for("On call: 1 of 1")
+    phones.show(morgan, "Morgan (coordinator)")
+
+    step("Morgan closes it: only numbers stay (pages sent, pages accepted, the week)")
+    await morgan.send("/incident")
+    close = EN.incident_close_button.format(agency="Springfield PD")
+    await morgan.wait_until(lambda: any(close in m.labels() for m in morgan.inbox))
+    print(f"  Morgan taps: {close}")
+    await morgan.press(next(m for m in morgan.inbox if close in m.labels()), close)
+    await morgan.wait_for("Closed: Springfield PD")
+    await blake.wait_for("The critical incident at Springfield PD is closed")
+    phones.show(morgan, "Morgan (coordinator)")
+    phones.show(blake, "Blake (peer)")
 
 
 def leaks(directory: Path, sentences: list[str]) -> list[str]:
