@@ -72,16 +72,19 @@ class Sandbox:
         api: LocalBotApi | None = None,
         signal: LocalSignalApi | bool = False,
         limits: RateLimits = RateLimits(1000.0, 1000.0, 1000.0, chat_burst=1000),  # noqa: B008 - frozen
+        signal_limits: RateLimits | None = None,
         flood_wait_cap: float | None = None,
         webhook: Webhook | None = None,
         faults: FaultPlan | None = None,
         **routing: object,
     ) -> None:
         """`limits` default to far above Telegram's: the local Bot API has none, and tests send
-        many messages to one chat. `flood_wait_cap` shortens flood waits (see
+        many messages to one chat; `signal_limits`, when given, pace Signal differently (a slow
+        outbound side). `flood_wait_cap` shortens flood waits (see
         TelegramTransport). `faults` has both stand-ins inject seeded faults (switched on with
         `faults.active`) and bounds every call of both transports by its timeout."""
         self.limits = limits
+        self.signal_limits = signal_limits or limits
         self.faults = faults
         self.flood_wait_cap = flood_wait_cap
         self.webhook = webhook  # Telegram in webhook mode instead of polling
@@ -152,7 +155,7 @@ class Sandbox:
                 retry_base_delay=0.05,
                 reconnect_delay=0.05,
                 max_reconnect_delay=0.5,
-                limits=self.limits,
+                limits=self.signal_limits,
                 call_timeout=self.faults.timeout if self.faults else None,
             )
             transports.append(self.signal_transport)
