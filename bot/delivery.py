@@ -6,6 +6,9 @@
   so it follows the handler into every send it makes without changing the `Messenger` seam).
 - `Pacer` enforces the limits: one overall bucket shared by all chats (served in priority
   order) and one bucket per chat. A flood wait on a chat holds that chat only.
+- `ChatSlots` bounds how many chats a transport has in its sink at once; a send waiting for its
+  turn in the `Pacer` lends its chat's slot to another chat meanwhile (a chat held only by
+  pacing or a flood wait must not keep a newcomer's chat out).
 - `StrangerGate` lets a stranger be answered at most once per window (memory only).
 - `backoff()` is the retry delay shared by transports and the notice loop.
 - `HandledLedger` is where a transport keeps, across a crash, the ids of updates it handled
@@ -21,12 +24,13 @@ import heapq
 import itertools
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "ChatSlots",
     "HandledLedger",
     "NotHandledError",
     "Pacer",
@@ -63,6 +67,56 @@ def sending(priority: Priority) -> Iterator[None]:
         yield
     finally:
         _priority.reset(token)
+
+
+class ChatSlots:
+    """At most `size` chats in a transport's sink at once. A chat takes a slot for each event
+    with `async with slots.held():`; while a send made for that event waits in a `Pacer` (its
+    chat's pace, a flood wait, the overall pace), the slot is lent to another chat and taken
+    back before the send goes. Only the task that took the slot lends it: tasks the handler
+    starts inherit the context but not the slot."""
+
+    def __init__(self, size: int) -> None:
+        self._free = asyncio.Semaphore(size)
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        lease = _Lease(self._free, asyncio.current_task())
+        await self._free.acquire()
+        lease.held = True
+        token = _lease.set(lease)
+        try:
+            yield
+        finally:
+            _lease.reset(token)
+            if lease.held:
+                self._free.release()
+
+
+@dataclass(slots=True)
+class _Lease:
+    free: asyncio.Semaphore
+    owner: asyncio.Task[object] | None
+    held: bool = False
+
+
+_lease: ContextVar[_Lease | None] = ContextVar("chat_slot", default=None)
+
+
+@contextlib.asynccontextmanager
+async def _slot_lent() -> AsyncIterator[None]:
+    """While waiting for a turn: let another chat use this one's slot."""
+    lease = _lease.get()
+    if lease is None or not lease.held or lease.owner is not asyncio.current_task():
+        yield
+        return
+    lease.free.release()
+    lease.held = False
+    try:
+        yield
+    finally:
+        await lease.free.acquire()  # if cancelled here, `held` stays False: nothing leaks
+        lease.held = True
 
 
 class NotHandledError(Exception):
@@ -183,7 +237,8 @@ class Pacer:
             if wait <= 0:
                 state.bucket.tokens -= 1.0
                 break
-            await asyncio.sleep(wait)
+            async with _slot_lent():
+                await asyncio.sleep(wait)
         await self._overall_token(priority)
 
     async def _overall_token(self, priority: Priority) -> None:
@@ -195,7 +250,8 @@ class Pacer:
         if self._server is None or self._server.done():
             self._server = asyncio.create_task(self._serve(), name="pacer")
         self._wake.set()
-        await future
+        async with _slot_lent():
+            await future
 
     async def _serve(self) -> None:
         """Hand out overall tokens to waiting sends, highest priority first."""

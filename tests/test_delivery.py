@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.delivery import Priority, RateLimits, StrangerGate, sending
+from bot.delivery import ChatSlots, Pacer, Priority, RateLimits, StrangerGate, sending
 from bot.events import Address, Incoming, Platform, Reply
 from bot.logs import cap_noisy_loggers
 from bot.sandbox.telegram_api import LocalBotApi, SimUser, poison_updates
@@ -399,3 +399,65 @@ async def test_the_sandbox_can_hang_a_call_until_calm(api: LocalBotApi) -> None:
         assert (await response.json())["ok"]
         response.release()
     assert api.user(5).texts() == ["x"]
+
+
+async def test_a_chat_waiting_on_its_pace_lends_its_slot_and_takes_it_back() -> None:
+    slots = ChatSlots(1)
+    pacer = Pacer(RateLimits(1000.0, 1000.0, chat_burst=1))
+    pacer.hold("slow", 3600.0)  # a flood wait far longer than the test
+    order: list[str] = []
+
+    async def slow_chat() -> None:
+        async with slots.held():
+            order.append("slow in")
+            await pacer.turn("slow", Priority.RELAY)
+            order.append("slow sent")  # pragma: no cover - held for an hour
+
+    async def newcomer() -> None:
+        async with slots.held():
+            order.append("newcomer in")
+
+    held = asyncio.create_task(slow_chat())
+    await eventually(lambda: order == ["slow in"], "the slow chat in its flood wait")
+    await asyncio.wait_for(newcomer(), 20)  # the only slot was lent
+    held.cancel()
+    await asyncio.gather(held, return_exceptions=True)
+    # Cancelled while lent: the slot is not counted twice.
+    async with slots.held():
+        second = asyncio.create_task(newcomer())
+        await asyncio.sleep(0.05)
+        assert not second.done()
+    await asyncio.wait_for(second, 20)
+    await pacer.close()
+    assert order == ["slow in", "newcomer in", "newcomer in"]
+
+
+async def test_a_task_started_by_a_handler_does_not_lend_its_chats_slot() -> None:
+    slots = ChatSlots(1)
+    pacer = Pacer(RateLimits(1000.0, 1000.0, chat_burst=1))
+    pacer.hold("slow", 3600.0)
+    entered = asyncio.Event()
+
+    async def chat_with_background_send() -> None:
+        async with slots.held():
+            background = asyncio.create_task(pacer.turn("slow", Priority.BACKGROUND))
+            entered.set()
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
+
+    async def other() -> None:
+        async with slots.held():
+            pass
+
+    holder = asyncio.create_task(chat_with_background_send())
+    await entered.wait()
+    waiting = asyncio.create_task(other())
+    await asyncio.sleep(0.05)
+    assert not waiting.done()  # the holder's background send lent nothing
+    holder.cancel()
+    await asyncio.wait_for(waiting, 20)
+    await asyncio.gather(holder, return_exceptions=True)
+    await pacer.close()

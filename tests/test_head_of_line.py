@@ -49,6 +49,7 @@ def relayed(peer: SignalUser) -> list[int]:
     return [int(m[1]) for msg in peer.inbox if (m := _RELAYED.search(msg.text))]
 
 
+@pytest.mark.xfail(strict=True, reason="the update window is the next slice (spilling)")
 async def test_a_slow_outbound_chat_does_not_hold_up_new_updates(slow_signal: Sandbox) -> None:
     box = slow_signal
     # A Telegram pair, talking.

@@ -48,7 +48,14 @@ from signalbot import (
     parse,
 )
 
-from bot.delivery import NotHandledError, Pacer, RateLimits, backoff, current_priority
+from bot.delivery import (
+    ChatSlots,
+    NotHandledError,
+    Pacer,
+    RateLimits,
+    backoff,
+    current_priority,
+)
 from bot.events import (
     CAPTIONED_MEDIA,
     UNSUPPORTED_MEDIA,
@@ -81,7 +88,7 @@ _CALL_TIMEOUT = 20.0
 # Signal publishes no rate limits; the gateway answers 429 when its server objects. These keep
 # a burst (a clock tick offering a batch, a long text in pieces) well under that.
 SIGNAL_LIMITS = RateLimits(overall_per_second=10.0, per_chat_per_second=2.0, chat_burst=5)
-_MAX_CONCURRENT_CHATS = 32
+_MAX_CONCURRENT_CHATS = 32  # chats in the sink at once (not counting those waiting on a pace)
 _DRAIN_TIMEOUT = 15.0
 _RECEIVE_HEARTBEAT = 30.0  # seconds between websocket pings, so a dead link is noticed
 # signalbot logs sent texts at INFO and recipients' numbers at WARNING: never let them through.
@@ -191,7 +198,7 @@ class SignalTransport:
         self._receiver: asyncio.Task[None] | None = None
         self._pending: dict[str, deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
+        self._slots = ChatSlots(_MAX_CONCURRENT_CHATS)
         self._inflight: dict[tuple[str, str], _InFlight] = {}
         self.limits = limits
         self._pacer = Pacer(limits)
@@ -415,7 +422,7 @@ class SignalTransport:
         try:
             while queue := self._pending.get(key):
                 job = queue.popleft()
-                async with self._slots:
+                async with self._slots.held():
                     await self._run(job)
         finally:
             self._pending.pop(key, None)

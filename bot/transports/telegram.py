@@ -58,6 +58,7 @@ from telegram.ext import (
 )
 
 from bot.delivery import (
+    ChatSlots,
     HandledLedger,
     NotHandledError,
     Pacer,
@@ -97,7 +98,7 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _MAX_ATTEMPTS = 5  # tries per delivery through server errors: about 8 s of backoff
-_MAX_CONCURRENT_CHATS = 32  # chats whose events are in the sink at the same time
+_MAX_CONCURRENT_CHATS = 32  # chats in the sink at once (not counting those waiting on a pace)
 # Seconds stop() waits for queued events to be handled. An event cut off is not lost (its update
 # is confirmed only once handled, so Telegram sends it again after the restart), but it may be
 # handled twice, so stop waits for ordinary deliveries, flood waits of a few seconds included.
@@ -273,7 +274,7 @@ class TelegramTransport:
         self._lifecycle = asyncio.Lock()
         self._pending: dict[str, deque[_Job]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
-        self._slots = asyncio.Semaphore(_MAX_CONCURRENT_CHATS)
+        self._slots = ChatSlots(_MAX_CONCURRENT_CHATS)
         self._inflight = _Inflight()
         self._enqueued: set[int] = set()  # update ids that became jobs during process_update
         self._progress = asyncio.Event()
@@ -785,7 +786,7 @@ class TelegramTransport:
         try:
             while queue := self._pending.get(key):
                 job = queue.popleft()
-                async with self._slots:
+                async with self._slots.held():
                     handled = await self._run(job)
                 if not handled:
                     # Stopping without a way to answer: this update and the rest of the chat's
