@@ -25,7 +25,7 @@ from bot.runlock import RunLock
 from bot.storage.integrity import KeyMismatchError
 from bot.storage.repository import Repository
 from crypto import MasterKey, Vault, load_master_key, master_key_from_text
-from handlers import menus, offers, program
+from handlers import menus, offers, program, recovery
 from handlers.base import ChoiceCodec, Services
 from handlers.dispatch import Dispatcher, build_router
 
@@ -189,6 +189,7 @@ class App:
         path = config.storage.path
         self._running_marker = path.with_name(path.name + ".running")
         self._announcing: asyncio.Task[int] | None = None
+        self._telling_spilled: asyncio.Task[int] | None = None
         self.repo: Repository | None = None
         self.services: Services | None = None
         self.dispatcher: Dispatcher | None = None
@@ -229,6 +230,8 @@ class App:
                 len(refused),
             )
         crashed = self._running_marker.exists()
+        # Read before any transport starts: rows written from here on are this run's own.
+        spilled = await self.repo.spilled_chats()
         self._running_marker.touch(mode=0o600)
         relay = RelayEngine()
         for thread in await self.repo.live_threads():
@@ -292,6 +295,15 @@ class App:
                 len(relay.threads),
             )
             self._announcing = asyncio.create_task(offers.announce_open_threads(self.services))
+        if spilled:
+            log.warning(
+                "the last run stopped with messages confirmed but not yet handled; telling "
+                "%d person(s) to send anything important again",
+                len({address for _, address in spilled}),
+            )
+            self._telling_spilled = asyncio.create_task(
+                recovery.tell_spilled(self.services, spilled)
+            )
         await self.tick()
         # Anything that fell due while the bot was down goes out at once, in the background, so
         # a long backlog does not hold up the start.
@@ -354,6 +366,11 @@ class App:
         if self._announcing is not None:
             await asyncio.gather(self._announcing, return_exceptions=True)
             self._announcing = None
+        if self._telling_spilled is not None:
+            # Whoever is not told yet keeps their row, and is told after the next start.
+            self._telling_spilled.cancel()
+            await asyncio.gather(self._telling_spilled, return_exceptions=True)
+            self._telling_spilled = None
         if self.services is not None:
             await self.services.menus.close()  # set again at each member's next message
             # Let a running clock step (and check-in dispatch) finish its sends while the

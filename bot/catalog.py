@@ -635,6 +635,11 @@ class Catalog:
         "You're not in a conversation right now. New requests will come to you here."
     )
     not_delivered: str = "Your last message could not be delivered. Please try again in a minute."
+    # After a stop that cut off messages confirmed to Telegram before they were handled.
+    spilled_notice: str = (
+        "Sorry: the bot had to restart. A few messages you sent just before may not have been "
+        "passed on. If one was important, please send it again."
+    )
     media_not_relayed: str = (
         "That kind of message can't be passed on, so it was not sent. Please send text, a "
         "photo, a voice note or a file instead."

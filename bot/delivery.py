@@ -12,7 +12,8 @@
 - `StrangerGate` lets a stranger be answered at most once per window (memory only).
 - `backoff()` is the retry delay shared by transports and the notice loop.
 - `HandledLedger` is where a transport keeps, across a crash, the ids of updates it handled
-  above its confirm point while some chat is stuck (ids only, never content).
+  above its confirm point while some chat is stuck, and who has spilled updates in hand (ids
+  and sealed addresses only, never content).
 """
 
 from __future__ import annotations
@@ -331,12 +332,22 @@ class StrangerGate:
 
 
 class HandledLedger(Protocol):
-    """Update ids handled above a transport's confirm point (ids only), kept across a crash."""
+    """What a transport keeps across a crash about updates it holds (ids only): the ids it
+    handled above its confirm point, and who has spilled updates in hand (updates confirmed
+    before they were handled, so that newer ones could be fetched)."""
 
     async def handled_updates(self, platform: str) -> set[int]: ...
 
     async def keep_handled_updates(self, platform: str, ids: Collection[int]) -> None:
         """Replace the stored ids of `platform` with `ids` (empty removes them all)."""
+        ...
+
+    async def record_spilled(self, platform: str, chat_ids: Collection[str]) -> dict[str, str]:
+        """Durably note that these chats have spilled updates in hand; chat id -> row id."""
+        ...
+
+    async def forget_spilled(self, rows: Collection[str]) -> None:
+        """Their spilled updates are handled: drop these rows."""
         ...
 
 

@@ -38,9 +38,7 @@ rate_per_chat = 1000.0
 enabled = true
 service = "{service}"
 number = "{number}"
-rate_overall = 1000.0
-rate_per_chat = 1000.0
-[storage]
+{signal_pace}[storage]
 path = "{database}"
 [crypto]
 key_file = "{key_file}"
@@ -58,8 +56,18 @@ file = "{log}"
 class ChildBot:
     """`python -m bot --config FILE run` in a child process, on one database."""
 
-    def __init__(self, directory: Path, api: LocalBotApi, gateway: LocalSignalApi) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        api: LocalBotApi,
+        gateway: LocalSignalApi,
+        *,
+        signal_per_chat: float | None = None,
+    ) -> None:
+        """`signal_per_chat`: Signal's pace per chat (sends a second); None keeps the
+        configuration's cautious default."""
         self.directory = directory
+        self.signal_per_chat = signal_per_chat
         self.api = api
         self.gateway = gateway
         self.database = directory / "peerline.db"
@@ -82,6 +90,9 @@ class ChildBot:
                 base_file_url=self.api.base_file_url,
                 service=self.gateway.service,
                 number=self.gateway.number,
+                signal_pace=""
+                if self.signal_per_chat is None
+                else f"rate_per_chat = {self.signal_per_chat}\n",
                 database=self.database,
                 key_file=self.key_file,
                 log=self.directory / "peerline.log",

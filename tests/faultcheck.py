@@ -53,6 +53,7 @@ class Report:
     told: int = 0  # did not reach them in time; the sender was told
     unreachable_senders: int = 0  # not in time, and the sender had blocked the bot
     duplicates: int = 0  # copies beyond the first (each from a late answer)
+    spill_told: int = 0  # crash suite: in hand (spilled) at a kill; the sender told after it
     late_copies: int = 0
     violations: list[str] = field(default_factory=list)
 
@@ -61,6 +62,11 @@ class Report:
             f"{self.messages} messages: {self.delivered} delivered, {self.told} not delivered "
             f"with the sender told, {self.unreachable_senders} from people who blocked the bot; "
             f"{self.duplicates} duplicates ({self.late_copies} copies answered late)"
+            + (
+                f"; {self.spill_told} spilled at a kill, the sender told"
+                if self.spill_told
+                else ""
+            )
         )
 
 
@@ -142,6 +148,7 @@ def check_crash(
     *,
     acknowledged: Iterable[int],
     epochs: int,
+    spill_notice: Callable[[str], bool] = lambda _text: False,
 ) -> Report:
     """The promise across kills. `sent_in` is the epoch each message was handed over in;
     `acknowledged` the senders whose platform keeps a message until the bot confirms it
@@ -153,6 +160,9 @@ def check_crash(
     - On Signal (no acknowledgement) a message handed over just before a kill may be lost
       (README): allowed only if nothing its sender sent later in that epoch was relayed in it
       (one person's messages are handled in order). Never relayed twice.
+    - On Telegram a message confirmed early to fetch past a slow chat (spilled) and cut off by
+      a kill is not sent again: allowed only under the same condition as on Signal, and only
+      if the sender was told (`spill_notice`) after that kill.
     """
     report = Report()
     by_sender: dict[int, dict[int, Sent]] = defaultdict(dict)
@@ -181,8 +191,13 @@ def check_crash(
                 if seq > message.seq and sent_in[(sender, seq)] == epoch
                 for seen in copies[(sender, seq)]
             )
-            if sender not in acknowledged and epoch < epochs - 1 and not later_relayed:
+            in_hand_at_a_kill = epoch < epochs - 1 and not later_relayed
+            if sender not in acknowledged and in_hand_at_a_kill:
                 report.unreachable_senders += 1  # in the bot's hands when it was killed
+            elif in_hand_at_a_kill and any(
+                seen.epoch > epoch and spill_notice(seen.text) for seen in chats.get(sender, [])
+            ):
+                report.spill_told += 1
             else:
                 missing += 1
         told = sum(1 for seen in chats.get(sender, []) if is_notice(seen.text))

@@ -287,6 +287,7 @@ async def run_program(directory: Path, run: Run) -> tuple[Report, Program]:
             lambda t: any(n in t for n in told),
             acknowledged={a.number for a in program.people if a.on_telegram},
             epochs=bot.epoch + 1,
+            spill_notice=_spill_notice,
         )
         # Check-ins: never twice; any not received was marked before a kill (never left due).
         kills = bot.kills
@@ -412,6 +413,10 @@ async def end_with_check_ins(program: Program, run: Run, ended: list[tuple[Actor
     return due
 
 
+def _spill_notice(text: str) -> bool:
+    return EN.spilled_notice in text
+
+
 def _shows(text: str, expected: str | tuple[str, ...]) -> bool:
     """`text` has `expected` in it (or one of them)."""
     return any(e in text for e in ((expected,) if isinstance(expected, str) else expected))
@@ -493,3 +498,59 @@ async def test_soak_many_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
     report, program = await run_program(tmp_path / "crash", run)
     sys.stdout.write(f"\ncrash soak seed {seed}: {program.bot.epoch} kills; {report.summary()}\n")
     assert_held(report, program)
+
+
+async def test_a_kill_while_updates_are_spilled_tells_their_sender(tmp_path: Path) -> None:
+    """A Telegram officer sends more than Telegram's window of 100 updates to a peer on Signal
+    at its default pace (2 a second): the bot confirms the backlog early (spills it) so newer
+    updates can be fetched, and is killed before the backlog is relayed. After the restart the
+    officer is told that a few messages may not have been passed on; whatever was not spilled
+    still arrives; nothing is lost silently."""
+    api, gateway = LocalBotApi(), LocalSignalApi()
+    await api.start()
+    await gateway.start()
+    bot = ChildBot(tmp_path / "spill", api, gateway)
+    program = Program(bot, api, gateway, seed=1130)
+    try:
+        bot.prepare()
+        (officer_code,) = await bot.invites(Role.OFFICER, 1)
+        (helper_code,) = await bot.invites(Role.PEER, 1)
+        await bot.start()
+        officer = await join(program, officer_code, 0, telegram=True, helper=False)
+        helper = await join(program, helper_code, 1, telegram=False, helper=True)
+        await ask(program, officer, then_kill=False)
+        await accept(program, officer, helper, then_kill=False)
+        for _ in range(SPILL_BACKLOG):
+            await program.relay(officer, helper)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + WAIT
+        # Another process's write: polled, with a generous bound.
+        while not _rows(bot.database, "SELECT count(*) FROM spilled_chats")[0][0]:
+            assert loop.time() < deadline, "no spill noted"
+            await asyncio.sleep(0.05)
+        await program.kill("while updates are spilled")
+        await officer.user.wait_until(lambda: officer.count(EN.spilled_notice) == 1, timeout=WAIT)
+        last = token(officer.number, SPILL_BACKLOG - 1)
+        await helper.user.wait_until(functools.partial(_arrived, helper, last), timeout=WAIT * 2)
+        assert await bot.stop() == 0, bot.output()
+        report = check_crash(
+            program.sent,
+            program.sent_in,
+            {a.number: a.chat() for a in program.people},
+            lambda t: any(n in t for n in notices(EN)),
+            acknowledged={officer.number},
+            epochs=bot.epoch + 1,
+            spill_notice=_spill_notice,
+        )
+        assert_held(report, program)
+        assert report.spill_told > 0, report.summary()
+        assert officer.count(EN.spilled_notice) == 1
+        assert _rows(bot.database, "SELECT count(*) FROM spilled_chats") == [(0,)]
+    finally:
+        if bot.up.is_set():
+            await bot.stop()
+        await gateway.stop()
+        await api.stop()
+
+
+SPILL_BACKLOG = 120  # a window of 100, then 20 more

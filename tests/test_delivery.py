@@ -258,6 +258,7 @@ def test_stranger_gate_answers_once_per_window() -> None:
 class MemoryLedger:
     def __init__(self) -> None:
         self.ids: set[int] = set()
+        self.spilled: set[str] = set()
         self.writes = 0
 
     async def handled_updates(self, platform: str) -> set[int]:
@@ -267,6 +268,16 @@ class MemoryLedger:
     async def keep_handled_updates(self, platform: str, ids: Collection[int]) -> None:
         self.ids = set(ids)
         self.writes += 1
+
+    async def record_spilled(self, platform: str, chat_ids: Collection[str]) -> dict[str, str]:
+        self.writes += 1
+        rows = {chat: f"row {chat}" for chat in chat_ids}
+        self.spilled.update(rows.values())
+        return rows
+
+    async def forget_spilled(self, rows: Collection[str]) -> None:
+        self.writes += 1
+        self.spilled -= set(rows)
 
 
 async def test_the_ledger_is_written_only_while_a_chat_is_stuck(api: LocalBotApi) -> None:
@@ -291,6 +302,36 @@ async def test_the_ledger_is_written_only_while_a_chat_is_stuck(api: LocalBotApi
         sink.release.set()
         await eventually(lambda: not ledger.ids, "ledger emptied once confirmed")
         assert api.pending_updates == 0
+    finally:
+        await transport.stop()
+
+
+async def test_a_window_full_of_one_chats_backlog_is_spilled_noted_once_and_cleared(
+    api: LocalBotApi,
+) -> None:
+    ledger = MemoryLedger()
+    sink = Recorder()
+    sink.hang_on = "slow 000"  # the slow chat's first message waits until released
+    transport = transport_for(api, poll_around_after=0.3)
+    transport.use_ledger(ledger)
+    await transport.start(sink)
+    slow, other = api.user(7_400_001), api.user(7_400_002)
+    try:
+        for n in range(150):
+            await slow.send(f"slow {n:03d}")
+        await other.send("newer")
+        # Past a window of 100 updates all in hand: fetched and handled all the same.
+        await eventually(lambda: "newer" in sink.texts, "an update past a full window")
+        assert [t for t in sink.texts if t.startswith("slow")] == ["slow 000"]
+        assert transport.stats.spills >= 1
+        assert ledger.spilled == {f"row {slow.user_id}"}  # who, never what
+        sink.release.set()
+        await eventually(lambda: len(sink.texts) == 151, "the backlog handled, in order")
+        assert [t for t in sink.texts if t != "newer"] == [f"slow {n:03d}" for n in range(150)]
+        await eventually(lambda: not ledger.spilled, "the note dropped once they are handled")
+        # Once for the spill, once when handled: never a write per message.
+        assert ledger.writes <= 3, ledger.writes
+        await eventually(lambda: api.pending_updates == 0, "everything confirmed")
     finally:
         await transport.stop()
 

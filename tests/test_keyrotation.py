@@ -110,6 +110,7 @@ async def populate(path: Path, key: MasterKey) -> None:
         )
         for _ in range(2):
             await repo.create_invite(code(), InviteSpec(Role.OFFICER, None, LATER), NOW)
+        await repo.record_spilled("telegram", ["1001"])  # to be told after the next start
     finally:
         await repo.close()
 
@@ -147,9 +148,11 @@ async def snapshot(path: Path, key: MasterKey) -> dict[str, object]:
             for b in await repo.all_members()
         ]
         assert await repo.unusable_members() == []
+        spilled = sorted(address for _, address in await repo.spilled_chats())
     finally:
         await repo.close()
     return {
+        "spilled": spilled,
         "members": members,
         "requests": requests,
         "offers": offers,

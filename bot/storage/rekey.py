@@ -36,6 +36,7 @@ RESEALED_COLUMNS = frozenset(
         ("followups", "sealed"),
         ("incidents", "record_ct"),
         ("incident_pages", "message_ct"),
+        ("spilled_chats", "address_ct"),  # who is to be told after the next start
         ("key_check", "value"),
     }
 )
@@ -93,6 +94,7 @@ async def reseal_all(
             )
         followups = await _followups(conn, old, new)
         await _incidents(conn, old, new)
+        await _spilled_chats(conn, old, new)
         async with conn.execute("SELECT count(*) FROM invites WHERE redeemed_at IS NULL") as c:
             voided = int((await c.fetchone() or (0,))[0])
         await conn.execute("DELETE FROM invites")
@@ -216,6 +218,17 @@ async def _followups(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
             ),
         )
     return len(rows)
+
+
+async def _spilled_chats(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
+    async with conn.execute("SELECT id, address_ct FROM spilled_chats") as cursor:
+        rows = list(await cursor.fetchall())
+    for row_id, sealed in rows:
+        place = {"table": "spilled_chats", "column": "address", "row": row_id}
+        await conn.execute(
+            "UPDATE spilled_chats SET address_ct = ? WHERE id = ?",
+            (new.seal(old.open(sealed, **place), **place), row_id),
+        )
 
 
 async def _incidents(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:

@@ -27,6 +27,7 @@ from bot.storage.requests import (
     new_request_id,
 )
 from bot.storage.roster import MemberChange, RosterStore
+from bot.storage.spills import SpillStore
 from bot.storage.threads import ThreadStore, new_thread_id
 from bot.storage.updates import UpdateStore
 from crypto import Vault
@@ -58,6 +59,7 @@ class Repository(
     FollowupStore,
     IncidentStore,
     UpdateStore,
+    SpillStore,
 ):
     """Every read and write of the database, one store per concern over one connection."""
 

@@ -193,6 +193,8 @@ class PollStats:
     poison: int = 0  # updates that could not be understood, confirmed past
     skipped: int = 0  # updates fetched again while a chat was stuck, skipped by id
     replay_skipped: int = 0  # updates handled before a crash, skipped after the restart
+    spills: int = 0  # times updates in hand were confirmed early (see _spill)
+    spilled: int = 0  # updates so confirmed
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +213,10 @@ class _Inflight:
     seen: set[int] = field(default_factory=set)  # fetched ids at or above the confirm point
     top: int | None = None  # highest id fetched
     confirmed: int | None = None  # the offset Telegram last acknowledged
+    # In hand but confirmed early, so newer updates could be fetched: update id -> chat. Not
+    # held by Telegram any more; who has them is in the ledger until they are handled.
+    spilled: dict[int, str] = field(default_factory=dict)
+    chat_of: dict[int, str] = field(default_factory=dict)  # in hand, queued for a chat worker
 
     def offset(self) -> int | None:
         if self.since:
@@ -218,7 +224,7 @@ class _Inflight:
         return None if self.top is None else self.top + 1
 
     def handled_unconfirmed(self) -> set[int]:
-        return {u for u in self.seen if u not in self.since}
+        return {u for u in self.seen if u not in self.since and u not in self.spilled}
 
 
 def _seconds(value: float | dtm.timedelta) -> float:
@@ -288,6 +294,7 @@ class TelegramTransport:
         self._ledger_wanted = asyncio.Event()
         self._ledger_writer: asyncio.Task[None] | None = None
         self._replayed: set[int] = set()  # handled before a crash: skip when they come back
+        self._spill_rows: dict[str, str] = {}  # chat -> its ledger row, while it has spilled
         self.stats = PollStats()
         self._webhook = webhook
         self._webhook_runner: web.AppRunner | None = None
@@ -461,6 +468,8 @@ class TelegramTransport:
         failures = 0
         while True:
             around = await self._settle()
+            if around and self._window_room() < _POLL_LIMIT // 2:
+                await self._spill()
             self._ledger_wanted.set()
             offset = self._inflight.offset()
             self._last_poll = asyncio.get_running_loop().time()
@@ -523,6 +532,37 @@ class TelegramTransport:
         if offset is None:
             return _POLL_LIMIT
         return _POLL_LIMIT - sum(1 for u in self._inflight.seen if u >= offset)
+
+    async def _spill(self) -> None:
+        """The window is mostly updates still in hand and the oldest has waited past
+        `poll_around_after`: a slow chat's backlog would keep everything newer unfetched.
+        Confirm past what is in hand (all parsed and queued in memory), after noting durably,
+        once for this spill, which chats have spilled updates; each chat's note is dropped once
+        they are handled. A stop that cuts them off leaves the note, and the person is told
+        after the restart (they are not sent again). Without a ledger nothing is spilled."""
+        ledger, inflight = self._ledger, self._inflight
+        if ledger is None or self._webhook is not None:
+            return
+        chats = {inflight.chat_of[u] for u in inflight.since if u in inflight.chat_of}
+        new = chats - self._spill_rows.keys()
+        if new:
+            try:
+                self._spill_rows.update(
+                    await ledger.record_spilled(Platform.TELEGRAM.value, sorted(new))
+                )
+            except Exception as exc:
+                _log.error("spill not noted: %s at %s", type(exc).__name__, where(exc))
+                return  # nothing confirmed that is not noted
+        moved = 0
+        for update_id in list(inflight.since):  # some may have finished during the write
+            chat = inflight.chat_of.get(update_id)
+            if chat is not None and chat in self._spill_rows:
+                del inflight.since[update_id]
+                inflight.spilled[update_id] = chat
+                moved += 1
+        self.stats.spills += 1
+        self.stats.spilled += moved
+        _log.info("%d updates in hand confirmed early, for %d chats", moved, len(chats))
 
     def _acknowledged(self, offset: int | None) -> None:
         """Telegram now holds nothing below `offset`: forget those ids."""
@@ -644,6 +684,9 @@ class TelegramTransport:
     def _finish(self, update_id: int) -> None:
         if update_id >= 0:
             self._inflight.since.pop(update_id, None)
+            self._inflight.chat_of.pop(update_id, None)
+            if self._inflight.spilled.pop(update_id, None) is not None:
+                self._ledger_wanted.set()
             waiter = self._waiters.pop(update_id, None)
             if waiter is not None and not waiter.done():
                 waiter.set_result(True)
@@ -665,7 +708,9 @@ class TelegramTransport:
 
     async def _sync_ledger(self, ledger: HandledLedger) -> None:
         """Keeps the ledger equal to the handled, unconfirmed ids while a chat is stuck, and
-        shrinks it as Telegram confirms them. Nothing is written while no chat is stuck."""
+        shrinks it as Telegram confirms them. Nothing is written while no chat is stuck.
+        Drops the spill notes of chats whose spilled updates are all handled."""
+        await self._forget_spills(ledger)
         unconfirmed = self._inflight.handled_unconfirmed() | self._replayed
         wanted = unconfirmed if self._stuck() else self._ledger_kept & unconfirmed
         if wanted == self._ledger_kept:
@@ -675,6 +720,18 @@ class TelegramTransport:
             self._ledger_kept = wanted
         except Exception as exc:
             _log.error("handled update ids not kept: %s at %s", type(exc).__name__, where(exc))
+
+    async def _forget_spills(self, ledger: HandledLedger) -> None:
+        holding = set(self._inflight.spilled.values())
+        done = {chat: row for chat, row in self._spill_rows.items() if chat not in holding}
+        if not done:
+            return
+        for chat in done:  # before the write: a spill meanwhile notes the chat afresh
+            del self._spill_rows[chat]
+        try:
+            await ledger.forget_spilled(list(done.values()))
+        except Exception as exc:  # left behind: the person is told once more than needed
+            _log.error("spill notes not dropped: %s at %s", type(exc).__name__, where(exc))
 
     async def _confirm(self, app: AnyApplication) -> None:
         """At stop: confirm what was handled, so a restart does not replay it."""
@@ -777,6 +834,8 @@ class TelegramTransport:
     def _enqueue(self, job: _Job) -> None:
         self._enqueued.add(job.update_id)
         key = job.incoming.address.chat_id
+        if job.update_id >= 0:
+            self._inflight.chat_of[job.update_id] = key
         self._pending.setdefault(key, deque()).append(job)
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key), name="telegram-chat-worker")

@@ -1,0 +1,58 @@
+"""Who has spilled updates in hand (see bot.delivery.HandledLedger): a sealed address per
+person, so that a stop that cuts them off can be told to them. Written once per spill, never
+per message; no content, no time."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Collection
+
+from bot.events import Address, Platform
+from bot.storage.base import StoreBase
+
+_TABLE = "spilled_chats"
+_PADDED = 96  # every sealed address the same length, whatever the platform's id
+
+
+class SpillStore(StoreBase):
+    def _seal_address(self, address: Address, row: str) -> bytes:
+        plain = f"{address.platform.value}:{address.chat_id}".ljust(_PADDED)
+        return self._vault.seal_text(plain, table=_TABLE, column="address", row=row)
+
+    async def record_spilled(self, platform: str, chat_ids: Collection[str]) -> dict[str, str]:
+        """One row per chat, in one transaction; returns chat id -> row id."""
+        rows = {chat: secrets.token_hex(8) for chat in chat_ids}
+        where = Platform(platform)
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._conn.executemany(
+                    f"INSERT INTO {_TABLE} (id, address_ct) VALUES (?, ?)",  # noqa: S608 - a constant
+                    [
+                        (row, self._seal_address(Address(where, chat), row))
+                        for chat, row in rows.items()
+                    ],
+                )
+                await self._conn.execute("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._conn.execute("ROLLBACK")
+                raise
+        return rows
+
+    async def forget_spilled(self, rows: Collection[str]) -> None:
+        if not rows:
+            return
+        marks = ", ".join("?" for _ in rows)
+        await self._exec(f"DELETE FROM {_TABLE} WHERE id IN ({marks})", tuple(rows))  # noqa: S608 - placeholders only
+
+    async def spilled_chats(self) -> list[tuple[str, Address]]:
+        """Every row left (row id, address); a row that cannot be opened is skipped."""
+        found: list[tuple[str, Address]] = []
+        for row_id, sealed in await self._all(f"SELECT id, address_ct FROM {_TABLE}"):  # noqa: S608
+            plain = self._vault.open_text(
+                bytes(sealed), table=_TABLE, column="address", row=row_id
+            )
+            platform, _, chat = plain.rstrip().partition(":")
+            found.append((str(row_id), Address(Platform(platform), chat)))
+        return found
