@@ -148,7 +148,7 @@ async def snapshot(path: Path, key: MasterKey) -> dict[str, object]:
             for b in await repo.all_members()
         ]
         assert await repo.unusable_members() == []
-        spilled = sorted(address for _, address in await repo.spilled_chats())
+        spilled = sorted((a.platform.value, a.chat_id) for _, a in await repo.spilled_chats())
     finally:
         await repo.close()
     return {
