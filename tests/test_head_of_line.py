@@ -74,7 +74,7 @@ async def test_a_slow_outbound_chat_does_not_hold_up_new_updates(slow_signal: Sa
     await blake.wait_for("Are you there?", timeout=60)
     # Telegram shows the newcomer's /start only once fewer than 100 updates are ahead of it in
     # hand: without spilling, at least BACKLOG - 99 had to be relayed first.
-    assert len(relayed(alex)) < BACKLOG // 2
+    assert len(relayed(alex)) < BACKLOG // 2  # about 50-80 seen on the shared machine
 
     # The whole backlog still arrives, once each and in order.
     await alex.wait_until(lambda: len(relayed(alex)) >= BACKLOG, timeout=120)

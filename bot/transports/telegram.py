@@ -286,6 +286,7 @@ class TelegramTransport:
         self._progress = asyncio.Event()
         self._last_poll = 0.0  # loop time of the last getUpdates
         self._last_fresh = 0  # new updates it brought
+        self._last_full = False  # it brought a whole window: newer updates may be waiting
         self._poller: asyncio.Task[None] | None = None
         self._failed = asyncio.Event()
         self._media_refs: OrderedDict[tuple[str, str], _MediaRef] = OrderedDict()
@@ -468,7 +469,7 @@ class TelegramTransport:
         failures = 0
         while True:
             around = await self._settle()
-            if around and self._window_room() < _POLL_LIMIT // 2:
+            if around and self._spill_due(waited=True):
                 await self._spill()
             self._ledger_wanted.set()
             offset = self._inflight.offset()
@@ -492,6 +493,7 @@ class TelegramTransport:
             for item in raw:
                 fresh += await self._take(app, bot, item)
             self._last_fresh = fresh
+            self._last_full = len(raw) >= _POLL_LIMIT  # more may wait beyond this window
             if around and not fresh:
                 # Telegram re-sent only what is still in hand: wait for progress before asking
                 # again (a window full of held updates cannot show newer ones).
@@ -507,9 +509,12 @@ class TelegramTransport:
         window of new updates can come back (and the last poll brought some), or
         `_STUCK_POLL_INTERVAL` after the last poll. The window from the oldest update in hand
         re-sends all those above it: asking after every update handled would fetch and skip
-        nearly the same window again and again."""
+        nearly the same window again and again. Also returns True at once when a spill is due
+        without waiting (see `_spill_due`)."""
         loop = asyncio.get_running_loop()
         while self._inflight.since:
+            if self._spill_due(waited=False):
+                return True
             now = loop.time()
             oldest = min(self._inflight.since.values())
             remaining = oldest + self._poll_around_after - now
@@ -533,17 +538,37 @@ class TelegramTransport:
             return _POLL_LIMIT
         return _POLL_LIMIT - sum(1 for u in self._inflight.seen if u >= offset)
 
+    def _spill_due(self, *, waited: bool) -> bool:
+        """Spill now? Only when the last poll brought a whole window (newer updates may be
+        waiting) and more than half of the window is in hand; and either the oldest has waited
+        past `poll_around_after` (`waited`) or some update in hand is queued behind its chat's
+        spilled ones (the next window of a backlog already spilled: waiting again for it would
+        hold a newcomer behind three windows for three seconds)."""
+        if self._ledger is None or self._webhook is not None or not self._last_full:
+            return False
+        if self._window_room() >= _POLL_LIMIT // 2:
+            return False
+        if waited:
+            return True
+        rows, chat_of = self._spill_rows, self._inflight.chat_of
+        return any(chat_of.get(u) in rows for u in self._inflight.since)
+
     async def _spill(self) -> None:
-        """The window is mostly updates still in hand and the oldest has waited past
-        `poll_around_after`: a slow chat's backlog would keep everything newer unfetched.
-        Confirm past what is in hand (all parsed and queued in memory), after noting durably,
-        once for this spill, which chats have spilled updates; each chat's note is dropped once
-        they are handled. A stop that cuts them off leaves the note, and the person is told
-        after the restart (they are not sent again). Without a ledger nothing is spilled."""
+        """The last poll brought a whole window (newer updates may be waiting), more than half
+        of it still in hand, and the oldest has waited past `poll_around_after`: a slow chat's
+        backlog would keep everything newer unfetched. Confirm past what is in hand (parsed
+        and queued in memory), after noting durably, once for this spill, which chats have
+        spilled updates; each chat's note is dropped once they are handled. A stop that cuts
+        them off leaves the note, and the person is told after the restart (they are not sent
+        again). Spilling only the oldest half window was tried: a newcomer behind three windows
+        then waited for six spills, while half the backlog went out. Without a ledger nothing
+        is spilled."""
         ledger, inflight = self._ledger, self._inflight
-        if ledger is None or self._webhook is not None:
+        if ledger is None:
             return
-        chats = {inflight.chat_of[u] for u in inflight.since if u in inflight.chat_of}
+        unqueued = [u for u in inflight.since if u not in inflight.chat_of]
+        below = min(unqueued, default=None)  # only what is queued can be spilled
+        chats = {inflight.chat_of[u] for u in inflight.since if below is None or u < below}
         new = chats - self._spill_rows.keys()
         if new:
             try:
@@ -556,7 +581,8 @@ class TelegramTransport:
         moved = 0
         for update_id in list(inflight.since):  # some may have finished during the write
             chat = inflight.chat_of.get(update_id)
-            if chat is not None and chat in self._spill_rows:
+            early = below is None or update_id < below
+            if early and chat is not None and chat in self._spill_rows:
                 del inflight.since[update_id]
                 inflight.spilled[update_id] = chat
                 moved += 1
