@@ -236,16 +236,16 @@ class Services:
             log.warning("notice not delivered (permanent=%s)", exc.permanent)
             return None
 
-    async def notice(self, to: Address, reply: Reply) -> bool:
+    async def notice(self, to: Address, reply: Reply, *, crisis: bool = False) -> bool:
         """Tell someone what they must not miss (their message was not delivered, their
         conversation closed): tried again and again until it goes out. Gives up only when the
         person cannot be reached at all (False). While the transport is stopping, raises
         `NotHandledError`: the event that led here stays unconfirmed and comes back after the
-        restart, so nobody is left in silence."""
+        restart, so nobody is left in silence. `crisis` as for `send`."""
         attempt = 0
         while True:
             try:
-                await self.send(to, reply)
+                await self.send(to, reply, crisis=crisis)
             except DeliveryError as exc:
                 if exc.stopped:
                     raise NotHandledError from None

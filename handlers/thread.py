@@ -302,8 +302,10 @@ async def _recipient_gone(
     text = services.text_for(sender)
     if sender.id == thread.officer_id:
         helper = await services.repo.member(thread.helper_id)
+        # The one who asked (a helper too, for their own debrief) keeps a crisis line at hand
+        # while nothing of theirs is open, before their request is opened again below.
         if left:  # no name: an erased helper has none left to show
-            await services.notice(sender.address, Reply(text.helper_left))
+            await services.notice(sender.address, Reply(text.helper_left), crisis=True)
         else:
             # Unreachable: no more offers until they say /available again, and told why on
             # their next message (they cannot be told now).
@@ -314,7 +316,7 @@ async def _recipient_gone(
             )
             name = helper.display_name if helper else ""
             notice = text.helper_unreachable.format(name=name)
-            await services.notice(sender.address, Reply(notice))
+            await services.notice(sender.address, Reply(notice), crisis=True)
         record = RequestRecord(
             id=new_request_id(),
             officer_id=sender.id,

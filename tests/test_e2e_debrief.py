@@ -204,3 +204,28 @@ async def test_the_check_in_after_a_debrief_keeps_a_crisis_button_at_hand(
     await peer.press(nudge, EN.nudge_ok)
     assert EN.crisis_button in (await peer.wait_for(EN.nudge_ok_reply)).labels()
     await clinician.wait_for("they say they're OK.")
+
+
+async def test_a_debrief_whose_clinician_leaves_keeps_a_crisis_button_and_finds_another(
+    sandbox: Sandbox,
+) -> None:
+    """The clinician is revoked mid-debrief: the helper who asked is told at once, with a
+    crisis button (they are still the one asking), and their debrief goes to another
+    clinician."""
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    peer = await sandbox.join("Alex", Role.PEER)
+    clinician = await sandbox.join("Casey", Role.CLINICIAN)
+    other = await sandbox.join("Kit", Role.CLINICIAN)
+    await peer.send("/debrief")
+    await peer.press(await peer.wait_for(EN.debrief_prompt), EN.debrief_with_clinician)
+    await clinician.press(await clinician.wait_for("New request: A debrief"), EN.offer_accept)
+    await peer.wait_for("a clinician, is here for you")
+    offered = len(other.inbox)
+
+    casey = await member_of(sandbox, clinician)
+    await coordinator.send(f"/revoke {casey.id}")
+    told = await peer.wait_for(EN.helper_left)
+    assert EN.crisis_button in told.labels()
+    await other.wait_until(
+        lambda: any("New request: A debrief" in m.text for m in other.inbox[offered:])
+    )
