@@ -588,3 +588,27 @@ async def test_a_busy_shred_stays_due_and_is_reported_once(
         assert not repo.checkpoint_due()
     finally:
         await repo.close()
+
+
+async def test_spilled_chats_are_sealed_per_row_and_a_moved_one_is_skipped(
+    db_path: Path, vault: Vault
+) -> None:
+    repo = await Repository.open(db_path, vault)
+    try:
+        rows = await repo.record_spilled("telegram", [CHAT_ID, "555000111222"])
+        assert await repo.record_spilled("telegram", []) == {}
+        assert sorted(a.chat_id for _, a in await repo.spilled_chats()) == sorted(
+            [CHAT_ID, "555000111222"]
+        )
+        assert CHAT_ID.encode() not in file_bytes(db_path)
+        # A sealed address moved to another row does not open there: skipped, not misread.
+        first, second = rows[CHAT_ID], rows["555000111222"]
+        (sealed,) = raw_rows(
+            db_path, "SELECT address_ct FROM spilled_chats WHERE id = ?", (first,)
+        )[0]
+        await repo._exec("UPDATE spilled_chats SET address_ct = ? WHERE id = ?", (sealed, second))
+        assert [row for row, _ in await repo.spilled_chats()] == [first]
+        await repo.forget_spilled([first, second])
+        assert await repo.spilled_chats() == []
+    finally:
+        await repo.close()

@@ -220,26 +220,26 @@ async def _followups(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
     return len(rows)
 
 
-async def _spilled_chats(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
-    async with conn.execute("SELECT id, address_ct FROM spilled_chats") as cursor:
+async def _reseal_by_id(
+    conn: aiosqlite.Connection, old: Vault, new: Vault, table: str, column: str
+) -> None:
+    """Reseal `{column}_ct` of every row of `table`, sealed to the row's `id`."""
+    async with conn.execute(f"SELECT id, {column}_ct FROM {table}") as cursor:  # noqa: S608 - names from this module
         rows = list(await cursor.fetchall())
     for row_id, sealed in rows:
-        place = {"table": "spilled_chats", "column": "address", "row": row_id}
+        place = {"table": table, "column": column, "row": row_id}
         await conn.execute(
-            "UPDATE spilled_chats SET address_ct = ? WHERE id = ?",
+            f"UPDATE {table} SET {column}_ct = ? WHERE id = ?",  # noqa: S608 - names from this module
             (new.seal(old.open(sealed, **place), **place), row_id),
         )
 
 
+async def _spilled_chats(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
+    await _reseal_by_id(conn, old, new, "spilled_chats", "address")
+
+
 async def _incidents(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
-    async with conn.execute("SELECT id, record_ct FROM incidents") as cursor:
-        rows = list(await cursor.fetchall())
-    for incident_id, sealed in rows:
-        place = {"table": "incidents", "column": "record", "row": incident_id}
-        await conn.execute(
-            "UPDATE incidents SET record_ct = ? WHERE id = ?",
-            (new.seal(old.open(sealed, **place), **place), incident_id),
-        )
+    await _reseal_by_id(conn, old, new, "incidents", "record")
     async with conn.execute(
         "SELECT incident_id, helper_id, message_ct FROM incident_pages"
         " WHERE message_ct IS NOT NULL"
