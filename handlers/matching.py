@@ -355,7 +355,8 @@ async def _send_offers(
 ) -> int:
     """Offer the request to `batch`; returns how many offers reached someone. A helper who
     cannot be reached at all (blocked the bot, account gone) is set away, not retried. A
-    helper asked again gets a new message (it notifies); the old one loses its button."""
+    helper asked again gets a new message (it notifies); the old one keeps only its Accept
+    button, so a yes on its way when the offer timed out still counts."""
     earlier = {o.helper_id: o.message_id for o in offers}
     note = services.notes.get(request.id, "")
     expires = now + services.config.routing.offer_timeout
@@ -383,7 +384,13 @@ async def _send_offers(
         await services.repo.mark_offered(helper.id, now)
         delivered += 1
         if earlier.get(helper.id) is not None:
-            await edit_offer(services, helper.id, earlier[helper.id], lambda t: t.offer_repeated)
+            await edit_offer(
+                services,
+                helper.id,
+                earlier[helper.id],
+                lambda t: t.offer_repeated,
+                late_accept=request.id,
+            )
     if delivered:
         await services.repo.mark_request(request.id, first_offer_at=now)
     services.tally["offers sent"] += delivered
