@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench import sim_limits
+from bench.sim_limits import Ask, Limits, Reach
 from bot.config import ProgramConfig, RoutingConfig
 from bot.escalation import (
     ClockState,
@@ -93,10 +95,10 @@ class Params:
     thread_median_minutes: float = 40.0
     thread_sigma: float = 0.6
     patience_minutes: float = 120.0  # the officer stops looking after this long unmatched
-    # An expired offer keeps its Accept button (handlers.matching._expire_offer) and
-    # handlers.offers._accept takes it while the request is open, unless the helper was asked
-    # again in a newer message. --no-late-accepts models the old behaviour (the expiry edit
-    # removed the buttons, so a late accept was lost).
+    # An expired offer keeps its Accept button (handlers.matching._expire_offer), and so does
+    # an offer sent again in a newer message (_send_offers); handlers.offers._accept takes it
+    # while the request is open, unless the helper has declined since. --no-late-accepts models
+    # the old behaviour (the expiry edit removed the buttons, so a late accept was lost).
     no_late_accepts: bool = False
     verify_prefilter: bool = False  # also run find_batch on every helper and compare
 
@@ -183,6 +185,8 @@ class Request:
     first_status_at: datetime | None = None
     first_offer_at: datetime | None = None
     offers_sent: int = 0
+    asks: list[Ask] = field(default_factory=list)
+    reachable: dict[MemberId, datetime] = field(default_factory=dict)  # within the goal
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,6 +309,7 @@ class SimResult:
     counters: Counters
     burst_days: list[int]
     runtime_s: float
+    reach: dict[int, Reach] = field(default_factory=dict)
 
 
 # -- the simulator ---------------------------------------------------------------------------
@@ -326,6 +331,7 @@ class Simulator:
             give_up_after=routing.give_up_after,
         )
         self.cooldown = routing.cooldown_after_urgent
+        self.goal = routing.contact_goal
         self.ignored_before_away = routing.ignored_offers_before_away
         self.helpers: dict[MemberId, Member] = {h.id: h for h in build_helpers(params, self.rng)}
         self.loads: dict[MemberId, int] = {}
@@ -342,6 +348,7 @@ class Simulator:
         self.pool: tuple[int, Roster] | None = None  # (clock hour, candidates)
         self.end = START + timedelta(days=params.days)
         self.burst_days: list[int] = []
+        self.reach: dict[int, Reach] = {}
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -561,12 +568,20 @@ class Simulator:
             request.offers_sent += 1
             self.counters.offers_sent += 1
             u = self.rng.random()
+            drawn, delay = sim_limits.Answer.SILENT, None
             if u < p.decline_share:
-                delay = self.minutes(p.decline_median_minutes, 0.6)
+                drawn, delay = (
+                    sim_limits.Answer.DECLINE,
+                    self.minutes(p.decline_median_minutes, 0.6),
+                )
                 self.push(self.now + delay, Answer(request.id, helper.id, self.tokens, False))
             elif u >= p.decline_share + p.no_show_share:
-                delay = self.minutes(p.accept_median_minutes, p.accept_sigma)
+                drawn, delay = (
+                    sim_limits.Answer.ACCEPT,
+                    self.minutes(p.accept_median_minutes, p.accept_sigma),
+                )
                 self.push(self.now + delay, Answer(request.id, helper.id, self.tokens, True))
+            request.asks.append(Ask(helper.id, self.now, drawn, delay))
         if request.first_offer_at is None:
             request.first_offer_at = self.now
 
@@ -586,14 +601,16 @@ class Simulator:
         if request is None:
             return  # taken by someone else or withdrawn: the offer was edited away
         offer = request.offers.get(event.helper_id)
-        if offer is None or offer.token != event.token:
-            return  # a later sending of the offer replaced this one
-        if offer.state is not OfferState.PENDING:
-            # Expired (buttons removed by the edit) before the helper got to it.
+        if offer is None:
+            return
+        if offer.token != event.token or offer.state is not OfferState.PENDING:
+            # Expired, or sent again in a newer message: the old message kept only its Accept
+            # button (matching._expire_offer, _send_offers), and _accept takes it unless the
+            # helper has declined since.
             if not event.accept:
                 return
             self.counters.late_accepts += 1
-            if self.p.no_late_accepts or offer.state is not OfferState.EXPIRED:
+            if self.p.no_late_accepts or offer.state is OfferState.DECLINED:
                 return
         if not event.accept:
             offer.state = OfferState.DECLINED
@@ -652,6 +669,39 @@ class Simulator:
             self.planned_wake.pop(request_id, None)
             self.record(request, None)
 
+    def note_reachable(self) -> None:
+        """After every event (nothing routing sees changes between events): who could be asked
+        now, for each request still inside its goal. Everyone eligible by `find_batch` over the
+        available helpers, nobody excluded for having been asked, in any role the clock may
+        widen to."""
+        if not self.open:
+            return
+        pool = self.candidates()
+        for request in self.open.values():
+            if self.now - request.created_at >= self.goal:
+                continue
+            state, _ = clock_view(request)
+            wanted = (
+                Wanted.EITHER
+                if can_widen(state)
+                else effective_wanted(state, self.now, self.timing)
+            )
+            query = BatchQuery(
+                RoutingRequest(
+                    officer_id=request.officer_id,
+                    officer_agency_hash=request.agency,
+                    wanted=wanted,
+                    outside_agency=request.outside_agency,
+                    category=request.category,
+                ),
+                live=True,
+                everyone=True,
+            )
+            found = find_batch(
+                query, pool, live_threads=self.loads, now=self.now, policy=self.policy
+            )
+            sim_limits.first_reachable(request.reachable, [h.id for h in found.helpers], self.now)
+
     def advance_all(self) -> None:
         """What the app's 5-second tick does once something may have become free."""
         if not self.open:
@@ -665,6 +715,7 @@ class Simulator:
 
         local = request.created_at.astimezone(ZoneInfo(ZONE))
         day = (local.date() - START.astimezone(ZoneInfo(ZONE)).date()).days
+        self.reach[request.id] = Reach(request.created_at, request.reachable, tuple(request.asks))
         self.outcomes.append(
             Outcome(
                 id=request.id,
@@ -720,11 +771,17 @@ class Simulator:
                     self.toggle()
                 case GiveUpWaiting(request_id):
                     self.give_up_waiting(request_id)
+            self.note_reachable()
         if self.open:
             raise InvariantError("requests left open after the run")
         self.outcomes.sort(key=lambda o: o.id)
         return SimResult(
-            self.p, self.outcomes, self.counters, self.burst_days, time.perf_counter() - began
+            self.p,
+            self.outcomes,
+            self.counters,
+            self.burst_days,
+            time.perf_counter() - began,
+            self.reach,
         )
 
 
@@ -790,6 +847,10 @@ def _minutes_text(seconds: float | None) -> str:
     return "–" if seconds is None else f"{seconds / 60:.1f} min"
 
 
+def _minutes_exact(seconds: float | None) -> str:
+    return "–" if seconds is None else f"{seconds / 60:.2f} min"
+
+
 def _share_text(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
@@ -836,6 +897,25 @@ def render(result: SimResult, columns: Sequence[str] | None = None) -> str:
     return "\n".join(lines)
 
 
+def result_limits(result: SimResult) -> Limits:
+    """Who could have been asked for each request missed at the goal, and the best share
+    asking each of them once (bench/sim_limits.py)."""
+    to_accept = {o.id: o.secs_to_accept for o in result.outcomes}
+    return sim_limits.limits(to_accept, result.reach, RoutingConfig().contact_goal)
+
+
+def render_misses(result: SimResult) -> str:
+    found = result_limits(result)
+    zone = ZoneInfo(ZONE)
+    by_id = {o.id: o for o in result.outcomes}
+    when = {
+        m.request_id: f"d{by_id[m.request_id].day + 1} "
+        + result.reach[m.request_id].created_at.astimezone(zone).strftime("%a %H:%M")
+        for m in found.misses
+    }
+    return sim_limits.render_limits(found, when, RoutingConfig().contact_goal)
+
+
 def report(result: SimResult) -> str:
     c = result.counters
     p = result.params
@@ -856,7 +936,7 @@ def report(result: SimResult) -> str:
         f"{c.busy_accepts} refused at capacity; "
         f"{c.set_away} helpers set away after ignored offers",
     ]
-    return "\n".join([head, "", render(result), *tail])
+    return "\n".join([head, "", render(result), *tail, "", render_misses(result)])
 
 
 def to_json(result: SimResult, burst_alone: SimResult | None = None) -> dict[str, Any]:
@@ -867,6 +947,7 @@ def to_json(result: SimResult, burst_alone: SimResult | None = None) -> dict[str
             "runtime_s": run.runtime_s,
             "counters": asdict(run.counters),
             "summaries": {name: summarize(items) for name, items in groups(run).items()},
+            "limits": _limits_json(result_limits(run)),
         }
 
     data = one(result)
@@ -875,12 +956,99 @@ def to_json(result: SimResult, burst_alone: SimResult | None = None) -> dict[str
     return data
 
 
+def _limits_json(found: Limits) -> dict[str, Any]:
+    return {
+        "measured_within_goal": found.measured,
+        "best_possible_asking_each_once": found.best_possible,
+        "misses": [
+            {
+                "request": m.request_id,
+                "reachable": m.reachable,
+                "asked": m.asked,
+                "asked_again": m.asked_again,
+                "never_asked": m.never_asked,
+                "first_answers": {k.value: v for k, v in m.first_answers.items()},
+                "yes_in_time_if_asked_at_once": m.late_yes,
+            }
+            for m in found.misses
+        ],
+    }
+
+
 def burst_day_alone(params: Params) -> Params:
     """One day with one incident burst and the usual background, from an idle start."""
     return replace(params, days=1, bursts=1)
 
 
-def parse_args(argv: Sequence[str] | None = None) -> tuple[Params, Path | None, bool]:
+SEED_COLUMNS = (
+    "seed",
+    "requests",
+    "human p90",
+    "human p99",
+    "urgent p90",
+    "<= 30 min",
+    "best possible asking once",
+    "offers / request",
+    "offers / non-urgent",
+)
+
+
+def seed_row(label: str, outcomes: Sequence[Outcome], found: Limits) -> list[str]:
+    every = summarize(outcomes)
+    urgent = summarize([o for o in outcomes if o.urgent])
+    calm = summarize([o for o in outcomes if not o.urgent])
+
+    def per_request(summary: dict[str, Any]) -> str:
+        value = summary["offers_per_request"]
+        return "–" if value is None else f"{value:.2f}"
+
+    return [
+        label,
+        str(every["requests"]),
+        _minutes_exact(every["human_p90_s"]),
+        _minutes_exact(every["human_p99_s"]),
+        _minutes_exact(urgent["human_p90_s"]),
+        f"{100 * found.measured:.1f}%",
+        f"{100 * found.best_possible:.1f}%",
+        per_request(every),
+        per_request(calm),
+    ]
+
+
+def render_seeds(results: Sequence[SimResult]) -> str:
+    """One line per seed, and every seed's requests pooled (percentiles over all of them)."""
+    rows = [seed_row(str(r.params.seed), r.outcomes, result_limits(r)) for r in results]
+    pooled = [o for r in results for o in r.outcomes]
+    found = [result_limits(r) for r in results]
+    total = Limits(
+        requests=sum(f.requests for f in found),
+        within_goal=sum(f.within_goal for f in found),
+        misses=tuple(m for f in found for m in f.misses),
+    )
+    rows.append(seed_row("pooled", pooled, total))
+    lines = ["| " + " | ".join(SEED_COLUMNS) + " |", "|" + "--:|" * len(SEED_COLUMNS)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seed_list(text: str) -> list[int]:
+    """ "1,2,5" or "1-5"."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        seeds.extend(range(int(first), int(last or first) + 1))
+    return seeds
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    params: Params
+    json_path: Path | None
+    burst_run: bool
+    seeds: list[int]
+
+
+def parse_args(argv: Sequence[str] | None = None) -> Command:
     defaults = Params()
     parser = argparse.ArgumentParser(prog="python -m bench.routing_sim", description=__doc__)
     for name, value in asdict(defaults).items():
@@ -893,14 +1061,30 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Params, Path | None, 
     parser.add_argument(
         "--no-burst-run", action="store_true", help="skip the separate burst-day-alone run"
     )
+    parser.add_argument(
+        "--seeds",
+        type=seed_list,
+        default=[],
+        metavar="1-5",
+        help="run each seed and print one summary line per seed (no burst run, no JSON)",
+    )
     args = vars(parser.parse_args(argv))
     json_path = args.pop("json")
     burst_run = not args.pop("no_burst_run")
-    return Params(**args), json_path, burst_run
+    seeds = args.pop("seeds")
+    return Command(Params(**args), json_path, burst_run, seeds)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    params, json_path, burst_run = parse_args(argv)
+    command = parse_args(argv)
+    params, json_path, burst_run = command.params, command.json_path, command.burst_run
+    if command.seeds:
+        results = []
+        for seed in command.seeds:
+            results.append(simulate(replace(params, seed=seed)))
+            print(f"seed {seed}: {results[-1].runtime_s:.2f} s", file=sys.stderr)
+        print(render_seeds(results))
+        return 0
     result = simulate(params)
     print(report(result))
     alone = None

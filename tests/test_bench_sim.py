@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,11 @@ from bench.routing_sim import (
     SimResult,
     assert_match_allowed,
     main,
+    seed_list,
     simulate,
     summarize,
 )
+from bench.sim_limits import Answer, Ask, Reach, limits, miss_of
 from bot.events import Address, Platform
 from bot.model import Category, Member, MemberId, Role, Wanted
 
@@ -99,5 +101,88 @@ def test_cli_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = tmp_path / "sim.json"
     args = ["--days", "1", "--helpers", "30", "--agencies", "3", "--seed", "3", "--json", str(out)]
     assert main(args) == 0
-    assert "time to a human p50" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "time to a human p50" in printed
+    assert "best possible within 30 min asking each reachable helper once" in printed
     assert out.exists()
+
+
+GOAL = timedelta(minutes=30)
+T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def test_a_miss_where_everyone_reachable_was_asked_and_said_no_is_the_limit() -> None:
+    reach = Reach(
+        T0,
+        {MemberId(1): at(0), MemberId(2): at(4)},
+        (
+            Ask(MemberId(1), at(0), Answer.SILENT, None),
+            Ask(MemberId(2), at(4), Answer.DECLINE, timedelta(minutes=1)),
+            # asked again: a fresh answer, which "asking each once" does not count
+            Ask(MemberId(1), at(5), Answer.ACCEPT, timedelta(minutes=2)),
+            Ask(MemberId(3), at(31), Answer.ACCEPT, timedelta(minutes=2)),  # past the goal
+        ),
+    )
+    miss = miss_of(7, reach, GOAL)
+    assert (miss.reachable, miss.asked, miss.asked_again, miss.never_asked) == (2, 2, 1, 0)
+    assert miss.first_answers == {Answer.ACCEPT: 0, Answer.DECLINE: 1, Answer.SILENT: 1}
+    assert miss.late_yes == 0 and not miss.gap
+
+
+def test_a_reachable_helper_never_asked_or_asked_too_late_is_a_routing_gap() -> None:
+    unasked = Reach(
+        T0,
+        {MemberId(1): at(0), MemberId(2): at(20)},
+        (Ask(MemberId(1), at(0), Answer.SILENT, None),),
+    )
+    miss = miss_of(1, unasked, GOAL)
+    assert miss.never_asked == 1 and miss.gap
+    # Reachable from the start, asked only at 27 minutes; their yes takes 5: in time had they
+    # been asked at once.
+    late = Reach(
+        T0, {MemberId(1): at(0)}, (Ask(MemberId(1), at(27), Answer.ACCEPT, timedelta(minutes=5)),)
+    )
+    miss = miss_of(2, late, GOAL)
+    assert miss.late_yes == 1 and miss.never_asked == 0 and miss.gap
+    # Reachable only at 27 minutes: the same yes could never come in time.
+    too_late = Reach(
+        T0, {MemberId(1): at(27)}, (Ask(MemberId(1), at(27), Answer.ACCEPT, timedelta(minutes=5)),)
+    )
+    assert not miss_of(3, too_late, GOAL).gap
+
+
+def test_best_possible_counts_every_gap_as_a_match() -> None:
+    limit = Reach(T0, {}, ())
+    gap = Reach(T0, {MemberId(1): at(0)}, ())
+    found = limits({1: 60.0, 2: None, 3: 1900.0, 4: 100.0}, {2: limit, 3: gap}, GOAL)
+    assert [m.request_id for m in found.misses] == [2, 3]
+    assert found.measured == 0.5
+    assert found.best_possible == 0.75
+
+
+def test_every_request_records_who_was_reachable_and_asked(tiny: SimResult) -> None:
+    assert set(tiny.reach) == {o.id for o in tiny.outcomes}
+    for o in tiny.outcomes:
+        reach = tiny.reach[o.id]
+        assert len(reach.asks) == o.offers_sent
+        deadline = reach.created_at + GOAL
+        assert all(reach.created_at <= moment < deadline for moment in reach.reachable.values())
+        if o.offers_sent and o.secs_to_first_offer == 0.0:
+            assert reach.reachable  # offered at once: someone was reachable at once
+
+
+def test_seed_lists() -> None:
+    assert seed_list("1-3") == [1, 2, 3]
+    assert seed_list("1,4-5") == [1, 4, 5]
+
+
+def test_cli_runs_several_seeds(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--days", "1", "--helpers", "30", "--agencies", "3", "--seeds", "1-2"]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| 1", "| 2", "| pooled"]
+    assert "best possible asking once" in lines[0]
