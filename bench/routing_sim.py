@@ -36,7 +36,7 @@ from bot.config import ProgramConfig, RoutingConfig
 from bot.escalation import (
     ClockState,
     PendingOffer,
-    Timing,
+    batch_now,
     can_widen,
     decide,
     effective_wanted,
@@ -48,13 +48,13 @@ from bot.model import HEAVY_CATEGORIES, TOPICS, Category, Member, MemberId, Role
 from bot.routing import (
     BatchQuery,
     FoundBatch,
-    Policy,
     Roster,
     RoutingRequest,
     find_batch,
     is_available,
     local_time,
 )
+from handlers.matching import policy_of, timing_of
 
 ZONE = ProgramConfig().timezone  # "America/Chicago", the program's default zone
 # Monday 2 November 2026, local midnight (the day after the autumn clock change).
@@ -101,6 +101,21 @@ class Params:
     # the old behaviour (the expiry edit removed the buttons, so a late accept was lost).
     no_late_accepts: bool = False
     verify_prefilter: bool = False  # also run find_batch on every helper and compare
+    # [routing] settings to try (the defaults are RoutingConfig's).
+    offer_batch: int = RoutingConfig().offer_batch
+    offer_batch_grows_to: int = RoutingConfig().offer_batch_grows_to
+    offer_batch_grows_after_minutes: float = (
+        RoutingConfig().offer_batch_grows_after.total_seconds() / 60
+    )
+
+
+def routing_config(params: Params) -> RoutingConfig:
+    return replace(
+        RoutingConfig(),
+        offer_batch=params.offer_batch,
+        offer_batch_grows_to=params.offer_batch_grows_to,
+        offer_batch_grows_after=timedelta(minutes=params.offer_batch_grows_after_minutes),
+    )
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -319,17 +334,10 @@ class Simulator:
     def __init__(self, params: Params) -> None:
         self.p = params
         self.rng = random.Random(params.seed)
-        routing = RoutingConfig()
-        # Exactly as handlers.matching.routing_policy and clock_timing build them from the config.
-        self.policy = Policy(
-            max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
-        )
-        self.timing = Timing(
-            offer_timeout=routing.offer_timeout,
-            widen_after=routing.escalate_to_chaplains_after,
-            page_after=routing.page_coordinators_after,
-            give_up_after=routing.give_up_after,
-        )
+        routing = routing_config(params)
+        # As handlers.matching.routing_policy and clock_timing build them from the config.
+        self.policy = policy_of(routing)
+        self.timing = timing_of(routing)
         self.cooldown = routing.cooldown_after_urgent
         self.goal = routing.contact_goal
         self.ignored_before_away = routing.ignored_offers_before_away
@@ -476,17 +484,18 @@ class Simulator:
             widenable=widenable,
         )
 
-    def find_batch(self, query: BatchQuery, pool: Roster) -> FoundBatch:
+    def find_batch(self, query: BatchQuery, pool: Roster, slots: int) -> FoundBatch:
         self.counters.batch_searches += 1
         self.counters.helpers_searched += len(pool.helpers)
-        found = find_batch(query, pool, live_threads=self.loads, now=self.now, policy=self.policy)
+        policy = replace(self.policy, batch_size=slots)
+        found = find_batch(query, pool, live_threads=self.loads, now=self.now, policy=policy)
         if self.p.verify_prefilter:
             full = find_batch(
                 query,
                 Roster.of(self.helpers.values(), ZONE),
                 live_threads=self.loads,
                 now=self.now,
-                policy=self.policy,
+                policy=policy,
             )
             if [h.id for h in full.helpers] != [h.id for h in found.helpers]:
                 raise InvariantError("pre-filtering by availability changed find_batch")
@@ -500,7 +509,8 @@ class Simulator:
         wanted = effective_wanted(state, now, self.timing)
         live = any(o.expires_at > now for o in pending)
         query = self.batch_query(request, wanted, live=live, widenable=can_widen(state))
-        found = self.find_batch(query, self.candidates())
+        slots = batch_now(state, now, self.timing, self.policy.batch_size)
+        found = self.find_batch(query, self.candidates(), slots)
         batch = found.helpers
         self.counters.decisions += 1
         decision = decide(
@@ -529,7 +539,7 @@ class Simulator:
 
     def plan_wake(self, request: Request) -> None:
         state, pending = clock_view(request)
-        wake = next_wake(state, pending, self.timing)
+        wake = next_wake(state, pending, self.timing, self.now)
         if wake is None:
             self.planned_wake.pop(request.id, None)
             return

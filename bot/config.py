@@ -172,6 +172,10 @@ class CryptoConfig:
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
     offer_batch: int = 3
+    # A request still unmatched after `offer_batch_grows_after` is offered to this many at once
+    # (no more than `offer_batch`: it never grows). See docs/benchmarks.md for why.
+    offer_batch_grows_to: int = 5
+    offer_batch_grows_after: timedelta = timedelta(minutes=3)
     # The helper is prompted to suggest a clinician when an officer comes back about the same
     # topic this many times (counted in the officer's sealed record).
     referral_after: int = 3
@@ -337,6 +341,8 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
     "routing": frozenset(
         {
             "offer_batch",
+            "offer_batch_grows_to",
+            "offer_batch_grows_after",
             "referral_after",
             "offer_timeout",
             "max_threads_per_helper",
@@ -717,6 +723,8 @@ def _routing(r: _Reader) -> RoutingConfig:
     d = RoutingConfig()
     routing = RoutingConfig(
         offer_batch=r.integer("offer_batch", d.offer_batch, 1, 50),
+        offer_batch_grows_to=r.integer("offer_batch_grows_to", d.offer_batch_grows_to, 0, 50),
+        offer_batch_grows_after=r.duration("offer_batch_grows_after", d.offer_batch_grows_after),
         referral_after=r.integer("referral_after", d.referral_after, 2, 100),
         offer_timeout=r.duration("offer_timeout", d.offer_timeout),
         max_threads_per_helper=r.integer("max_threads_per_helper", d.max_threads_per_helper, 1),

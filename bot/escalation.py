@@ -2,11 +2,13 @@
 
 The ladder (all times from the request, all configurable): offers go to a batch of helpers; a
 slot whose offer times out or is declined is refilled at once (a silent helper holds back only
-their own slot, never the whole batch). After `widen_after`, or at once when nobody of the role
-asked for is left, the search takes chaplains as well as peers (or peers as well as chaplains);
-after `page_after` the on-call coordinators are paged; after `give_up_after` the officer gets
-the crisis lines and the option to keep waiting. Nobody waits silently: with no one to offer
-to, coordinators are paged at once.
+their own slot, never the whole batch). Once the request has waited `grow_after` unmatched, the
+batch grows to `grown_batch` slots (more helpers asked at once only where the first ones were
+slow, instead of a bigger batch for every request). After `widen_after`, or at once when
+nobody of the role asked for is left, the search takes chaplains as well as peers (or peers as
+well as chaplains); after `page_after` the on-call coordinators are paged; after
+`give_up_after` the officer gets the crisis lines and the option to keep waiting. Nobody waits
+silently: with no one to offer to, coordinators are paged at once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ class Timing:
     widen_after: timedelta = timedelta(minutes=10)
     page_after: timedelta = timedelta(minutes=15)
     give_up_after: timedelta = timedelta(minutes=30)
+    # From `grow_after` on, this many slots instead of the batch size (no more than the batch
+    # size: no growth).
+    grown_batch: int = 0
+    grow_after: timedelta = timedelta(minutes=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +84,14 @@ def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted
     return state.wanted
 
 
+def batch_now(state: ClockState, now: datetime, timing: Timing, batch_size: int) -> int:
+    """How many slots a request has now: `batch_size`, grown once it has waited `grow_after`.
+    (An urgent request was offered to everyone eligible at once: it has no slots to grow.)"""
+    if state.urgent or now - state.created_at < timing.grow_after:
+        return batch_size
+    return max(batch_size, timing.grown_batch)
+
+
 def free_slots(
     state: ClockState, pending: Sequence[PendingOffer], now: datetime, batch_size: int
 ) -> int:
@@ -112,7 +126,8 @@ def decide(
     waited = now - state.created_at
     expire = tuple(o.helper_id for o in pending if o.expires_at <= now)
     still_pending = len(pending) - len(expire)
-    slots = free_slots(state, pending, now, batch_size) if anyone_to_offer else 0
+    batch = batch_now(state, now, timing, batch_size)
+    slots = free_slots(state, pending, now, batch) if anyone_to_offer else 0
     offer = slots > 0
     widen = can_widen(state) and (state.urgent or waited >= timing.widen_after or widen_now)
     nobody = still_pending == 0 and not anyone_to_offer
@@ -124,10 +139,15 @@ def decide(
 
 
 def next_wake(
-    state: ClockState, pending: Sequence[PendingOffer], timing: Timing
+    state: ClockState, pending: Sequence[PendingOffer], timing: Timing, now: datetime
 ) -> datetime | None:
-    """The next moment the clock has something to decide (None: nothing scheduled)."""
+    """The next moment the clock has something to decide (None: nothing scheduled). A moment
+    already due may be returned (an offer past its deadline, a step not yet taken); the batch's
+    growth only while it is still ahead."""
     moments = [o.expires_at for o in pending]
+    grows_at = state.created_at + timing.grow_after
+    if timing.grown_batch > 0 and not state.urgent and now < grows_at:
+        moments.append(grows_at)
     if can_widen(state):
         moments.append(state.created_at + timing.widen_after)
     if not state.paged:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot.catalog import Catalog
+from bot.config import RoutingConfig
 from bot.escalation import (
     ClockDecision,
     ClockState,
     PendingOffer,
     Timing,
+    batch_now,
     can_widen,
     decide,
     effective_wanted,
@@ -68,19 +70,27 @@ Line = Callable[[Catalog], str]
 
 
 def routing_policy(services: Services) -> Policy:
-    routing = services.config.routing
+    return policy_of(services.config.routing)
+
+
+def policy_of(routing: RoutingConfig) -> Policy:
     return Policy(
         max_threads_per_helper=routing.max_threads_per_helper, batch_size=routing.offer_batch
     )
 
 
 def clock_timing(services: Services) -> Timing:
-    routing = services.config.routing
+    return timing_of(services.config.routing)
+
+
+def timing_of(routing: RoutingConfig) -> Timing:
     return Timing(
         offer_timeout=routing.offer_timeout,
         widen_after=routing.escalate_to_chaplains_after,
         page_after=routing.page_coordinators_after,
         give_up_after=routing.give_up_after,
+        grown_batch=routing.offer_batch_grows_to,
+        grow_after=routing.offer_batch_grows_after,
     )
 
 
@@ -237,9 +247,10 @@ async def advance(services: Services, request_id: RequestId) -> None:
     pending = [
         PendingOffer(o.helper_id, o.expires_at) for o in offers if o.state is OfferState.PENDING
     ]
-    wake = next_wake(state, pending, timing)
+    wake = next_wake(state, pending, timing, now)
     batch_size = services.config.routing.offer_batch
-    if free_slots(state, pending, now, batch_size) == 0 and (wake is None or now < wake):
+    slots = batch_now(state, now, timing, batch_size)
+    if free_slots(state, pending, now, slots) == 0 and (wake is None or now < wake):
         return  # every slot has a live offer and nothing is due: skip the routing work
     wanted = effective_wanted(state, now, timing)
     view = await routing_view(
@@ -257,7 +268,7 @@ async def advance(services: Services, request_id: RequestId) -> None:
         await helper_roster(services),
         live_threads=services.relay.loads(),
         now=now,
-        policy=routing_policy(services),
+        policy=replace(routing_policy(services), batch_size=slots),
     )
     batch = found.helpers
     decision = decide(

@@ -120,7 +120,7 @@ def test_a_chaplain_debrief_is_never_widened_to_peers() -> None:
     late = start + timing.widen_after + timedelta(minutes=1)
     assert not can_widen(debrief)
     assert effective_wanted(debrief, late, timing) is Wanted.CHAPLAIN
-    assert next_wake(debrief, [], timing) == start + timing.page_after
+    assert next_wake(debrief, [], timing, late) == start + timing.page_after
     assert not decide(debrief, [], late, timing, anyone_to_offer=False).widen
     officer = replace(debrief, widenable=True)  # the same request from an officer widens
     assert can_widen(officer) and effective_wanted(officer, late, timing) is Wanted.EITHER

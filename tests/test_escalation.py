@@ -12,6 +12,7 @@ from bot.escalation import (
     ClockState,
     PendingOffer,
     Timing,
+    batch_now,
     decide,
     effective_wanted,
     next_wake,
@@ -80,7 +81,7 @@ def test_effective_wanted_only_ever_widens(state: ClockState, now: datetime) -> 
 def test_nothing_is_due_before_the_next_wake(
     state: ClockState, pending: list[PendingOffer], now: datetime
 ) -> None:
-    wake = next_wake(state, pending, TIMING)
+    wake = next_wake(state, pending, TIMING, now)
     if wake is None or now >= wake or state.urgent:
         return
     decision = decide(state, pending, now, TIMING, anyone_to_offer=False)
@@ -118,3 +119,33 @@ def test_a_free_slot_is_refilled_without_waiting_for_the_rest_of_the_batch(
         expected = max(0, batch - live) if anyone else 0
     assert decision.slots == expected
     assert decision.offer == (expected > 0)
+
+
+GROWING = Timing(grown_batch=5, grow_after=timedelta(minutes=3))
+
+
+def test_the_batch_grows_once_the_request_has_waited() -> None:
+    state = ClockState(Wanted.PEER, False, START, False, False, False)
+    live = [PendingOffer(MemberId(i), START + timedelta(minutes=4)) for i in (1, 2, 3)]
+    before = START + timedelta(minutes=2, seconds=59)
+    at = START + timedelta(minutes=3)
+    assert decide(state, live, before, GROWING, anyone_to_offer=True, batch_size=3).slots == 0
+    grown = decide(state, live, at, GROWING, anyone_to_offer=True, batch_size=3)
+    assert grown.offer and grown.slots == 2  # three still out, two more asked
+    assert next_wake(state, live, GROWING, before) == at
+    assert next_wake(state, live, GROWING, at) == START + timedelta(minutes=4)
+    # A batch already as big never shrinks, and an urgent request (everyone at once) never grows.
+    assert batch_now(state, at, GROWING, 6) == 6
+    assert batch_now(replace(state, urgent=True), at, GROWING, 3) == 3
+    assert batch_now(state, at, TIMING, 3) == 3  # no growth configured
+
+
+@given(states, pendings, moments, st.integers(min_value=1, max_value=6))
+def test_the_batch_never_changes_before_the_next_wake(
+    state: ClockState, pending: list[PendingOffer], now: datetime, batch: int
+) -> None:
+    wake = next_wake(state, pending, GROWING, now)
+    if wake is None or wake <= now:
+        return
+    just_before = wake - timedelta(microseconds=1)
+    assert batch_now(state, just_before, GROWING, batch) == batch_now(state, now, GROWING, batch)
