@@ -354,3 +354,35 @@ async def test_with_no_peer_left_a_chaplain_is_asked_at_once(sandbox: Sandbox) -
     await chaplain.wait_for("New request")
     await officer.wait_for(EN.status_widened)
     assert not any("A request has waited" in t for t in coordinator.texts())
+
+
+async def test_a_request_nobody_took_in_three_minutes_goes_to_five_at_once(
+    sandbox: Sandbox, clock: FakeClock
+) -> None:
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peers = [await sandbox.join(f"Peer {n}", Role.PEER) for n in range(8)]
+    await ask_for_peer(officer, outside=False)
+
+    def asked() -> list[SimUser]:
+        return [p for p in peers if offers_in(p)]
+
+    for peer in peers[:3]:  # three slots at first (the policy's order: first joined here)
+        await peer.wait_for("New request")
+    clock.advance(timedelta(minutes=2, seconds=59))
+    await tick(sandbox)
+    await asyncio.sleep(0.2)
+    assert len(asked()) == 3
+    # Three minutes and nobody yet: the three offers time out (their Accept stays) and the
+    # batch grows to five slots, all five new helpers.
+    clock.advance(timedelta(seconds=2))
+    await tick(sandbox)
+    for peer in peers[3:]:
+        await peer.wait_for("New request")
+    for peer in peers[:3]:  # timed out, not asked again: their one offer was edited
+        await peer.wait_until(lambda peer=peer: any(EXPIRED in t for t in peer.texts()))
+    assert [len(offers_in(p)) for p in peers] == [0, 0, 0, 1, 1, 1, 1, 1]
+    late = peers[1]
+    offer = next(m for m in late.inbox if EXPIRED in m.text)
+    assert offer.labels() == [EN.offer_accept]
+    await late.press(offer, EN.offer_accept)
+    await officer.wait_for("is here for you")
