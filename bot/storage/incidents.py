@@ -17,7 +17,8 @@ from typing import Any, NewType
 import aiosqlite
 
 from bot.model import MemberId
-from bot.storage.base import StoreBase, day_stamp, stamp
+from bot.storage.asks import PAGES, AskStore
+from bot.storage.base import day_stamp
 
 IncidentId = NewType("IncidentId", str)
 
@@ -78,7 +79,7 @@ def _body(incident: Incident) -> dict[str, Any]:
     }
 
 
-class IncidentStore(StoreBase):
+class IncidentStore(AskStore):
     def _seal_incident(self, incident: Incident) -> bytes:
         return self.seal_record(
             _body(incident), table="incidents", column="record", row=incident.id
@@ -193,34 +194,21 @@ class IncidentStore(StoreBase):
         expires_at: datetime,
         message_id: str | None,
     ) -> None:
-        message_ct = self.seal_message_id(
-            message_id, table="incident_pages", row=f"{incident_id}/{helper_id}"
-        )
-        await self._exec(
-            "INSERT OR REPLACE INTO incident_pages (incident_id, helper_id, state, sent_at,"
-            " expires_at, message_ct) VALUES (?, ?, 'pending', ?, ?, ?)",
-            (incident_id, helper_id, stamp(now), stamp(expires_at), message_ct),
+        await self._add_ask(
+            PAGES, incident_id, helper_id, now=now, expires_at=expires_at, message_id=message_id
         )
 
     async def pages(self, incident_id: IncidentId) -> list[PageRecord]:
-        rows = await self._all(
-            "SELECT * FROM incident_pages WHERE incident_id = ? ORDER BY sent_at, helper_id",
-            (incident_id,),
-        )
         return [
             PageRecord(
-                incident_id=IncidentId(row["incident_id"]),
-                helper_id=MemberId(row["helper_id"]),
-                state=PageState(row["state"]),
-                sent_at=datetime.fromisoformat(row["sent_at"]),
-                expires_at=datetime.fromisoformat(row["expires_at"]),
-                message_id=self.open_message_id(
-                    row["message_ct"],
-                    table="incident_pages",
-                    row=f"{row['incident_id']}/{row['helper_id']}",
-                ),
+                incident_id=incident_id,
+                helper_id=ask.helper_id,
+                state=PageState(ask.state),
+                sent_at=ask.sent_at,
+                expires_at=ask.expires_at,
+                message_id=ask.message_id,
             )
-            for row in rows
+            for ask in await self._asks(PAGES, incident_id)
         ]
 
     async def set_page_state(
@@ -233,12 +221,9 @@ class IncidentStore(StoreBase):
     ) -> bool:
         """Move a pending page (or, with `or_expired`, one that timed out: it can still be
         answered) to `state`; False if it was in neither."""
-        changed = await self._exec(
-            "UPDATE incident_pages SET state = ? WHERE incident_id = ? AND helper_id = ?"
-            " AND (state = 'pending' OR (? AND state = 'expired'))",
-            (state.value, incident_id, helper_id, int(or_expired)),
+        return await self._move_ask(
+            PAGES, incident_id, helper_id, state.value, or_expired=or_expired
         )
-        return changed == 1
 
     async def close_incident(self, incident_id: IncidentId) -> IncidentMetrics | None:
         """Fold the incident into a row of numbers and delete it with its pages, in one

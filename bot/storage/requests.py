@@ -16,7 +16,8 @@ from bot.model import (
     ThreadId,
     Wanted,
 )
-from bot.storage.base import StoreBase, moment_or_none, stamp
+from bot.storage.asks import OFFERS, AskStore
+from bot.storage.base import moment_or_none, stamp
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def new_request_id() -> RequestId:
     return RequestId("r" + secrets.token_hex(8))
 
 
-class RequestStore(StoreBase):
+class RequestStore(AskStore):
     async def create_request(self, record: RequestRecord) -> None:
         officer_ct = self._vault.seal_text(
             str(record.officer_id), table="requests", column="officer", row=record.id
@@ -147,36 +148,23 @@ class RequestStore(StoreBase):
         expires_at: datetime,
         message_id: str | None,
     ) -> None:
-        message_ct = self.seal_message_id(
-            message_id, table="offers", row=f"{request_id}/{helper_id}"
-        )
-        await self._exec(
-            "INSERT OR REPLACE INTO offers (request_id, helper_id, state, sent_at, expires_at,"
-            " message_ct) VALUES (?, ?, 'pending', ?, ?, ?)",
-            (request_id, helper_id, stamp(now), stamp(expires_at), message_ct),
+        await self._add_ask(
+            OFFERS, request_id, helper_id, now=now, expires_at=expires_at, message_id=message_id
         )
 
     async def offers(self, request_id: RequestId) -> list[OfferRecord]:
-        rows = await self._all(
-            "SELECT * FROM offers WHERE request_id = ? ORDER BY sent_at, helper_id", (request_id,)
-        )
-        found = []
-        for row in rows:
-            message_id = self.open_message_id(
-                row["message_ct"], table="offers", row=f"{row['request_id']}/{row['helper_id']}"
+        return [
+            OfferRecord(
+                request_id=request_id,
+                helper_id=ask.helper_id,
+                state=OfferState(ask.state),
+                sent_at=ask.sent_at,
+                expires_at=ask.expires_at,
+                message_id=ask.message_id,
+                involved=bool(ask.row["involved"]),
             )
-            found.append(
-                OfferRecord(
-                    request_id=RequestId(row["request_id"]),
-                    helper_id=MemberId(row["helper_id"]),
-                    state=OfferState(row["state"]),
-                    sent_at=datetime.fromisoformat(row["sent_at"]),
-                    expires_at=datetime.fromisoformat(row["expires_at"]),
-                    message_id=message_id,
-                    involved=bool(row["involved"]),
-                )
-            )
-        return found
+            for ask in await self._asks(OFFERS, request_id)
+        ]
 
     async def set_offer_state(
         self,
@@ -188,9 +176,6 @@ class RequestStore(StoreBase):
     ) -> bool:
         """Move a pending offer to `state`. False if it was not pending any more. Declaring
         involvement also counts on an offer that timed out: it must never come back to them."""
-        changed = await self._exec(
-            "UPDATE offers SET state = ?, involved = ? WHERE request_id = ? AND helper_id = ?"
-            " AND (state = 'pending' OR (? AND state = 'expired'))",
-            (state.value, int(involved), request_id, helper_id, int(involved)),
+        return await self._move_ask(
+            OFFERS, request_id, helper_id, state.value, or_expired=involved, involved=involved
         )
-        return changed == 1
