@@ -246,6 +246,24 @@ async def test_rotation_refuses_to_sign_a_tampered_record(setup: Setup) -> None:
     assert await opens(setup.db_path, load_master_key(setup.key_file))
 
 
+@pytest.mark.parametrize(
+    ("tamper", "what"),
+    [
+        ("UPDATE requests SET officer_ct = (SELECT message_ct FROM offers)", "request"),
+        ("UPDATE offers SET message_ct = (SELECT officer_ct FROM requests)", "offer"),
+    ],
+    ids=["request", "offer"],
+)
+async def test_rotation_refuses_a_value_sealed_to_another_row(
+    setup: Setup, tamper: str, what: str
+) -> None:
+    with closing(sqlite3.connect(setup.db_path)) as conn, conn:
+        conn.execute(tamper)
+    with pytest.raises(rekey.RekeyRefusedError, match=f"a sealed {what} does not open"):
+        await rotate(setup)
+    assert await opens(setup.db_path, load_master_key(setup.key_file))
+
+
 def _rows(path: Path, sql: str) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(path)) as conn:
         return list(conn.execute(sql).fetchall())

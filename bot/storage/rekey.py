@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from bot.storage import integrity
+from bot.storage.asks import OFFERS, PAGES
 from bot.storage.integrity import Links, address_row, is_purged, links_by_member
 from crypto import DecryptionError, Vault
 
@@ -47,6 +48,27 @@ UNCHANGED_COLUMNS = frozenset({("threads", "sealed")})
 VOIDED_TABLES = frozenset({"invites"})
 
 
+@dataclass(frozen=True, slots=True)
+class SealedAsItIs:
+    """A column sealed to its row and re-sealed unchanged. The row it is sealed to is its key
+    columns' values joined by "/" (as AskTable.row_key does for offers and pages)."""
+
+    table: str
+    keys: tuple[str, ...]
+    column: str  # as the database names it
+    sealed_as: str  # the column name the seal is bound to
+    what: str  # for the refusal
+
+
+AS_THEY_ARE = (
+    SealedAsItIs("requests", ("id",), "officer_ct", "officer", "request"),
+    SealedAsItIs(OFFERS.name, (OFFERS.about, "helper_id"), "message_ct", "message", "offer"),
+    SealedAsItIs("incidents", ("id",), "record_ct", "record", "incident"),
+    SealedAsItIs(PAGES.name, (PAGES.about, "helper_id"), "message_ct", "message", "page"),
+    SealedAsItIs("spilled_chats", ("id",), "address_ct", "address", "spilled-chat note"),
+)
+
+
 class RekeyRefusedError(Exception):
     """The database holds records the old key does not open; the message says which."""
 
@@ -71,19 +93,7 @@ async def reseal_all(
     await conn.execute("BEGIN IMMEDIATE")
     try:
         members = await _members(conn, old, new)
-        requests = await _requests(conn, old, new)
-        offers = 0
-        async with conn.execute(
-            "SELECT request_id, helper_id, message_ct FROM offers WHERE message_ct IS NOT NULL"
-        ) as cursor:
-            rows = list(await cursor.fetchall())
-        for request_id, helper_id, sealed in rows:
-            place = {"table": "offers", "column": "message", "row": f"{request_id}/{helper_id}"}
-            await conn.execute(
-                "UPDATE offers SET message_ct = ? WHERE request_id = ? AND helper_id = ?",
-                (new.seal(old.open(sealed, **place), **place), request_id, helper_id),
-            )
-            offers += 1
+        resealed = {sealed.table: await _reseal(conn, old, new, sealed) for sealed in AS_THEY_ARE}
         async with conn.execute("SELECT id, wrapped_key FROM threads") as cursor:
             threads = list(await cursor.fetchall())
         for thread_id, wrapped in threads:
@@ -93,8 +103,6 @@ async def reseal_all(
                 (new.wrap_thread_key(key, thread_id), thread_id),
             )
         followups = await _followups(conn, old, new)
-        await _incidents(conn, old, new)
-        await _spilled_chats(conn, old, new)
         async with conn.execute("SELECT count(*) FROM invites WHERE redeemed_at IS NULL") as c:
             voided = int((await c.fetchone() or (0,))[0])
         await conn.execute("DELETE FROM invites")
@@ -105,7 +113,9 @@ async def reseal_all(
         if conn.in_transaction:
             await conn.execute("ROLLBACK")
         raise
-    return RekeyCounts(members, requests, offers, len(threads), followups, voided)
+    return RekeyCounts(
+        members, resealed["requests"], resealed[OFFERS.name], len(threads), followups, voided
+    )
 
 
 async def _refuse_unusable_members(conn: aiosqlite.Connection, old: Vault) -> None:
@@ -186,22 +196,6 @@ async def _members(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
     return len(rows)
 
 
-async def _requests(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
-    async with conn.execute("SELECT id, officer_ct FROM requests") as cursor:
-        rows = list(await cursor.fetchall())
-    for request_id, sealed in rows:
-        place = {"table": "requests", "column": "officer", "row": request_id}
-        try:
-            plain = old.open(sealed, **place)
-        except DecryptionError:
-            raise RekeyRefusedError("a sealed request does not open under the old key") from None
-        await conn.execute(
-            "UPDATE requests SET officer_ct = ? WHERE id = ?",
-            (new.seal(plain, **place), request_id),
-        )
-    return len(rows)
-
-
 async def _followups(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
     async with conn.execute("SELECT id, sealed FROM followups") as cursor:
         rows = list(await cursor.fetchall())
@@ -220,38 +214,25 @@ async def _followups(conn: aiosqlite.Connection, old: Vault, new: Vault) -> int:
     return len(rows)
 
 
-async def _reseal_by_id(
-    conn: aiosqlite.Connection, old: Vault, new: Vault, table: str, column: str
-) -> None:
-    """Reseal `{column}_ct` of every row of `table`, sealed to the row's `id`."""
-    async with conn.execute(f"SELECT id, {column}_ct FROM {table}") as cursor:  # noqa: S608 - names from this module
-        rows = list(await cursor.fetchall())
-    for row_id, sealed in rows:
-        place = {"table": table, "column": column, "row": row_id}
-        await conn.execute(
-            f"UPDATE {table} SET {column}_ct = ? WHERE id = ?",  # noqa: S608 - names from this module
-            (new.seal(old.open(sealed, **place), **place), row_id),
-        )
-
-
-async def _spilled_chats(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
-    await _reseal_by_id(conn, old, new, "spilled_chats", "address")
-
-
-async def _incidents(conn: aiosqlite.Connection, old: Vault, new: Vault) -> None:
-    await _reseal_by_id(conn, old, new, "incidents", "record")
+async def _reseal(conn: aiosqlite.Connection, old: Vault, new: Vault, sealed: SealedAsItIs) -> int:
+    keys = ", ".join(sealed.keys)
     async with conn.execute(
-        "SELECT incident_id, helper_id, message_ct FROM incident_pages"
-        " WHERE message_ct IS NOT NULL"
+        f"SELECT {keys}, {sealed.column} FROM {sealed.table}"  # noqa: S608 - names from AS_THEY_ARE
+        f" WHERE {sealed.column} IS NOT NULL"
     ) as cursor:
-        pages = list(await cursor.fetchall())
-    for incident_id, helper_id, sealed in pages:
-        place = {
-            "table": "incident_pages",
-            "column": "message",
-            "row": f"{incident_id}/{helper_id}",
-        }
+        rows = list(await cursor.fetchall())
+    where = " AND ".join(f"{key} = ?" for key in sealed.keys)
+    for *key, ciphertext in rows:
+        row = "/".join(str(value) for value in key)
+        place = {"table": sealed.table, "column": sealed.sealed_as, "row": row}
+        try:
+            plain = old.open(ciphertext, **place)
+        except DecryptionError:
+            raise RekeyRefusedError(
+                f"a sealed {sealed.what} does not open under the old key"
+            ) from None
         await conn.execute(
-            "UPDATE incident_pages SET message_ct = ? WHERE incident_id = ? AND helper_id = ?",
-            (new.seal(old.open(sealed, **place), **place), incident_id, helper_id),
+            f"UPDATE {sealed.table} SET {sealed.column} = ? WHERE {where}",  # noqa: S608 - as above
+            (new.seal(plain, **place), *key),
         )
+    return len(rows)
