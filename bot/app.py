@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -15,7 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import keyrotation
 from bot.config import Config
-from bot.delivery import RateLimits, SupportsLedger
+from bot.delivery import SIGNAL_LIMITS, TELEGRAM_LIMITS, RateLimits, SupportsLedger
 from bot.events import Address, Platform, Reply, Sent, SupportsMenus, Transport
 from bot.filemodes import require_private_database
 from bot.i18n import Catalogs, catalogs_for
@@ -125,7 +126,8 @@ def telegram_webhook(config: Config) -> Webhook | None:
 
 
 def telegram_limits(config: Config) -> RateLimits:
-    return RateLimits(
+    return replace(
+        TELEGRAM_LIMITS,
         overall_per_second=config.telegram.rate_overall,
         per_chat_per_second=config.telegram.rate_per_chat,
         per_group_per_minute=config.telegram.rate_per_group,
@@ -133,10 +135,10 @@ def telegram_limits(config: Config) -> RateLimits:
 
 
 def signal_limits(config: Config) -> RateLimits:
-    return RateLimits(
+    return replace(
+        SIGNAL_LIMITS,
         overall_per_second=config.signal.rate_overall,
         per_chat_per_second=config.signal.rate_per_chat,
-        chat_burst=5,
     )
 
 

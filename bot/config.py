@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.catalog import LANGUAGES
+from bot.delivery import SIGNAL_LIMITS, TELEGRAM_LIMITS
 from bot.followups import parse_clock, parse_quiet
 
 __all__ = [
@@ -130,9 +131,9 @@ class TelegramConfig:
     poll_timeout: float = 10.0
     # Telegram's documented limits: about 30 messages a second overall, one a second in a chat
     # (short bursts tolerated), 20 a minute in a group. Raise them only for a local Bot API.
-    rate_overall: float = 30.0  # messages per second, all chats together
-    rate_per_chat: float = 1.0  # messages per second in one private chat
-    rate_per_group: float = 20.0  # messages per minute in one group
+    rate_overall: float = TELEGRAM_LIMITS.overall_per_second  # a second, all chats together
+    rate_per_chat: float = TELEGRAM_LIMITS.per_chat_per_second  # a second, one private chat
+    rate_per_group: float = TELEGRAM_LIMITS.per_group_per_minute  # a minute, one group
     # "polling" (getUpdates) or "webhook" (Telegram POSTs each update to webhook_url, which a
     # TLS-terminating proxy forwards to webhook_listen on this machine).
     mode: str = "polling"
@@ -152,8 +153,8 @@ class SignalConfig:
     https: bool = False
     # Send pace. Signal publishes no limits (its gateway answers 429 when the server objects):
     # these are cautious defaults, raised where the gateway is known to take more.
-    rate_overall: float = 10.0  # messages per second, all chats together
-    rate_per_chat: float = 2.0  # messages per second to one person (short bursts of 5)
+    rate_overall: float = SIGNAL_LIMITS.overall_per_second  # a second, all chats together
+    rate_per_chat: float = SIGNAL_LIMITS.per_chat_per_second  # a second, one person (bursts: 5)
 
 
 @dataclass(frozen=True, slots=True)

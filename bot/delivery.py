@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 __all__ = [
+    "SIGNAL_LIMITS",
+    "TELEGRAM_LIMITS",
     "ChatSlots",
     "HandledLedger",
     "NotHandledError",
@@ -147,6 +149,12 @@ class RateLimits:
                 raise ValueError(f"{name} must be a positive number")
         if self.chat_burst < 1:
             raise ValueError("chat_burst must be at least 1")
+
+
+TELEGRAM_LIMITS = RateLimits()
+# Signal publishes no rate limits; the gateway answers 429 when its server objects. These keep
+# a burst (a clock tick offering a batch, a long text in pieces) well under that.
+SIGNAL_LIMITS = RateLimits(overall_per_second=10.0, per_chat_per_second=2.0, chat_burst=5)
 
 
 class _Bucket:

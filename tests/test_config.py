@@ -25,7 +25,7 @@ from bot.config import (
     load_config,
     parse_duration,
 )
-from bot.transports.signal import SIGNAL_LIMITS
+from bot.delivery import SIGNAL_LIMITS
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
 TOKEN = "123456:ABC-def_ghi"
@@ -543,6 +543,7 @@ def test_webhook_mistakes_name_their_key(tmp_path: Path, text: str, key: str) ->
 
 
 def test_signal_rate_limits_default_to_the_transports_cautious_pace() -> None:
+    """The example file spells the pace out: it must say what the transport's default is."""
     config = load_config(EXAMPLE, ENV)
     assert (config.signal.rate_overall, config.signal.rate_per_chat) == (10.0, 2.0)
     assert signal_limits(config) == SIGNAL_LIMITS
@@ -553,6 +554,7 @@ def test_signal_rate_limits_can_be_raised_and_reach_the_transport(tmp_path: Path
     path.write_text("[signal]\nrate_overall = 400\nrate_per_chat = 25\n", encoding="utf-8")
     limits = signal_limits(load_config(path, ENV))
     assert (limits.overall_per_second, limits.per_chat_per_second) == (400.0, 25.0)
+    assert limits.chat_burst == SIGNAL_LIMITS.chat_burst
 
 
 def test_bad_signal_rate_limits_are_refused_naming_the_key(tmp_path: Path) -> None:

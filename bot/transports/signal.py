@@ -49,6 +49,7 @@ from signalbot import (
 )
 
 from bot.delivery import (
+    SIGNAL_LIMITS,
     ChatSlots,
     NotHandledError,
     Pacer,
@@ -85,9 +86,6 @@ _MAX_ATTEMPTS = 5  # tries per delivery through server errors: about 8 s of back
 # Seconds one gateway call may take. signalbot's session has aiohttp's default of 5 minutes, so
 # a hung connection would hold a chat for 25 minutes before its sender was told.
 _CALL_TIMEOUT = 20.0
-# Signal publishes no rate limits; the gateway answers 429 when its server objects. These keep
-# a burst (a clock tick offering a batch, a long text in pieces) well under that.
-SIGNAL_LIMITS = RateLimits(overall_per_second=10.0, per_chat_per_second=2.0, chat_burst=5)
 _MAX_CONCURRENT_CHATS = 32  # chats in the sink at once (not counting those waiting on a pace)
 _DRAIN_TIMEOUT = 15.0
 _RECEIVE_HEARTBEAT = 30.0  # seconds between websocket pings, so a dead link is noticed
