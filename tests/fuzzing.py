@@ -237,6 +237,31 @@ class Cast:
         return "Cast(...)"
 
 
+async def cast_of(
+    box: Sandbox,
+    people: dict[str, tuple[Person, Any]],
+    *,
+    officer: User,
+    helper: User,
+    thread: Thread,
+    canary: User,
+    log: Recorder,
+) -> Cast:
+    """The cast, with what every example is checked against taken now: who the members are
+    and what a relayed message opens with."""
+    assert box.app is not None and box.app.repo is not None
+    return Cast(
+        people=people,
+        officer=officer,
+        helper=helper,
+        thread=thread,
+        canary=canary,
+        facts=member_facts(await box.app.repo.all_members()),
+        log=log,
+        headers=await headers(box, thread),
+    )
+
+
 # One bot for all examples (a fixture), so no shrinking: a smaller script would not replay
 # against the same state. The failing script is printed whole. Derandomized in `make test`.
 FUZZ = settings(
@@ -306,21 +331,25 @@ def unlogged(cast: Cast) -> None:
 
 
 Perform = Callable[[Sandbox, Cast, Person, Any, Act], Awaitable[None]]
-Check = Callable[[Sandbox, Cast], Awaitable[None]]
+Check = Callable[[Cast], None]
 
 
 async def play(
     box: Sandbox, cast: Cast, script: list[tuple[str, Act]], perform: Perform, check: Check
 ) -> None:
-    """One example: the script, then the checks. Unless one of the two in the conversation
-    edited or deleted something, nothing they had been relayed may change either."""
+    """One example: the script, then the checks: what `held` checks, the platform's own
+    `check` (media reach the two from each other only), and the conversation still relays.
+    Unless one of the two in it edited or deleted something, nothing they had been relayed may
+    change either."""
     before = relays_seen(cast)
     touched = False
     for name, act in script:
         person, user = cast.people[name]
         touched |= person.party and act.kind in ("edit", "delete")
         await perform(box, cast, person, user, act)
-    await check(box, cast)
+    await held(box, cast)
+    check(cast)
+    await still_relays(cast)
     if not touched:
         after = relays_seen(cast)
         assert not [k for k, v in before.items() if after.get(k) != v], "a relay was changed"
