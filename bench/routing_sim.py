@@ -100,6 +100,9 @@ class Params:
     # while the request is open, unless the helper has declined since. --no-late-accepts models
     # the old behaviour (the expiry edit removed the buttons, so a late accept was lost).
     no_late_accepts: bool = False
+    # The behaviour before 2026-11-29: asking a helper again edited the old offer's Accept away,
+    # so a yes already on its way was lost.
+    re_ask_removes_accept: bool = False
     verify_prefilter: bool = False  # also run find_batch on every helper and compare
     # [routing] settings to try (the defaults are RoutingConfig's).
     offer_batch: int = RoutingConfig().offer_batch
@@ -611,7 +614,7 @@ class Simulator:
         if request is None:
             return  # taken by someone else or withdrawn: the offer was edited away
         offer = request.offers.get(event.helper_id)
-        if offer is None:
+        if offer is None or (self.p.re_ask_removes_accept and offer.token != event.token):
             return
         if offer.token != event.token or offer.state is not OfferState.PENDING:
             # Expired, or sent again in a newer message: the old message kept only its Accept
