@@ -208,7 +208,7 @@ class _Span:
 
     start: int
     length: int
-    helper: int  # index in Roster.helpers
+    helper: int  # the helper's slot in the roster's index (see Roster)
 
     def holds(self, moment: int) -> bool:
         return (moment - self.start) % _WEEK_US < self.length
@@ -231,19 +231,51 @@ def _spans(hours: WeeklyHours, helper: int) -> list[_Span]:
     ]
 
 
+def _hours_of(span: _Span) -> Iterator[tuple[int, bool]]:
+    """The hours of the week `span` touches, each with whether it covers the whole hour."""
+    first = span.start // _HOUR_US
+    last = (span.start + span.length - 1) // _HOUR_US
+    for hour in range(first, last + 1):
+        offset = (hour * _HOUR_US - span.start) % _WEEK_US
+        yield hour % 168, offset + _HOUR_US <= span.length
+
+
 def _zone_hours(zone: ZoneInfo, spans: list[_Span]) -> _ZoneHours:
     whole: list[set[int]] = [set() for _ in range(168)]
     part: list[list[_Span]] = [[] for _ in range(168)]
     for span in spans:
-        first = span.start // _HOUR_US
-        last = (span.start + span.length - 1) // _HOUR_US
-        for hour in range(first, last + 1):
-            offset = (hour * _HOUR_US - span.start) % _WEEK_US
-            if offset + _HOUR_US <= span.length:
-                whole[hour % 168].add(span.helper)
+        for hour, covered in _hours_of(span):
+            if covered:
+                whole[hour].add(span.helper)
             else:
-                part[hour % 168].append(span)
+                part[hour].append(span)
     return _ZoneHours(zone, tuple(map(frozenset, whole)), tuple(map(tuple, part)))
+
+
+def _zone_hours_changed(hours: _ZoneHours, out: list[_Span], into: list[_Span]) -> _ZoneHours:
+    """`hours` without the spans `out` and with the spans `into`; only the hours of the week
+    they touch are copied."""
+    whole_out: dict[int, set[int]] = {}
+    part_out: dict[int, set[int]] = {}
+    for span in out:
+        for hour, covered in _hours_of(span):
+            (whole_out if covered else part_out).setdefault(hour, set()).add(span.helper)
+    whole_in: dict[int, set[int]] = {}
+    part_in: dict[int, list[_Span]] = {}
+    for span in into:
+        for hour, covered in _hours_of(span):
+            if covered:
+                whole_in.setdefault(hour, set()).add(span.helper)
+            else:
+                part_in.setdefault(hour, []).append(span)
+    whole, part = list(hours.whole), list(hours.part)
+    for hour in whole_out.keys() | whole_in.keys():
+        whole[hour] = (whole[hour] - whole_out.get(hour, set())) | whole_in.get(hour, set())
+    for hour in part_out.keys() | part_in.keys():
+        gone = part_out.get(hour, set())
+        kept = tuple(span for span in part[hour] if span.helper not in gone)
+        part[hour] = kept + tuple(part_in.get(hour, ()))
+    return _ZoneHours(hours.zone, tuple(whole), tuple(part))
 
 
 def _zone_of(member: Member, default_zone: str) -> ZoneInfo:
@@ -254,8 +286,15 @@ def _zone_of(member: Member, default_zone: str) -> ZoneInfo:
         return ZoneInfo(default_zone)
 
 
-def _by_last_assigned(helper: Member) -> tuple[bool, datetime | None]:
-    return (helper.last_assigned_at is not None, helper.last_assigned_at)
+def _rank_key(helper: Member) -> tuple[bool, datetime | None, MemberId]:
+    """The roster's order: least recently assigned first (never assigned before all), then by
+    number, so that one set of helpers has one order however it is given or updated."""
+    return (helper.last_assigned_at is not None, helper.last_assigned_at, helper.id)
+
+
+def _index_fields(helper: Member) -> tuple[object, ...]:
+    """What the availability index reads of a helper when it is built."""
+    return (helper.role, helper.available, helper.on_call, helper.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +319,36 @@ class _Index:
         zones = tuple(_zone_hours(zone, spans) for zone, spans in by_zone.values())
         return cls(frozenset(always), zones)
 
+    def changed(
+        self,
+        removed: list[tuple[int, Member]],
+        added: list[tuple[int, Member]],
+        default_zone: str,
+    ) -> _Index:
+        """This index without the (slot, helper) pairs `removed` and with those `added`."""
+        always = set(self.always)
+        zones = {hours.zone.key: hours for hours in self.zones}
+        out: dict[str, list[_Span]] = {}
+        into: dict[str, list[_Span]] = {}
+        for pairs, spans in ((removed, out), (added, into)):
+            for slot, helper in pairs:
+                if helper.available:
+                    if pairs is added:
+                        always.add(slot)
+                    else:
+                        always.discard(slot)
+                elif helper.on_call is not None:
+                    zone = _zone_of(helper, default_zone)
+                    zones.setdefault(zone.key, _zone_hours(zone, []))
+                    spans.setdefault(zone.key, []).extend(_spans(helper.on_call, slot))
+        for key in out.keys() | into.keys():
+            hours = _zone_hours_changed(zones[key], out.get(key, []), into.get(key, []))
+            if any(hours.whole) or any(hours.part):
+                zones[key] = hours
+            else:
+                del zones[key]
+        return _Index(frozenset(always), tuple(zones.values()))
+
     def add_available(self, found: set[int], helpers: Sequence[Member], now: datetime) -> None:
         found |= self.always
         for hours in self.zones:
@@ -293,22 +362,33 @@ class _Index:
                     found.add(index)
 
 
+# Past this many helpers changed at once an update builds the roster again.
+_MOST_CHANGES = 64
+
+
 @dataclass(frozen=True, slots=True)
 class Roster:
     """Helpers as routing reads them, indexed once per change of the roster: in the order the
     policy ranks them first (least recently assigned first) and, by role, who said
     /available and everyone else's on-call windows by zone and hour of the week. A decision
     then looks only at the helpers of the roles asked for who can be available at that moment,
-    and for a batch of a few stops as soon as no later helper could rank among them."""
+    and for a batch of a few stops as soon as no later helper could rank among them.
+
+    The index names each helper by a slot that an update (`updated`) keeps while the helper's
+    place in the order moves (an assignment, a new helper ahead): built by `of`, a slot is the
+    helper's position; after an update `_rank` gives each slot's position."""
 
     helpers: tuple[Member, ...]  # least recently assigned first (never assigned before all)
     default_zone: str = "UTC"
     _by_role: Mapping[Role, _Index] = field(default_factory=dict, repr=False)
     _position: Mapping[MemberId, int] = field(default_factory=dict, repr=False)
+    _slot: Mapping[MemberId, int] = field(default_factory=dict, repr=False)
+    _at_slot: Sequence[Member] = field(default=(), repr=False)  # a slot's helper
+    _rank: Sequence[int] | None = field(default=None, repr=False)  # None: slot = position
 
     @classmethod
     def of(cls, helpers: Iterable[Member], default_zone: str = "UTC") -> Roster:
-        members = tuple(sorted(helpers, key=_by_last_assigned))
+        members = tuple(sorted(helpers, key=_rank_key))
         by_role: dict[Role, list[int]] = {}
         for index, helper in enumerate(members):
             by_role.setdefault(helper.role, []).append(index)
@@ -317,7 +397,80 @@ class Roster:
             for role, positions in by_role.items()
         }
         position = {helper.id: index for index, helper in enumerate(members)}
-        return cls(members, default_zone, indexes, position)
+        return cls(members, default_zone, indexes, position, position, members)
+
+    def updated(self, helpers: Iterable[Member]) -> Roster:
+        """The roster of `helpers` (equal to `Roster.of(helpers, default_zone)`), built from
+        this one: only the helpers that are new, gone, or not the very object kept here are
+        placed again, and the index changes only for those whose role, /available or hours
+        changed. This roster stays as it was."""
+        members = tuple(helpers)
+        old, position = self.helpers, self._position
+        changed: list[Member] = []
+        kept = 0
+        for helper in members:
+            at = position.get(helper.id)
+            if at is None:
+                changed.append(helper)
+            else:
+                kept += 1
+                if old[at] is not helper:
+                    changed.append(helper)
+        gone = set(position) - {h.id for h in members} if kept < len(old) else set()
+        if not changed and not gone:
+            return self
+        if (
+            len(changed) + len(gone) > _MOST_CHANGES
+            or len(self._at_slot) > 2 * len(members) + _MOST_CHANGES
+        ):
+            return Roster.of(members, self.default_zone)
+        return self._with_changes(changed, gone)
+
+    def _with_changes(self, changed: list[Member], gone: set[MemberId]) -> Roster:
+        old, position = self.helpers, self._position
+        slot, at_slot = dict(self._slot), list(self._at_slot)
+        removed: list[tuple[int, Member]] = [(slot.pop(i), old[position[i]]) for i in gone]
+        added: list[tuple[int, Member]] = []
+        order = list(old)
+        moved: list[Member] = []
+        for helper in changed:
+            at = position.get(helper.id)
+            if at is None:
+                slot[helper.id] = len(at_slot)
+                at_slot.append(helper)
+                added.append((slot[helper.id], helper))
+                moved.append(helper)
+                continue
+            before = old[at]
+            at_slot[slot[helper.id]] = helper
+            if _index_fields(before) != _index_fields(helper):
+                removed.append((slot[helper.id], before))
+                added.append((slot[helper.id], helper))
+            if _rank_key(before) == _rank_key(helper):
+                order[at] = helper  # the same place in the order
+            else:
+                moved.append(helper)
+        rank = self._rank
+        if moved or gone:
+            leaving = gone | {h.id for h in moved}
+            order = [h for h in order if h.id not in leaving]
+            for helper in moved:
+                bisect.insort(order, helper, key=_rank_key)
+            position = {helper.id: index for index, helper in enumerate(order)}
+            ranks = [0] * len(at_slot)
+            for member_id, at in position.items():
+                ranks[slot[member_id]] = at
+            rank = ranks
+        by_role = dict(self._by_role)
+        for role in {h.role for _, h in removed} | {h.role for _, h in added}:
+            by_role[role] = by_role.get(role, _Index(frozenset(), ())).changed(
+                [pair for pair in removed if pair[1].role is role],
+                [pair for pair in added if pair[1].role is role],
+                self.default_zone,
+            )
+        return Roster(
+            tuple(order), self.default_zone, by_role, position, slot, tuple(at_slot), rank
+        )
 
     def available(self, now: datetime, roles: Iterable[Role] = Role) -> list[int]:
         """Positions of the helpers of `roles` that `is_available` holds at `now`, in roster
@@ -326,8 +479,10 @@ class Roster:
         for role in roles:
             index = self._by_role.get(role)
             if index is not None:
-                index.add_available(found, self.helpers, now)
-        return sorted(found)
+                index.add_available(found, self._at_slot, now)
+        if self._rank is None:
+            return sorted(found)
+        return sorted(map(self._rank.__getitem__, found))
 
 
 _Key = tuple[bool, bool, datetime, int, bool, datetime, MemberId]

@@ -288,13 +288,16 @@ async def advance(services: Services, request_id: RequestId) -> None:
 
 
 async def helper_roster(services: Services) -> Roster:
-    """The routing index of every active helper, built again only when the helpers the
-    repository serves are not the very tuple it was built from (something was committed)."""
+    """The routing index of every active helper, kept while the helpers the repository
+    serves are the very tuple it was built from, and updated for the helpers that changed
+    (not built again) when they are not."""
     helpers = await services.repo.active_members(HELPER_ROLES)
     kept = services.helper_roster
-    if kept is None or kept[0] is not helpers:
+    if kept is None:
         kept = (helpers, Roster.of(helpers, services.config.program.timezone))
-        services.helper_roster = kept
+    elif kept[0] is not helpers:
+        kept = (helpers, kept[1].updated(helpers))
+    services.helper_roster = kept
     return kept[1]
 
 

@@ -69,6 +69,7 @@ class StoreBase:
         # hold the old rows: fold it in at the next chance (see fold_wal).
         self._checkpoint_due = False
         self._busy_reported = False
+        self._tags_missing_reported = False
         # Verified members served again while nothing is committed (see membercache.py).
         self._members: MemberCache | None = None
 

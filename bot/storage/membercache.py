@@ -19,6 +19,17 @@ The list of active members (all, or of some roles) is kept the same way, as one 
 contact clock loads every helper per step and builds its routing index from them, which at
 10,000 sealed members cost about 1.9 s of CPU a step (docs/benchmarks.md). While nothing is
 committed the very same tuple is served again, so the index built from it can be kept too.
+
+After a commit that list is not read again whole: every member row carries a change tag (the
+`member_tags` table, migration 0016), a random number SQLite itself draws again on every change
+of the row or of its supervision links, so no write path has to remember anything and another
+process's change is seen too. `ActiveSnapshot` keeps the tags as last read with the verified
+active members; the store then reads, opens and MAC-checks only the rows whose tag differs
+(bot/storage/members.py), and everything when too many differ (a key rotation) or the schema
+moved. A tag is no proof of anything: every row read is verified as before. A tag left
+unchanged by someone writing the file without the key only keeps the version verified earlier
+in memory, never an unverified one (as replaying an old row with its old MAC would), until the
+next full read (a restart, a schema change).
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections import OrderedDict
+from collections.abc import Iterable
+from operator import is_
 from pathlib import Path
 
 from bot.model import Member, MemberId, Role
@@ -33,6 +46,10 @@ from bot.model import Member, MemberId, Role
 log = logging.getLogger(__name__)
 
 _MAX_MEMBERS = 10_000
+# Past this many changed rows (or this share of all rows) everything is read again: one
+# statement over the table beats a long list of numbers.
+_MOST_CHANGED = 256
+_MOST_CHANGED_SHARE = 8
 
 
 class ChangeWatch:
@@ -62,6 +79,59 @@ class ChangeWatch:
         self._conn.close()
 
 
+class ActiveSnapshot:
+    """The active members as last read and verified, and every member row's change tag then:
+    what a read after a commit starts from (it reads only the rows whose tag moved)."""
+
+    def __init__(self) -> None:
+        self._tags: dict[int, int] | None = None  # None: read everything next time
+        self._schema: int | None = None
+        self._active: dict[MemberId, Member] = {}
+        self._everyone: tuple[Member, ...] = ()
+        self._served: dict[frozenset[Role] | None, tuple[Member, ...]] = {}
+        # Member rows read (and verified) for the lists so far, and how many reads were of all.
+        self.rows_read = 0
+        self.full_reads = 0
+
+    def changed(self, tags: dict[int, int], schema: int) -> list[int] | None:
+        """Member numbers whose row changed (or went) since the snapshot; None: read all."""
+        old = self._tags
+        if old is None or schema != self._schema:
+            return None
+        if tags == old:
+            return []
+        changed = [member_id for member_id, tag in tags.items() if old.get(member_id) != tag]
+        changed.extend(old.keys() - tags.keys())
+        if len(changed) > max(_MOST_CHANGED, len(tags) // _MOST_CHANGED_SHARE):
+            return None
+        return changed
+
+    def replace(self, tags: dict[int, int] | None, schema: int, active: Iterable[Member]) -> None:
+        """After a full read: `active` verified; `tags` None when rows cannot be followed
+        (the triggers are missing), so the next read is a full one again."""
+        self._tags, self._schema = tags, schema
+        self._active = {member.id: member for member in active}
+        self._everyone = tuple(self._active[key] for key in sorted(self._active))
+
+    def update(self, tags: dict[int, int], changed: list[int], active: Iterable[Member]) -> None:
+        """After reading the `changed` rows: `active`, those of them active and verified."""
+        self._tags = tags
+        for member_id in changed:
+            self._active.pop(MemberId(member_id), None)
+        self._active.update((member.id, member) for member in active)
+        self._everyone = tuple(self._active[key] for key in sorted(self._active))
+
+    def active(self, roles: frozenset[Role] | None) -> tuple[Member, ...]:
+        """The active members of `roles`, by number: the very tuple served last time if none
+        of them changed, so whatever was built from it may still be kept."""
+        found = tuple(m for m in self._everyone if roles is None or m.role in roles)
+        served = self._served.get(roles)
+        if served is not None and len(served) == len(found) and all(map(is_, served, found)):
+            return served
+        self._served[roles] = found
+        return found
+
+
 class MemberCache:
     """Members by number and by address hash, valid while the database is unchanged.
 
@@ -76,6 +146,8 @@ class MemberCache:
         self._by_address: dict[bytes, MemberId] = {}
         self._address_of: dict[MemberId, bytes] = {}
         self._lists: dict[frozenset[Role] | None, tuple[Member, ...]] = {}
+        # Outlives a commit: the next read of the lists starts from it.
+        self.snapshot = ActiveSnapshot()
         # Active-member lists served from memory / read again (the bench reports the rate).
         self.list_hits = 0
         self.list_misses = 0

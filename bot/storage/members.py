@@ -35,10 +35,22 @@ from bot.storage.integrity import (
     links_by_member,
     member_mac_fields,
 )
+from bot.storage.membercache import ActiveSnapshot
 from crypto import DecryptionError
 
 log = logging.getLogger(__name__)
 
+# The triggers of migration 0016 that keep `member_tags` (see membercache.py).
+TAG_TRIGGERS = (
+    "member_tag_insert",
+    "member_tag_update",
+    "member_tag_delete",
+    "member_tag_link_insert",
+    "member_tag_link_update",
+    "member_tag_link_delete",
+)
+
+_ALL_LINKS = "SELECT supervisor_id, report_id FROM supervision"
 _LINKS_OF = (
     "SELECT supervisor_id, report_id FROM supervision WHERE supervisor_id = ? OR report_id = ?"
 )
@@ -204,25 +216,33 @@ class MemberStore(StoreBase):
         links = links_by_member(
             await self._all("SELECT supervisor_id, report_id FROM supervision")
         )
-        found = (self._member(row, links.get(row["id"], Links())) for row in rows)
-        return [m for m in found if m is not None]
+        return self._verified(rows, links)
 
     async def members(self, *, roles: frozenset[Role] | None = None) -> list[Member]:
         return list(await self.active_members(roles))
 
     async def active_members(self, roles: frozenset[Role] | None = None) -> tuple[Member, ...]:
-        """The active members (of `roles`), verified. While nothing is committed this is the
+        """The active members (of `roles`), verified. While none of them changed this is the
         very same tuple as last time (membercache.py), so whatever is built from it may be
-        kept while `is` holds."""
-        generation = None
-        if self._members is not None:
-            cached, generation = self._members.active(roles)
-            if cached is not None:
-                return cached
-        everyone = await self._members_where("active = 1")
-        found = tuple(m for m in everyone if roles is None or m.role in roles)
-        if generation is not None and self._members is not None:
-            self._members.keep_active(roles, found, generation)
+        kept while `is` holds; after a commit only the member rows whose change tag moved are
+        read again."""
+        if self._members is None:
+            everyone = await self._members_where("active = 1")
+            return tuple(m for m in everyone if roles is None or m.role in roles)
+        cached, generation = self._members.active(roles)
+        if cached is not None:
+            return cached
+        snapshot = self._members.snapshot
+        async with self._lock:
+            # One read transaction: the tags and the rows read after them agree.
+            await self._conn.execute("BEGIN")
+            try:
+                await self._refresh_locked(snapshot)
+            finally:
+                if self._conn.in_transaction:
+                    await self._conn.execute("COMMIT")
+        found = snapshot.active(roles)
+        self._members.keep_active(roles, found, generation)
         return found
 
     async def active_among(self, member_ids: Collection[MemberId]) -> set[MemberId]:
@@ -239,6 +259,48 @@ class MemberStore(StoreBase):
             )
             active.update(MemberId(row[0]) for row in rows)
         return active
+
+    async def _refresh_locked(self, snapshot: ActiveSnapshot) -> None:
+        """Bring `snapshot` up to the database: the rows whose change tag moved, or all."""
+        version = await self._fetch_locked("PRAGMA schema_version", ())
+        schema = int(version[0]) if version is not None else 0
+        async with self._conn.execute("SELECT id, tag FROM member_tags") as cursor:
+            tags = {int(row[0]): int(row[1]) for row in await cursor.fetchall()}
+        changed = snapshot.changed(tags, schema)
+        if changed is None:
+            rows = await self._fetch_all_locked("SELECT * FROM members WHERE active = 1")
+            links = links_by_member(await self._fetch_all_locked(_ALL_LINKS))
+            followed = await self._tags_kept_locked()
+            snapshot.replace(tags if followed else None, schema, self._verified(rows, links))
+            snapshot.full_reads += 1
+        elif changed:
+            marks = ", ".join("?" * len(changed))
+            of_rows = f"SELECT * FROM members WHERE id IN ({marks})"  # noqa: S608 - only marks
+            rows = await self._fetch_all_locked(of_rows, tuple(changed))
+            of_links = f"{_ALL_LINKS} WHERE supervisor_id IN ({marks}) OR report_id IN ({marks})"
+            links = links_by_member(await self._fetch_all_locked(of_links, (*changed, *changed)))
+            active = [row for row in rows if row["active"]]
+            snapshot.update(tags, changed, self._verified(active, links))
+        else:
+            rows = []
+        snapshot.rows_read += len(rows)
+
+    def _verified(self, rows: list[aiosqlite.Row], links: dict[int, Links]) -> list[Member]:
+        found = (self._member(row, links.get(row["id"], Links())) for row in rows)
+        return [m for m in found if m is not None]
+
+    async def _tags_kept_locked(self) -> bool:
+        """Whether every trigger keeping the change tags is in place (a later migration that
+        rebuilt the members table without them would otherwise hide changes)."""
+        rows = await self._fetch_all_locked(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'", ()
+        )
+        if set(TAG_TRIGGERS) <= {row[0] for row in rows}:
+            return True
+        if not self._tags_missing_reported:
+            self._tags_missing_reported = True
+            log.warning("member change tags are not kept; every change reads all members")
+        return False
 
     async def member_agency(self, member_id: MemberId) -> str | None:
         """The agency's name, for the coordinator's roster only."""
