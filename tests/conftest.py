@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +14,12 @@ from hypothesis import HealthCheck, settings
 
 from bot.catalog import LANGUAGES
 from bot.events import Address, Platform
-from bot.model import ASKER_ROLES, HELPER_ROLES
+from bot.model import ASKER_ROLES, HELPER_ROLES, Member
+from bot.routing import Roster
 from bot.sandbox.harness import Sandbox
 from bot.storage.repository import Repository
 from crypto import Vault, master_key_from_text
+from tests.rosters import assert_built_alike
 
 # The suite runs on a shared 2-core machine: a slow draw there is load, not a bad strategy.
 settings.register_profile(
@@ -78,16 +80,39 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-async def sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+def roster_updates_checked(monkeypatch: pytest.MonkeyPatch) -> list[Roster]:
+    """Every routing index the bot updates (rather than builds) while the test runs is checked
+    against the one `Roster.of` builds from the same helpers; returns the updated ones."""
+    updated: list[Roster] = []
+    update = Roster.updated
+
+    def checked_update(roster: Roster, helpers: Iterable[Member]) -> Roster:
+        helpers = tuple(helpers)
+        result = update(roster, helpers)
+        assert_built_alike(result, helpers)
+        updated.append(result)
+        return result
+
+    monkeypatch.setattr(Roster, "updated", checked_update)
+    return updated
+
+
+@pytest.fixture
+async def sandbox(
+    tmp_path: Path, clock: FakeClock, roster_updates_checked: list[Roster]
+) -> AsyncIterator[Sandbox]:
     """A running sandbox. At the end, every screen the bot sent to an officer, a family member
     or a retiree is checked: each must show a crisis line or carry a button to them (see
-    `crisis_out_of_reach`)."""
+    `crisis_out_of_reach`); each routing index updated on the way was checked as it was made
+    (`roster_updates_checked`)."""
     async for box in checked(Sandbox(tmp_path / "sandbox", clock=clock)):
         yield box
 
 
 @pytest.fixture
-async def signal_sandbox(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
+async def signal_sandbox(
+    tmp_path: Path, clock: FakeClock, roster_updates_checked: list[Roster]
+) -> AsyncIterator[Sandbox]:
     """The same with a Signal gateway beside the Bot API."""
     async for box in checked(Sandbox(tmp_path / "sandbox", clock=clock, signal=True)):
         yield box

@@ -8,13 +8,17 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from bot.model import HELPER_ROLES, Role
+import pytest
+
+from bot.model import HELPER_ROLES, Member, Role
 from bot.sandbox.harness import Sandbox
+from bot.storage.invites import InviteSpec
+from bot.storage.membercache import ActiveSnapshot
 from bot.storage.repository import Repository
 from crypto import Vault
 from handlers.matching import helper_roster
 from tests.test_e2e_menus import other_process
-from tests.test_storage import join, tg
+from tests.test_storage import LATER, NOW, code, join, tg
 
 
 async def statements_during(repo: Repository, look_ups: int, member_id: int) -> list[str]:
@@ -147,3 +151,139 @@ async def test_the_clock_keeps_its_routing_index_while_nothing_is_committed(
         await cli.close()
     rebuilt = await helper_roster(services)
     assert rebuilt is not roster and rebuilt.helpers == ()
+
+
+# -- after a commit: only the member rows whose change tag moved are read again ----------------
+
+
+async def helpers_read(repo: Repository) -> tuple[tuple[Member, ...], int, int, list[str]]:
+    """The active helpers, the member rows read for them, full reads, and the member reads."""
+    cache = repo._members
+    assert cache is not None
+    rows, full = cache.snapshot.rows_read, cache.snapshot.full_reads
+    seen: list[str] = []
+    await repo._conn.set_trace_callback(seen.append)
+    try:
+        helpers = await repo.active_members(HELPER_ROLES)
+    finally:
+        await repo._conn.set_trace_callback(None)  # type: ignore[arg-type]  # None: tracing off
+    reads = [s for s in seen if "FROM members" in s]
+    return helpers, cache.snapshot.rows_read - rows, cache.snapshot.full_reads - full, reads
+
+
+async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Repository) -> None:
+    peers = [await join(repo, str(100 + n)) for n in range(6)]
+    await join(repo, "222", Role.OFFICER)
+    first, _, full, _ = await helpers_read(repo)
+    assert full == 1 and [m.id for m in first] == [p.id for p in peers]
+    await repo.mark_offered(peers[2].id, NOW)  # as an offer sent commits
+    after, rows, full, reads = await helpers_read(repo)
+    assert (rows, full) == (1, 0)
+    assert len(reads) == 1 and reads[0].endswith(f"FROM members WHERE id IN ({peers[2].id})")
+    assert after[2].last_offered_at == NOW
+    assert [n for n in range(6) if after[n] is not first[n]] == [2]
+    await repo.count_ignored_offer(peers[4].id)  # as an offer timing out commits
+    await repo.set_available(peers[0].id, True)
+    again, rows, full, _ = await helpers_read(repo)
+    assert (rows, full) == (2, 0)
+    assert again[4].ignored_offers == 1 and again[0].available
+    # A commit that changes no member: nothing read, and the very same tuple.
+    await repo.create_invite(
+        code(), InviteSpec(role=Role.PEER, agency=None, expires_at=LATER), NOW
+    )
+    same, rows, full, reads = await helpers_read(repo)
+    assert same is again and (rows, full, reads) == (0, 0, [])
+
+
+async def test_a_revoke_and_a_purge_by_another_connection_leave_the_list_at_once(
+    repo: Repository, db_path: Path, vault: Vault
+) -> None:
+    peers = [await join(repo, str(100 + n)) for n in range(4)]
+    await helpers_read(repo)
+    cli = await Repository.open(db_path, vault)  # as `peerline roster revoke` / `purge` would
+    try:
+        assert await cli.set_active(peers[1].id, False)
+        left, rows, full, _ = await helpers_read(repo)
+        assert [m.id for m in left] == [peers[0].id, peers[2].id, peers[3].id]
+        assert (rows, full) == (1, 0)
+        assert await cli.purge_member(peers[3].id)
+        left, rows, full, _ = await helpers_read(repo)
+        assert [m.id for m in left] == [peers[0].id, peers[2].id]
+        assert (rows, full) == (1, 0)
+    finally:
+        await cli.close()
+
+
+async def test_a_link_or_row_changed_without_the_key_is_read_and_refused(
+    repo: Repository, db_path: Path
+) -> None:
+    peers = [await join(repo, str(100 + n)) for n in range(4)]
+    await helpers_read(repo)
+    with closing(sqlite3.connect(db_path)) as conn, conn:  # no key: the MACs stay as they were
+        conn.execute("INSERT INTO supervision VALUES (?, ?)", (peers[0].id, peers[1].id))
+    left, rows, full, _ = await helpers_read(repo)
+    assert [m.id for m in left] == [peers[2].id, peers[3].id]  # both ends refused
+    assert (rows, full) == (2, 0)
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        conn.execute(
+            "UPDATE members SET certified_until = '2099-01-01' WHERE id = ?", (peers[2].id,)
+        )
+    left, rows, full, _ = await helpers_read(repo)
+    assert [m.id for m in left] == [peers[3].id]
+    # Even with the tag put back as it was, the row is never served unverified: the version
+    # verified before stays (until a full read), the forged one is not taken.
+    with closing(sqlite3.connect(db_path)) as conn, conn:
+        (tag,) = conn.execute(
+            "SELECT tag FROM member_tags WHERE id = ?", (peers[3].id,)
+        ).fetchone()
+        conn.execute("UPDATE members SET role = 'coordinator' WHERE id = ?", (peers[3].id,))
+        conn.execute("UPDATE member_tags SET tag = ? WHERE id = ?", (tag, peers[3].id))
+    left, rows, full, _ = await helpers_read(repo)
+    assert [(m.id, m.role) for m in left] == [(peers[3].id, Role.PEER)] and rows == 0
+
+
+def test_many_changed_rows_or_another_schema_read_everything() -> None:
+    snapshot = ActiveSnapshot()
+    tags = {n: n for n in range(1, 3001)}
+    assert snapshot.changed(tags, 16) is None  # nothing read yet
+    snapshot.replace(tags, 16, ())
+    assert snapshot.changed(dict(tags), 16) == []
+    assert snapshot.changed(tags | {7: 0, 3001: 5}, 16) == [7, 3001]
+    assert snapshot.changed({n: t for n, t in tags.items() if n != 9}, 16) == [9]
+    assert snapshot.changed(tags, 17) is None  # a migration, a trigger dropped...
+    assert snapshot.changed({n: -t for n, t in tags.items()}, 16) is None  # a key rotation
+    share = len(tags) // 8  # past this many, one statement over the table is cheaper
+    some = snapshot.changed({n: -t if n <= share else t for n, t in tags.items()}, 16)
+    assert some is not None and len(some) == share
+    assert snapshot.changed({n: -t if n <= share + 1 else t for n, t in tags.items()}, 16) is None
+    snapshot.replace(None, 16, ())  # the tags cannot be followed: always everything
+    assert snapshot.changed(tags, 16) is None
+
+
+async def test_without_its_triggers_every_read_after_a_commit_reads_everything(
+    repo: Repository, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    peers = [await join(repo, str(100 + n)) for n in range(3)]
+    await helpers_read(repo)
+    with closing(sqlite3.connect(db_path)) as conn, conn:  # as a migration that lost one
+        conn.execute("DROP TRIGGER member_tag_update")
+    _, rows, full, _ = await helpers_read(repo)
+    assert (rows, full) == (3, 1)
+    assert "member change tags are not kept" in caplog.text
+    await repo.set_available(peers[0].id, True)  # no tag moves now: all read again
+    helpers, rows, full, _ = await helpers_read(repo)
+    assert (rows, full) == (3, 1) and helpers[0].available
+
+
+async def test_member_tags_hold_no_order_of_changes(repo: Repository, db_path: Path) -> None:
+    """The tag is clear metadata beside the member's number: random, so it dates nothing (a
+    counter would order the members' last changes: an offer, an accept, a block)."""
+    peers = [await join(repo, str(100 + n)) for n in range(12)]
+    for peer in reversed(peers):
+        await repo.mark_offered(peer.id, NOW)
+    with closing(sqlite3.connect(db_path)) as conn:
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(member_tags)")]
+        tags = [t for (t,) in conn.execute("SELECT tag FROM member_tags ORDER BY id")]
+    assert columns == ["id", "tag"]
+    assert tags != sorted(tags) and tags != sorted(tags, reverse=True)
+    assert len(set(tags)) == len(tags)
