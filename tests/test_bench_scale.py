@@ -26,7 +26,10 @@ def test_the_bench_runs_and_the_index_agrees_with_the_naive_filter(
 ) -> None:
     # Every decision also goes through the naive filter; a different batch raises.
     args = ["--helpers", "300", "--decisions", "150", "--naive-decisions", "150"]
-    assert main([*args, "--db-helpers", "20", "--db-decisions", "2", "--seed", "5"]) == 0
+    assert main([*args, "--db-helpers", "20", "--db-decisions", "4", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     assert "the first 150 decisions: the same batches" in out
     assert "app path, 20 members in SQLite" in out
+    # 20 helpers and the officer read at the first step, then the one helper offered after each.
+    assert "member rows read (and verified) for the helpers: 24, of which 1" in out
+    assert "Roster.updated (when the helpers changed)    |     3 |" in out

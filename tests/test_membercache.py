@@ -173,7 +173,7 @@ async def helpers_read(repo: Repository) -> tuple[tuple[Member, ...], int, int, 
 
 async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Repository) -> None:
     peers = [await join(repo, str(100 + n)) for n in range(6)]
-    await join(repo, "222", Role.OFFICER)
+    officer = await join(repo, "222", Role.OFFICER)
     first, _, full, _ = await helpers_read(repo)
     assert full == 1 and [m.id for m in first] == [p.id for p in peers]
     await repo.mark_offered(peers[2].id, NOW)  # as an offer sent commits
@@ -187,6 +187,10 @@ async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Rep
     again, rows, full, _ = await helpers_read(repo)
     assert (rows, full) == (2, 0)
     assert again[4].ignored_offers == 1 and again[0].available
+    # An officer's row changed: read, and still the very same tuple of helpers.
+    await repo.set_display_name(officer.id, "Pat")
+    same, rows, full, _ = await helpers_read(repo)
+    assert same is again and (rows, full) == (1, 0)
     # A commit that changes no member: nothing read, and the very same tuple.
     await repo.create_invite(
         code(), InviteSpec(role=Role.PEER, agency=None, expires_at=LATER), NOW
@@ -244,18 +248,19 @@ async def test_a_link_or_row_changed_without_the_key_is_read_and_refused(
 
 def test_many_changed_rows_or_another_schema_read_everything() -> None:
     snapshot = ActiveSnapshot()
-    tags = {n: n for n in range(1, 3001)}
+    tags = [(n, n) for n in range(1, 3001)]
     assert snapshot.changed(tags, 16) is None  # nothing read yet
     snapshot.replace(tags, 16, ())
-    assert snapshot.changed(dict(tags), 16) == []
-    assert snapshot.changed(tags | {7: 0, 3001: 5}, 16) == [7, 3001]
-    assert snapshot.changed({n: t for n, t in tags.items() if n != 9}, 16) == [9]
+    assert snapshot.changed(list(tags), 16) == []
+    assert snapshot.changed([*tags[:6], (7, 0), *tags[7:], (3001, 5)], 16) == [7, 3001]
+    assert snapshot.changed(tags[:-1], 16) == [3000]
     assert snapshot.changed(tags, 17) is None  # a migration, a trigger dropped...
-    assert snapshot.changed({n: -t for n, t in tags.items()}, 16) is None  # a key rotation
+    assert snapshot.changed([(n, -t) for n, t in tags], 16) is None  # a key rotation
     share = len(tags) // 8  # past this many, one statement over the table is cheaper
-    some = snapshot.changed({n: -t if n <= share else t for n, t in tags.items()}, 16)
-    assert some is not None and len(some) == share
-    assert snapshot.changed({n: -t if n <= share + 1 else t for n, t in tags.items()}, 16) is None
+    some = snapshot.changed([(n, -t if n <= share else t) for n, t in tags], 16)
+    assert some == list(range(1, share + 1))
+    assert snapshot.changed([(n, -t if n <= share + 1 else t) for n, t in tags], 16) is None
+    assert snapshot.changed(tags[1:], 16) is None  # one row gone at the start shifts them all
     snapshot.replace(None, 16, ())  # the tags cannot be followed: always everything
     assert snapshot.changed(tags, 16) is None
 

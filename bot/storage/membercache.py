@@ -38,7 +38,6 @@ import logging
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable
-from operator import is_
 from pathlib import Path
 
 from bot.model import Member, MemberId, Role
@@ -79,57 +78,82 @@ class ChangeWatch:
         self._conn.close()
 
 
+Tags = list[tuple[int, int]]  # (member number, change tag), by number
+Roles = frozenset[Role] | None
+
+
 class ActiveSnapshot:
     """The active members as last read and verified, and every member row's change tag then:
     what a read after a commit starts from (it reads only the rows whose tag moved)."""
 
     def __init__(self) -> None:
-        self._tags: dict[int, int] | None = None  # None: read everything next time
+        self._tags: Tags | None = None  # None: read everything next time
         self._schema: int | None = None
         self._active: dict[MemberId, Member] = {}
-        self._everyone: tuple[Member, ...] = ()
-        self._served: dict[frozenset[Role] | None, tuple[Member, ...]] = {}
+        # Per roles: the tuple last served, and each member's place in it.
+        self._served: dict[Roles, tuple[tuple[Member, ...], dict[MemberId, int]]] = {}
         # Member rows read (and verified) for the lists so far, and how many reads were of all.
         self.rows_read = 0
         self.full_reads = 0
 
-    def changed(self, tags: dict[int, int], schema: int) -> list[int] | None:
-        """Member numbers whose row changed (or went) since the snapshot; None: read all."""
+    def changed(self, tags: Tags, schema: int) -> list[int] | None:
+        """Member numbers whose row changed (or came, or went) since the snapshot; None: read
+        them all. Both lists are by number, so a pair that differs names changed rows (one
+        row more or less shifts all that follow, and reads all of them)."""
         old = self._tags
         if old is None or schema != self._schema:
             return None
         if tags == old:
             return []
-        changed = [member_id for member_id, tag in tags.items() if old.get(member_id) != tag]
-        changed.extend(old.keys() - tags.keys())
+        differ = [(new, was) for new, was in zip(tags, old, strict=False) if new != was]
+        changed = {new[0] for new, _ in differ} | {was[0] for _, was in differ}
+        changed.update(row[0] for row in tags[len(old) :])
+        changed.update(row[0] for row in old[len(tags) :])
         if len(changed) > max(_MOST_CHANGED, len(tags) // _MOST_CHANGED_SHARE):
             return None
-        return changed
+        return sorted(changed)
 
-    def replace(self, tags: dict[int, int] | None, schema: int, active: Iterable[Member]) -> None:
+    def replace(self, tags: Tags | None, schema: int, active: Iterable[Member]) -> None:
         """After a full read: `active` verified; `tags` None when rows cannot be followed
         (the triggers are missing), so the next read is a full one again."""
         self._tags, self._schema = tags, schema
         self._active = {member.id: member for member in active}
-        self._everyone = tuple(self._active[key] for key in sorted(self._active))
+        self._served.clear()
 
-    def update(self, tags: dict[int, int], changed: list[int], active: Iterable[Member]) -> None:
+    def update(self, tags: Tags, changed: list[int], active: Iterable[Member]) -> None:
         """After reading the `changed` rows: `active`, those of them active and verified."""
         self._tags = tags
-        for member_id in changed:
-            self._active.pop(MemberId(member_id), None)
-        self._active.update((member.id, member) for member in active)
-        self._everyone = tuple(self._active[key] for key in sorted(self._active))
+        found = {member.id: member for member in active}
+        before = {MemberId(n): self._active.pop(MemberId(n), None) for n in changed}
+        self._active.update(found)
+        for roles, (served, places) in list(self._served.items()):
+            patch: dict[int, Member] = {}
+            for member_id, was in before.items():
+                now = found.get(member_id)
+                was_in = was is not None and (roles is None or was.role in roles)
+                now_in = now is not None and (roles is None or now.role in roles)
+                if was_in and now_in and now is not None:
+                    patch[places[member_id]] = now
+                elif was_in or now_in:  # someone came or went: made again when asked for
+                    del self._served[roles]
+                    break
+            else:
+                if patch:
+                    members = list(served)
+                    for place, member in patch.items():
+                        members[place] = member
+                    self._served[roles] = (tuple(members), places)
 
-    def active(self, roles: frozenset[Role] | None) -> tuple[Member, ...]:
+    def active(self, roles: Roles) -> tuple[Member, ...]:
         """The active members of `roles`, by number: the very tuple served last time if none
         of them changed, so whatever was built from it may still be kept."""
-        found = tuple(m for m in self._everyone if roles is None or m.role in roles)
         served = self._served.get(roles)
-        if served is not None and len(served) == len(found) and all(map(is_, served, found)):
-            return served
-        self._served[roles] = found
-        return found
+        if served is None:
+            everyone = (self._active[key] for key in sorted(self._active))
+            found = tuple(m for m in everyone if roles is None or m.role in roles)
+            served = (found, {member.id: place for place, member in enumerate(found)})
+            self._served[roles] = served
+        return served[0]
 
 
 class MemberCache:
