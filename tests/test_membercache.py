@@ -13,7 +13,7 @@ import pytest
 from bot.model import HELPER_ROLES, Member, Role
 from bot.sandbox.harness import Sandbox
 from bot.storage.invites import InviteSpec
-from bot.storage.membercache import ActiveSnapshot
+from bot.storage.membercache import ActiveSnapshot, by_bucket
 from bot.storage.repository import Repository
 from crypto import Vault
 from handlers.matching import helper_roster
@@ -167,8 +167,18 @@ async def helpers_read(repo: Repository) -> tuple[tuple[Member, ...], int, int, 
         helpers = await repo.active_members(HELPER_ROLES)
     finally:
         await repo._conn.set_trace_callback(None)  # type: ignore[arg-type]  # None: tracing off
-    reads = [s for s in seen if "FROM members" in s]
+    reads = [s for s in seen if "FROM member" in s]
     return helpers, cache.snapshot.rows_read - rows, cache.snapshot.full_reads - full, reads
+
+
+def assert_sums_agree(db_path: Path) -> None:
+    """The triggers' sums by bucket are the sums of the tags."""
+    with closing(sqlite3.connect(db_path)) as conn:
+        kept = dict(conn.execute("SELECT bucket, digest FROM member_tag_buckets"))
+        tags = list(conn.execute("SELECT id, tag FROM member_tags"))
+    assert {b: s for b, s in kept.items() if s} == {
+        b: sum(t.values()) for b, t in by_bucket(tags).items() if sum(t.values())
+    }
 
 
 async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Repository) -> None:
@@ -179,7 +189,11 @@ async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Rep
     await repo.mark_offered(peers[2].id, NOW)  # as an offer sent commits
     after, rows, full, reads = await helpers_read(repo)
     assert (rows, full) == (1, 0)
-    assert len(reads) == 1 and reads[0].endswith(f"FROM members WHERE id IN ({peers[2].id})")
+    assert reads == [  # the sums, the tags of one bucket, one member
+        "SELECT bucket, digest FROM member_tag_buckets ORDER BY bucket",
+        "SELECT id, tag FROM member_tags WHERE id BETWEEN 0 AND 63",
+        f"SELECT * FROM members WHERE id IN ({peers[2].id})",  # noqa: S608 - a statement seen
+    ]
     assert after[2].last_offered_at == NOW
     assert [n for n in range(6) if after[n] is not first[n]] == [2]
     await repo.count_ignored_offer(peers[4].id)  # as an offer timing out commits
@@ -196,7 +210,8 @@ async def test_a_step_after_its_own_commit_reads_only_the_changed_rows(repo: Rep
         code(), InviteSpec(role=Role.PEER, agency=None, expires_at=LATER), NOW
     )
     same, rows, full, reads = await helpers_read(repo)
-    assert same is again and (rows, full, reads) == (0, 0, [])
+    assert same is again and (rows, full) == (0, 0)
+    assert reads == ["SELECT bucket, digest FROM member_tag_buckets ORDER BY bucket"]
 
 
 async def test_a_revoke_and_a_purge_by_another_connection_leave_the_list_at_once(
@@ -216,6 +231,7 @@ async def test_a_revoke_and_a_purge_by_another_connection_leave_the_list_at_once
         assert (rows, full) == (1, 0)
     finally:
         await cli.close()
+    assert_sums_agree(db_path)
 
 
 async def test_a_link_or_row_changed_without_the_key_is_read_and_refused(
@@ -244,25 +260,31 @@ async def test_a_link_or_row_changed_without_the_key_is_read_and_refused(
         conn.execute("UPDATE member_tags SET tag = ? WHERE id = ?", (tag, peers[3].id))
     left, rows, full, _ = await helpers_read(repo)
     assert [(m.id, m.role) for m in left] == [(peers[3].id, Role.PEER)] and rows == 0
+    assert_sums_agree(db_path)
 
 
 def test_many_changed_rows_or_another_schema_read_everything() -> None:
     snapshot = ActiveSnapshot()
     tags = [(n, n) for n in range(1, 3001)]
-    assert snapshot.changed(tags, 16) is None  # nothing read yet
-    snapshot.replace(tags, 16, ())
-    assert snapshot.changed(list(tags), 16) == []
-    assert snapshot.changed([*tags[:6], (7, 0), *tags[7:], (3001, 5)], 16) == [7, 3001]
-    assert snapshot.changed(tags[:-1], 16) == [3000]
-    assert snapshot.changed(tags, 17) is None  # a migration, a trigger dropped...
-    assert snapshot.changed([(n, -t) for n, t in tags], 16) is None  # a key rotation
-    share = len(tags) // 8  # past this many, one statement over the table is cheaper
-    some = snapshot.changed([(n, -t if n <= share else t) for n, t in tags], 16)
+    buckets = sorted((b, sum(t.values())) for b, t in by_bucket(tags).items())
+    assert snapshot.buckets_changed(buckets, 16) is None  # nothing read yet
+    snapshot.replace(buckets, 16, tags, ())
+    assert snapshot.buckets_changed(list(buckets), 16) == []
+    assert snapshot.buckets_changed([*buckets[:3], (3, 0), *buckets[4:], (47, 1)], 16) == [3, 47]
+    assert snapshot.buckets_changed(buckets[:-1], 16) == [buckets[-1][0]]
+    assert snapshot.buckets_changed(buckets, 17) is None  # a migration, a trigger dropped...
+    assert snapshot.rows_changed({3: {n: n for n in range(192, 256)}}) == []
+    assert snapshot.rows_changed({3: {n: n + (n == 200) for n in range(193, 257)}}) == [
+        192,
+        200,
+        256,
+    ]
+    share = len(tags) // 8  # past this many, one read of every member is cheaper
+    some = snapshot.rows_changed(by_bucket((n, -t if n <= share else t) for n, t in tags))
     assert some == list(range(1, share + 1))
-    assert snapshot.changed([(n, -t if n <= share + 1 else t) for n, t in tags], 16) is None
-    assert snapshot.changed(tags[1:], 16) is None  # one row gone at the start shifts them all
-    snapshot.replace(None, 16, ())  # the tags cannot be followed: always everything
-    assert snapshot.changed(tags, 16) is None
+    assert snapshot.rows_changed(by_bucket((n, -t) for n, t in tags[: share + 1])) is None
+    snapshot.replace(None, 16, tags, ())  # the tags cannot be followed: always everything
+    assert snapshot.buckets_changed(buckets, 16) is None
 
 
 async def test_without_its_triggers_every_read_after_a_commit_reads_everything(
@@ -288,7 +310,10 @@ async def test_member_tags_hold_no_order_of_changes(repo: Repository, db_path: P
         await repo.mark_offered(peer.id, NOW)
     with closing(sqlite3.connect(db_path)) as conn:
         columns = [row[1] for row in conn.execute("PRAGMA table_info(member_tags)")]
+        sums = [row[1] for row in conn.execute("PRAGMA table_info(member_tag_buckets)")]
         tags = [t for (t,) in conn.execute("SELECT tag FROM member_tags ORDER BY id")]
-    assert columns == ["id", "tag"]
+        (digest,) = conn.execute("SELECT digest FROM member_tag_buckets").fetchone()
+    assert columns == ["id", "tag"] and sums == ["bucket", "digest"]
+    assert digest == sum(tags)  # twelve members: one bucket
     assert tags != sorted(tags) and tags != sorted(tags, reverse=True)
     assert len(set(tags)) == len(tags)

@@ -78,17 +78,27 @@ class ChangeWatch:
         self._conn.close()
 
 
-Tags = list[tuple[int, int]]  # (member number, change tag), by number
+Pairs = list[tuple[int, int]]  # (bucket, sum of its tags) or (member number, tag), in order
 Roles = frozenset[Role] | None
+BUCKET_SHIFT = 6  # a bucket is the members whose number >> 6 is the same (member_tag_buckets)
+
+
+def by_bucket(tags: Iterable[tuple[int, int]]) -> dict[int, dict[int, int]]:
+    found: dict[int, dict[int, int]] = {}
+    for member_id, tag in tags:
+        found.setdefault(member_id >> BUCKET_SHIFT, {})[member_id] = tag
+    return found
 
 
 class ActiveSnapshot:
-    """The active members as last read and verified, and every member row's change tag then:
-    what a read after a commit starts from (it reads only the rows whose tag moved)."""
+    """The active members as last read and verified, and every member row's change tag then
+    (with the sums of the tags by bucket): what a read after a commit starts from. It reads
+    the sums, the tags of the buckets whose sum moved, and the rows whose tag moved."""
 
     def __init__(self) -> None:
-        self._tags: Tags | None = None  # None: read everything next time
+        self._buckets: Pairs | None = None  # None: read everything next time
         self._schema: int | None = None
+        self._tags: dict[int, dict[int, int]] = {}  # bucket -> member number -> tag
         self._active: dict[MemberId, Member] = {}
         # Per roles: the tuple last served, and each member's place in it.
         self._served: dict[Roles, tuple[tuple[Member, ...], dict[MemberId, int]]] = {}
@@ -96,33 +106,54 @@ class ActiveSnapshot:
         self.rows_read = 0
         self.full_reads = 0
 
-    def changed(self, tags: Tags, schema: int) -> list[int] | None:
-        """Member numbers whose row changed (or came, or went) since the snapshot; None: read
-        them all. Both lists are by number, so a pair that differs names changed rows (one
-        row more or less shifts all that follow, and reads all of them)."""
-        old = self._tags
+    def buckets_changed(self, buckets: Pairs, schema: int) -> list[int] | None:
+        """Buckets whose sum of tags moved (or that came or went) since the snapshot; None:
+        read everything. Both lists are in bucket order, so a pair that differs names changed
+        buckets (one more or less shifts all that follow, and names all of them)."""
+        old = self._buckets
         if old is None or schema != self._schema:
             return None
-        if tags == old:
+        if buckets == old:
             return []
-        differ = [(new, was) for new, was in zip(tags, old, strict=False) if new != was]
+        differ = [(new, was) for new, was in zip(buckets, old, strict=False) if new != was]
         changed = {new[0] for new, _ in differ} | {was[0] for _, was in differ}
-        changed.update(row[0] for row in tags[len(old) :])
-        changed.update(row[0] for row in old[len(tags) :])
-        if len(changed) > max(_MOST_CHANGED, len(tags) // _MOST_CHANGED_SHARE):
+        changed.update(pair[0] for pair in buckets[len(old) :])
+        changed.update(pair[0] for pair in old[len(buckets) :])
+        return sorted(changed)
+
+    def rows_changed(self, tags: dict[int, dict[int, int]]) -> list[int] | None:
+        """Member numbers whose tag moved (or came, or went) in the buckets `tags` holds, read
+        now; None: so many that one read of every member costs less."""
+        changed: list[int] = []
+        for bucket, now in tags.items():
+            was = self._tags.get(bucket, {})
+            changed.extend(n for n in now.keys() | was.keys() if now.get(n) != was.get(n))
+        total = sum(map(len, self._tags.values()))
+        if len(changed) > max(_MOST_CHANGED, total // _MOST_CHANGED_SHARE):
             return None
         return sorted(changed)
 
-    def replace(self, tags: Tags | None, schema: int, active: Iterable[Member]) -> None:
-        """After a full read: `active` verified; `tags` None when rows cannot be followed
+    def replace(
+        self, buckets: Pairs | None, schema: int, tags: Pairs, active: Iterable[Member]
+    ) -> None:
+        """After a full read: `active` verified; `buckets` None when rows cannot be followed
         (the triggers are missing), so the next read is a full one again."""
-        self._tags, self._schema = tags, schema
+        self._buckets, self._schema = buckets, schema
+        self._tags = by_bucket(tags)
         self._active = {member.id: member for member in active}
         self._served.clear()
 
-    def update(self, tags: Tags, changed: list[int], active: Iterable[Member]) -> None:
-        """After reading the `changed` rows: `active`, those of them active and verified."""
-        self._tags = tags
+    def update(
+        self,
+        buckets: Pairs,
+        tags: dict[int, dict[int, int]],
+        changed: list[int],
+        active: Iterable[Member],
+    ) -> None:
+        """After reading the `changed` rows of the buckets in `tags`: `active`, those of them
+        active and verified."""
+        self._buckets = buckets
+        self._tags.update(tags)
         found = {member.id: member for member in active}
         before = {MemberId(n): self._active.pop(MemberId(n), None) for n in changed}
         self._active.update(found)

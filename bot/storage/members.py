@@ -35,13 +35,16 @@ from bot.storage.integrity import (
     links_by_member,
     member_mac_fields,
 )
-from bot.storage.membercache import ActiveSnapshot
+from bot.storage.membercache import BUCKET_SHIFT, ActiveSnapshot, by_bucket
 from crypto import DecryptionError
 
 log = logging.getLogger(__name__)
 
 # The triggers of migration 0016 that keep `member_tags` (see membercache.py).
 TAG_TRIGGERS = (
+    "member_tag_bucket_insert",
+    "member_tag_bucket_update",
+    "member_tag_bucket_delete",
     "member_tag_insert",
     "member_tag_update",
     "member_tag_delete",
@@ -51,6 +54,11 @@ TAG_TRIGGERS = (
 )
 
 _ALL_LINKS = "SELECT supervisor_id, report_id FROM supervision"
+_BUCKETS = "SELECT bucket, digest FROM member_tag_buckets ORDER BY bucket"
+_TAGS = "SELECT id, tag FROM member_tags ORDER BY id"
+_TAGS_BETWEEN = "SELECT id, tag FROM member_tags WHERE id BETWEEN ? AND ?"
+# Past this many buckets changed (or this share of all), every tag is read in one statement.
+_MOST_BUCKETS = 8
 _LINKS_OF = (
     "SELECT supervisor_id, report_id FROM supervision WHERE supervisor_id = ? OR report_id = ?"
 )
@@ -264,27 +272,55 @@ class MemberStore(StoreBase):
         """Bring `snapshot` up to the database: the rows whose change tag moved, or all."""
         version = await self._fetch_locked("PRAGMA schema_version", ())
         schema = int(version[0]) if version is not None else 0
-        async with self._conn.execute("SELECT id, tag FROM member_tags ORDER BY id") as cursor:
-            cursor.row_factory = None  # plain tuples: 10,000 of them are compared as they come
-            tags: list[tuple[int, int]] = list(await cursor.fetchall())  # type: ignore[arg-type]
-        changed = snapshot.changed(tags, schema)
+        buckets = await self._pairs_locked(_BUCKETS, ())
+        moved = snapshot.buckets_changed(buckets, schema)
+        if moved is None:
+            await self._read_all_locked(snapshot, buckets, schema)
+            return
+        if not moved:
+            return
+        tags: dict[int, dict[int, int]] = {bucket: {} for bucket in moved}
+        if len(moved) > max(_MOST_BUCKETS, len(buckets) // _MOST_BUCKETS):
+            found = by_bucket(await self._pairs_locked(_TAGS, ()))
+            tags = {bucket: found.get(bucket, {}) for bucket in found.keys() | tags.keys()}
+        else:
+            for bucket in moved:
+                first = bucket << BUCKET_SHIFT
+                span = (first, first + (1 << BUCKET_SHIFT) - 1)
+                tags[bucket] = dict(await self._pairs_locked(_TAGS_BETWEEN, span))
+        changed = snapshot.rows_changed(tags)
         if changed is None:
-            rows = await self._fetch_all_locked("SELECT * FROM members WHERE active = 1")
-            links = links_by_member(await self._fetch_all_locked(_ALL_LINKS))
-            followed = await self._tags_kept_locked()
-            snapshot.replace(tags if followed else None, schema, self._verified(rows, links))
-            snapshot.full_reads += 1
-        elif changed:
+            await self._read_all_locked(snapshot, buckets, schema)
+            return
+        if changed:
             marks = ", ".join("?" * len(changed))
             of_rows = f"SELECT * FROM members WHERE id IN ({marks})"  # noqa: S608 - only marks
             rows = await self._fetch_all_locked(of_rows, tuple(changed))
             of_links = f"{_ALL_LINKS} WHERE supervisor_id IN ({marks}) OR report_id IN ({marks})"
             links = links_by_member(await self._fetch_all_locked(of_links, (*changed, *changed)))
             active = [row for row in rows if row["active"]]
-            snapshot.update(tags, changed, self._verified(active, links))
+            snapshot.rows_read += len(rows)
+            snapshot.update(buckets, tags, changed, self._verified(active, links))
         else:
-            rows = []
+            snapshot.update(buckets, tags, [], [])
+
+    async def _read_all_locked(
+        self, snapshot: ActiveSnapshot, buckets: list[tuple[int, int]], schema: int
+    ) -> None:
+        tags = await self._pairs_locked(_TAGS, ())
+        rows = await self._fetch_all_locked("SELECT * FROM members WHERE active = 1")
+        links = links_by_member(await self._fetch_all_locked(_ALL_LINKS))
+        followed = await self._tags_kept_locked()
+        active = self._verified(rows, links)
+        snapshot.replace(buckets if followed else None, schema, tags, active)
+        snapshot.full_reads += 1
         snapshot.rows_read += len(rows)
+
+    async def _pairs_locked(self, sql: str, params: tuple[Any, ...]) -> list[tuple[int, int]]:
+        """Two-integer rows as plain tuples (thousands of them, compared as they come)."""
+        async with self._conn.execute(sql, params) as cursor:
+            cursor.row_factory = None
+            return list(await cursor.fetchall())  # type: ignore[arg-type]
 
     def _verified(self, rows: list[aiosqlite.Row], links: dict[int, Links]) -> list[Member]:
         found = (self._member(row, links.get(row["id"], Links())) for row in rows)
