@@ -317,3 +317,27 @@ async def test_member_tags_hold_no_order_of_changes(repo: Repository, db_path: P
     assert digest == sum(tags)  # twelve members: one bucket
     assert tags != sorted(tags) and tags != sorted(tags, reverse=True)
     assert len(set(tags)) == len(tags)
+
+
+async def test_the_upgrade_tags_every_member_already_there(db_path: Path, vault: Vault) -> None:
+    repo = await Repository.open(db_path, vault)
+    peers = [await join(repo, str(100 + n)) for n in range(70)]  # two buckets
+    await repo.close()
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:  # back to v15
+        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            conn.execute(f'DROP TRIGGER "{name}"')
+        conn.execute("DROP TABLE member_tags")
+        conn.execute("DROP TABLE member_tag_buckets")
+        conn.execute("PRAGMA user_version = 15")
+    upgraded = await Repository.open(db_path, vault)
+    try:
+        with closing(sqlite3.connect(db_path)) as conn:
+            tagged = [n for (n,) in conn.execute("SELECT id FROM member_tags ORDER BY id")]
+        assert tagged == [p.id for p in peers]
+        assert_sums_agree(db_path)
+        await helpers_read(upgraded)
+        await upgraded.set_available(peers[66].id, True)
+        helpers, rows, full, _ = await helpers_read(upgraded)
+        assert (rows, full) == (1, 0) and helpers[66].available
+    finally:
+        await upgraded.close()
