@@ -14,6 +14,7 @@ from bot.model import HELPER_ROLES, Member, Role
 from bot.sandbox.harness import Sandbox
 from bot.storage.invites import InviteSpec
 from bot.storage.membercache import ActiveSnapshot, by_bucket
+from bot.storage.members import TAG_TRIGGERS
 from bot.storage.repository import Repository
 from crypto import Vault
 from handlers.matching import helper_roster
@@ -323,12 +324,12 @@ async def test_the_upgrade_tags_every_member_already_there(db_path: Path, vault:
     repo = await Repository.open(db_path, vault)
     peers = [await join(repo, str(100 + n)) for n in range(70)]  # two buckets
     await repo.close()
-    with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:  # back to v15
-        for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as conn:  # back to v16
+        for name in TAG_TRIGGERS:
             conn.execute(f'DROP TRIGGER "{name}"')
         conn.execute("DROP TABLE member_tags")
         conn.execute("DROP TABLE member_tag_buckets")
-        conn.execute("PRAGMA user_version = 15")
+        conn.execute("PRAGMA user_version = 16")
     upgraded = await Repository.open(db_path, vault)
     try:
         with closing(sqlite3.connect(db_path)) as conn:

@@ -21,7 +21,7 @@ contact clock loads every helper per step and builds its routing index from them
 committed the very same tuple is served again, so the index built from it can be kept too.
 
 After a commit that list is not read again whole: every member row carries a change tag (the
-`member_tags` table, migration 0016), a random number SQLite itself draws again on every change
+`member_tags` table, migration 0017), a random number SQLite itself draws again on every change
 of the row or of its supervision links, so no write path has to remember anything and another
 process's change is seen too. `ActiveSnapshot` keeps the tags as last read with the verified
 active members; the store then reads, opens and MAC-checks only the rows whose tag differs

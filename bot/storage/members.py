@@ -40,7 +40,7 @@ from crypto import DecryptionError
 
 log = logging.getLogger(__name__)
 
-# The triggers of migration 0016 that keep `member_tags` (see membercache.py).
+# The triggers of migration 0017 that keep `member_tags` (see membercache.py).
 TAG_TRIGGERS = (
     "member_tag_bucket_insert",
     "member_tag_bucket_update",

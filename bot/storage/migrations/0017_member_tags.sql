@@ -1,4 +1,4 @@
--- v16: a change tag per member, kept by SQLite itself: a random number drawn again whenever the
+-- v17: a change tag per member, kept by SQLite itself: a random number drawn again whenever the
 -- member's row or one of their supervision links changes, whoever writes (the bot, the CLI in
 -- another process). The bot's in-memory list of verified members then re-reads only the rows
 -- whose tag differs from the one it last saw (bot/storage/membercache.py). Random, not a
