@@ -479,6 +479,7 @@ class Catalog:
         "On call: {accepted} of {wanted}. Said no: {declined}. No answer yet: {waiting}."
     )
     incident_named: str = "On call and fine to be named: {names}."
+    incident_closes_on: str = "It closes by itself on {day}."
     incident_nobody_left: str = "Everyone who could be paged has been paged."
     incident_close_button: str = "Close {agency}"
     incident_closed: Plural = Plural(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from bot.catalog import Catalog
 from bot.escalation import PendingOffer, refill
@@ -107,7 +107,11 @@ async def show_incidents(turn: Turn) -> None:
     if not incidents:
         await turn.say(text.incident_none_open)
         return
-    lines = [await status_line(services, text, incident) for incident in incidents]
+    days = services.config.incidents.auto_close_days
+    lines = []
+    for incident in incidents:
+        closes = text.incident_closes_on.format(day=incident.closes_on(days).isoformat())
+        lines.append(f"{await status_line(services, text, incident)}\n{closes}")
     buttons = tuple(
         turn.choice(text.incident_close_button.format(agency=i.agency), "incx", i.id)
         for i in incidents
@@ -179,8 +183,8 @@ async def tick(services: Services) -> None:
 
 def _lasted(services: Services, incident: Incident) -> bool:
     """Open for its whole time: only the day it opened is kept, so counted in days."""
-    days = timedelta(days=services.config.incidents.auto_close_days)
-    return services.clock().astimezone(UTC).date() >= incident.opened_on + days
+    closes_on = incident.closes_on(services.config.incidents.auto_close_days)
+    return services.clock().astimezone(UTC).date() >= closes_on
 
 
 async def advance(services: Services, incident: Incident) -> None:

@@ -3,6 +3,8 @@ and with the bot stopped (a close finishes at once)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from bot.catalog import EN
@@ -41,6 +43,8 @@ async def test_the_cli_opens_lists_and_closes_incidents(
     assert await cli("--config", config, "incident", "list") == 0
     listed = capsys.readouterr().out
     assert "Springfield PD" in listed and "on call 1 of 1" in listed
+    closes = datetime.now(UTC).date() + timedelta(days=14)  # the CLI opens on today's date
+    assert listed.rstrip().endswith(f"closes by itself {closes.isoformat()}")
 
     # Closed while the bot runs: the bot tells the helper and the coordinators, then deletes.
     assert await cli("--config", config, "incident", "close", "Springfield", "PD") == 0

@@ -278,6 +278,8 @@ async def test_an_incident_closes_by_itself_after_its_days(
     other = await sandbox.join("Riley", Role.COORDINATOR)
     await open_incident(morgan, 1)
     assert "It closes by itself after 14 days." in morgan.texts()[-1]
+    await morgan.send("/incident")
+    await morgan.wait_for(EN.incident_closes_on.format(day="2026-12-08"))  # opened 2026-11-24
     await alex.press(await alex.wait_for(PAGE), EN.page_accept)
     await alex.wait_for("May I tell the coordinator")
     assert sandbox.app is not None

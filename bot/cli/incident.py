@@ -72,6 +72,8 @@ def _open(config: Config | None, args: argparse.Namespace) -> int:
 
 
 def _list(config: Config | None, args: argparse.Namespace) -> int:
+    days = (config.incidents if config else IncidentsConfig()).auto_close_days
+
     async def action(repo: Repository, _args: argparse.Namespace) -> int:
         from bot.storage.incidents import PageState  # noqa: PLC0415 - keeps `--help` light
 
@@ -95,6 +97,7 @@ def _list(config: Config | None, args: argparse.Namespace) -> int:
                 f", said no {states.count(PageState.DECLINED)}, no answer yet {waiting}"
                 + (f", named: {', '.join(named)}" if named else "")
                 + ("  (closing)" if incident.closing else "")
+                + f"  closes by itself {incident.closes_on(days).isoformat()}"
             )
         return EXIT_OK
 

@@ -43,6 +43,10 @@ class Incident:
     named: frozenset[MemberId] = field(default_factory=frozenset)  # may be named to coordinators
     closing: bool = False  # closed from the CLI: the running bot tells the helpers, then deletes
 
+    def closes_on(self, days: int) -> date:
+        """The day it closes by itself, open `days` ([incidents] auto_close_days) by then."""
+        return self.opened_on + timedelta(days=days)
+
 
 @dataclass(frozen=True, slots=True)
 class PageRecord:
