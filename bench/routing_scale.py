@@ -409,7 +409,8 @@ async def run_db(
                 if kept is None:
                     kept = (loaded, build.time(functools.partial(Roster.of, loaded, ZONE)))
                 elif kept[0] is not loaded:
-                    kept = (loaded, update.time(functools.partial(kept[1].updated, loaded)))
+                    since = functools.partial(kept[1].updated, loaded, kept[0])
+                    kept = (loaded, update.time(since))
                 roster = kept[1]
                 query = replace(decision.query, request=request, asked_again=frozenset())
                 decide.time(

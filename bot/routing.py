@@ -11,6 +11,8 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from itertools import compress
+from operator import is_not
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.hours import WeeklyHours, current_window_end
@@ -399,13 +401,24 @@ class Roster:
         position = {helper.id: index for index, helper in enumerate(members)}
         return cls(members, default_zone, indexes, position, position, members)
 
-    def updated(self, helpers: Iterable[Member]) -> Roster:
+    def updated(self, helpers: Iterable[Member], since: Sequence[Member] | None = None) -> Roster:
         """The roster of `helpers` (equal to `Roster.of(helpers, default_zone)`), built from
         this one: only the helpers that are new, gone, or not the very object kept here are
         placed again, and the index changes only for those whose role, /available or hours
-        changed. This roster stays as it was."""
+        changed. This roster stays as it was.
+
+        `since`: the very helpers this roster was built or last updated from, in the order
+        `helpers` comes in. When the same members come in the same order, only the places
+        where the objects differ are looked at (not every helper's place in the roster)."""
         members = tuple(helpers)
         old, position = self.helpers, self._position
+        if since is not None and len(since) == len(members):
+            places = list(compress(range(len(members)), map(is_not, members, since)))
+            if all(
+                members[i].id == since[i].id and old[position[since[i].id]] is since[i]
+                for i in places
+            ):
+                return self._with(members, [members[i] for i in places], set())
         changed: list[Member] = []
         kept = 0
         for helper in members:
@@ -417,6 +430,11 @@ class Roster:
                 if old[at] is not helper:
                     changed.append(helper)
         gone = set(position) - {h.id for h in members} if kept < len(old) else set()
+        return self._with(members, changed, gone)
+
+    def _with(
+        self, members: tuple[Member, ...], changed: list[Member], gone: set[MemberId]
+    ) -> Roster:
         if not changed and not gone:
             return self
         if (

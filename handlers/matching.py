@@ -296,7 +296,7 @@ async def helper_roster(services: Services) -> Roster:
     if kept is None:
         kept = (helpers, Roster.of(helpers, services.config.program.timezone))
     elif kept[0] is not helpers:
-        kept = (helpers, kept[1].updated(helpers))
+        kept = (helpers, kept[1].updated(helpers, since=kept[0]))
     services.helper_roster = kept
     return kept[1]
 

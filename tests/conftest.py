@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,9 +86,11 @@ def roster_updates_checked(monkeypatch: pytest.MonkeyPatch) -> list[Roster]:
     updated: list[Roster] = []
     update = Roster.updated
 
-    def checked_update(roster: Roster, helpers: Iterable[Member]) -> Roster:
+    def checked_update(
+        roster: Roster, helpers: Iterable[Member], since: Sequence[Member] | None = None
+    ) -> Roster:
         helpers = tuple(helpers)
-        result = update(roster, helpers)
+        result = update(roster, helpers, since)
         assert_built_alike(result, helpers)
         updated.append(result)
         return result

@@ -112,14 +112,17 @@ def test_an_updated_roster_is_the_roster_built_from_the_same_helpers(
         for _ in range(data.draw(st.integers(0, 3))):  # joined
             step.append(data.draw(helpers(next_id)))
             next_id += 1
-        current = sorted(step, key=lambda h: h.id)
+        previous, current = current, sorted(step, key=lambda h: h.id)
         updated = roster.updated(current)
         assert_built_alike(updated, current)
+        followed = roster.updated(current, since=previous)  # what it was made from
+        assert_built_alike(followed, current)
         rebuilt = Roster.of(current, ZONE)
         asked = queries(data, [h.id for h in current])
         assert decisions(updated, asked) == decisions(rebuilt, asked)
+        assert decisions(followed, asked) == decisions(rebuilt, asked)
         assert (roster.helpers, contents(roster)) == before  # the old one is left as it was
-        roster = updated
+        roster = data.draw(st.sampled_from([updated, followed]))
 
 
 def test_an_update_with_nothing_changed_is_the_same_roster_and_many_changes_rebuild() -> None:
