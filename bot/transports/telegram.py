@@ -296,6 +296,8 @@ class TelegramTransport:
         self._ledger_writer: asyncio.Task[None] | None = None
         self._replayed: set[int] = set()  # handled before a crash: skip when they come back
         self._spill_rows: dict[str, str] = {}  # chat -> its ledger row, while it has spilled
+        self._spill_lock = asyncio.Lock()
+        self._posts = 0  # webhook requests waiting for their answer
         self.stats = PollStats()
         self._webhook = webhook
         self._webhook_runner: web.AppRunner | None = None
@@ -554,41 +556,49 @@ class TelegramTransport:
         return any(chat_of.get(u) in rows for u in self._inflight.since)
 
     async def _spill(self) -> None:
-        """The last poll brought a whole window (newer updates may be waiting), more than half
-        of it still in hand, and the oldest has waited past `poll_around_after`: a slow chat's
-        backlog would keep everything newer unfetched. Confirm past what is in hand (parsed
-        and queued in memory), after noting durably, once for this spill, which chats have
-        spilled updates; each chat's note is dropped once they are handled. A stop that cuts
-        them off leaves the note, and the person is told after the restart (they are not sent
-        again). Spilling only the oldest half window was tried: a newcomer behind three windows
-        then waited for six spills, while half the backlog went out. Without a ledger nothing
-        is spilled."""
-        ledger, inflight = self._ledger, self._inflight
-        if ledger is None:
-            return
+        """Polling: the last poll brought a whole window (newer updates may be waiting), more
+        than half of it still in hand, and the oldest has waited past `poll_around_after`: a
+        slow chat's backlog would keep everything newer unfetched. Confirm past what is in hand
+        (parsed and queued in memory), see `_note_spilled`. Spilling only the oldest half window
+        was tried: a newcomer behind three windows then waited for six spills, while half the
+        backlog went out."""
+        inflight = self._inflight
         unqueued = [u for u in inflight.since if u not in inflight.chat_of]
         below = min(unqueued, default=None)  # only what is queued can be spilled
-        chats = {inflight.chat_of[u] for u in inflight.since if below is None or u < below}
-        new = chats - self._spill_rows.keys()
-        if new:
-            try:
-                self._spill_rows.update(
-                    await ledger.record_spilled(Platform.TELEGRAM.value, sorted(new))
-                )
-            except Exception as exc:
-                _log.error("spill not noted: %s at %s", type(exc).__name__, where(exc))
-                return  # nothing confirmed that is not noted
-        moved = 0
-        for update_id in list(inflight.since):  # some may have finished during the write
-            chat = inflight.chat_of.get(update_id)
-            early = below is None or update_id < below
-            if early and chat is not None and chat in self._spill_rows:
-                del inflight.since[update_id]
-                inflight.spilled[update_id] = chat
-                moved += 1
-        self.stats.spills += 1
-        self.stats.spilled += moved
-        _log.info("%d updates in hand confirmed early, for %d chats", moved, len(chats))
+        await self._note_spilled([u for u in inflight.since if below is None or u < below])
+
+    async def _note_spilled(self, update_ids: Sequence[int]) -> bool:
+        """Note durably, once for this spill, which chats have these updates in hand, then
+        count them as spilled (the caller confirms them: a poll's offset past them, or a
+        webhook's early 200). Each chat's note is dropped once its spilled updates are handled;
+        a stop that cuts them off leaves the note, and the person is told after the restart
+        (they are not sent again). Without a ledger, or if the note cannot be written, nothing
+        is spilled (False)."""
+        ledger, inflight = self._ledger, self._inflight
+        if ledger is None:
+            return False
+        async with self._spill_lock:  # webhook requests spill side by side: one note per chat
+            chats = {inflight.chat_of[u] for u in update_ids if u in inflight.chat_of}
+            new = chats - self._spill_rows.keys()
+            if new:
+                try:
+                    self._spill_rows.update(
+                        await ledger.record_spilled(Platform.TELEGRAM.value, sorted(new))
+                    )
+                except Exception as exc:
+                    _log.error("spill not noted: %s at %s", type(exc).__name__, where(exc))
+                    return False  # nothing confirmed that is not noted
+                _log.info("updates in hand confirmed early for %d more chat(s)", len(new))
+            moved = 0
+            for update_id in update_ids:  # some may have finished during the write
+                chat = inflight.chat_of.get(update_id)
+                if update_id in inflight.since and chat is not None and chat in self._spill_rows:
+                    del inflight.since[update_id]
+                    inflight.spilled[update_id] = chat
+                    moved += 1
+            self.stats.spills += 1
+            self.stats.spilled += moved
+            return moved > 0
 
     def _acknowledged(self, offset: int | None) -> None:
         """Telegram now holds nothing below `offset`: forget those ids."""
@@ -689,13 +699,41 @@ class TelegramTransport:
             waiter = asyncio.get_running_loop().create_future()
             self._waiters[update_id] = waiter
             await self._hand_over(app, bot, item, update_id)
-        handled = await asyncio.shield(waiter)
+        self._posts += 1
+        try:
+            handled = await self._handled_or_spilled(update_id, waiter)
+        finally:
+            self._posts -= 1
         if not handled:
             return web.Response(status=503)  # stopping: Telegram delivers it again later
         self._done[update_id] = None
         while len(self._done) > _REMEMBERED_DONE:
             self._done.popitem(last=False)
         return web.Response(status=200)
+
+    async def _handled_or_spilled(self, update_id: int, waiter: asyncio.Future[bool]) -> bool:
+        """Wait for the update to be handled. But Telegram sends nothing newer while all its
+        connections wait (the webhook's own head of line): then an update queued behind its
+        own chat's earlier ones, or in hand past `poll_around_after`, is spilled and answered
+        at once. Age alone would not do: 10 connections on a backlog drained at 50 a second
+        each wait 0.2 s, while a newcomer behind the backlog waits for all of it."""
+        hook = self._webhook
+        assert hook is not None  # noqa: S101 - webhook mode only
+        loop = asyncio.get_running_loop()
+        since = loop.time()
+        while True:
+            inflight = self._inflight
+            if self._posts >= hook.max_connections and update_id in inflight.since:
+                chat = inflight.chat_of.get(update_id)
+                behind = chat in self._spill_rows or any(
+                    u < update_id and inflight.chat_of.get(u) == chat for u in inflight.since
+                )
+                waited = loop.time() - since >= self._poll_around_after
+                if (waited or behind) and await self._note_spilled([update_id]):
+                    return True
+            done, _ = await asyncio.wait([waiter], timeout=_STUCK_POLL_INTERVAL)
+            if done:
+                return waiter.result()
 
     def _poison(self, update_id: int, exc: BaseException) -> None:
         self.stats.poison += 1
