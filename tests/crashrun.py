@@ -53,6 +53,9 @@ file = "{log}"
 """
 
 
+_LIFTED = "rate_overall = 1000.0\nrate_per_chat = 1000.0\n"
+
+
 class ChildBot:
     """`python -m bot --config FILE run` in a child process, on one database."""
 
@@ -62,12 +65,15 @@ class ChildBot:
         api: LocalBotApi,
         gateway: LocalSignalApi,
         *,
-        signal_per_chat: float | None = None,
+        signal_paced: bool = False,
     ) -> None:
-        """`signal_per_chat`: Signal's pace per chat (sends a second); None keeps the
-        configuration's cautious default."""
+        """`signal_paced`: Signal at the configuration's cautious default pace (2 a second to
+        one person) instead of lifted as Telegram's is. Lifted by default: at the default pace
+        a kill falls more often between a Signal join's commit and its welcome, and the person
+        who sends their code again is told they are not in a conversation rather than that
+        they are signed up (seen in the soak)."""
         self.directory = directory
-        self.signal_per_chat = signal_per_chat
+        self.signal_paced = signal_paced
         self.api = api
         self.gateway = gateway
         self.database = directory / "peerline.db"
@@ -90,9 +96,7 @@ class ChildBot:
                 base_file_url=self.api.base_file_url,
                 service=self.gateway.service,
                 number=self.gateway.number,
-                signal_pace=""
-                if self.signal_per_chat is None
-                else f"rate_per_chat = {self.signal_per_chat}\n",
+                signal_pace="" if self.signal_paced else _LIFTED,
                 database=self.database,
                 key_file=self.key_file,
                 log=self.directory / "peerline.log",

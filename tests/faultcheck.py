@@ -133,10 +133,15 @@ def _copies(
                 expected = by_sender.get(sender, {}).get(seq)
                 if expected is None or expected.recipient != person:
                     report.violations.append(f"{token(sender, seq)} reached person {person}")
-        runs = [(sender, seqs) for (sender, _), seqs in order.items()]
-        for sender, seqs in [*runs, *first.items()]:
+        runs = [(sender, f"epoch {epoch}", seqs) for (sender, epoch), seqs in order.items()]
+        firsts = [(sender, "first copies", seqs) for sender, seqs in first.items()]
+        for sender, which, seqs in [*runs, *firsts]:
             if seqs != sorted(seqs):
-                report.violations.append(f"person {person} got {sender}'s copies out of order")
+                at = next(i for i in range(1, len(seqs)) if seqs[i] < seqs[i - 1])
+                report.violations.append(
+                    f"person {person} got {sender}'s copies out of order ({which}: "
+                    f"... {seqs[max(0, at - 3) : at + 3]} ...)"
+                )
     return copies
 
 

@@ -255,11 +255,13 @@ class Run:
     last_kill: bool  # one more at a random moment before the live threads carry on
 
 
-async def run_program(directory: Path, run: Run) -> tuple[Report, Program]:
+async def run_program(
+    directory: Path, run: Run, *, signal_paced: bool = False
+) -> tuple[Report, Program]:
     api, gateway = LocalBotApi(), LocalSignalApi()
     await api.start()
     await gateway.start()
-    bot = ChildBot(directory, api, gateway)
+    bot = ChildBot(directory, api, gateway, signal_paced=signal_paced)
     program = Program(bot, api, gateway, run.seed)
     try:
         bot.prepare()
@@ -495,8 +497,13 @@ async def test_soak_many_kills(tmp_path: Path, capsys: pytest.CaptureFixture[str
         end_kills=4,
         last_kill=True,
     )
-    report, program = await run_program(tmp_path / "crash", run)
-    sys.stdout.write(f"\ncrash soak seed {seed}: {program.bot.epoch} kills; {report.summary()}\n")
+    # PEERLINE_SOAK_SIGNAL_PACE=default: Signal at its cautious default pace (see ChildBot).
+    paced = os.environ.get("PEERLINE_SOAK_SIGNAL_PACE") == "default"
+    report, program = await run_program(tmp_path / "crash", run, signal_paced=paced)
+    pace = "Signal at its default pace" if paced else "Signal's pace lifted"
+    sys.stdout.write(
+        f"\ncrash soak seed {seed}, {pace}: {program.bot.epoch} kills; {report.summary()}\n"
+    )
     assert_held(report, program)
 
 
@@ -509,7 +516,7 @@ async def test_a_kill_while_updates_are_spilled_tells_their_sender(tmp_path: Pat
     api, gateway = LocalBotApi(), LocalSignalApi()
     await api.start()
     await gateway.start()
-    bot = ChildBot(tmp_path / "spill", api, gateway)
+    bot = ChildBot(tmp_path / "spill", api, gateway, signal_paced=True)
     program = Program(bot, api, gateway, seed=1130)
     try:
         bot.prepare()

@@ -272,7 +272,7 @@ def test_the_check_passes_what_the_readme_allows() -> None:
         ),
         (  # out of order in one direction
             {2: [Seen("[1.1]"), Seen("[1.0]")], 1: [Seen("[2.0]")]},
-            "person 2 got 1's copies out of order",
+            "person 2 got 1's copies out of order (epoch 0: ... [1, 0] ...)",
         ),
         (  # delivered to the wrong person
             {2: [Seen("[1.0]"), Seen("[1.1]"), Seen("[2.0]")], 1: [Seen("[2.0]")]},
