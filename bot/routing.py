@@ -586,6 +586,21 @@ def _ranked(
     return [pair[1] for pair in heapq.nsmallest(limit, found + rest, key=lambda pair: pair[0])]
 
 
+def indexed_batch(
+    request: RoutingRequest,
+    roster: Roster,
+    *,
+    live_threads: Mapping[MemberId, int],
+    now: datetime,
+    policy: Policy,
+    everyone: bool = False,
+) -> list[Member]:
+    """`next_batch` over the indexed roster: one search for `request` as it stands (no second
+    round, no other role)."""
+    query = BatchQuery(request, live=True, everyone=everyone)  # live: one search only
+    return find_batch(query, roster, live_threads=live_threads, now=now, policy=policy).helpers
+
+
 def find_batch(
     query: BatchQuery,
     roster: Roster,

@@ -21,7 +21,7 @@ from bot.catalog import Catalog
 from bot.escalation import PendingOffer, refill
 from bot.events import Choice, DeliveryError, Kind, Reply, Sent
 from bot.model import HELPER_ROLES, Category, Member, Wanted
-from bot.routing import RoutingRequest, next_batch
+from bot.routing import RoutingRequest, indexed_batch
 from bot.storage.incidents import Incident, IncidentId, PageRecord, PageState
 from handlers import matching
 from handlers.base import Services, Turn
@@ -213,13 +213,12 @@ async def advance(services: Services, incident: Incident) -> None:
         already_offered=frozenset(p.helper_id for p in pages),
         involved=incident.involved,
     )
-    batch = next_batch(
+    batch = indexed_batch(
         request,
-        await repo.members(roles=HELPER_ROLES),
+        await matching.helper_roster(services),
         live_threads=services.relay.loads(),
         now=now,
         policy=replace(matching.routing_policy(services), batch_size=slots),
-        default_zone=services.config.program.timezone,
     )
     sent = await _send_pages(services, incident, batch)
     nobody_left = sent < slots  # fewer could be paged than the free slots wanted

@@ -48,9 +48,9 @@ from bot.routing import (
     Roster,
     RoutingRequest,
     find_batch,
+    indexed_batch,
     is_available,
     local_time,
-    next_batch,
 )
 from bot.storage.base import week_of
 from bot.storage.incidents import Incident, PageState
@@ -521,14 +521,13 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
         routing_request = await routing_view(
             services, request, officer, wanted, offers, now=now, second_round=True
         )
-        batch = next_batch(
+        batch = indexed_batch(
             routing_request,
-            await repo.members(roles=HELPER_ROLES),
+            await helper_roster(services),
             live_threads=services.relay.loads(),
             now=now,
             policy=routing_policy(services),
             everyone=True,
-            default_zone=services.config.program.timezone,
         )
         if not batch:
             return 0

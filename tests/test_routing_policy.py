@@ -18,6 +18,7 @@ from bot.routing import (
     Roster,
     RoutingRequest,
     find_batch,
+    indexed_batch,
     is_available,
     is_eligible,
     local_time,
@@ -385,6 +386,10 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
     )
     assert [h.id for h in found.helpers] == [h.id for h in naive]
     indexed = Roster.of(roster, zone)
+    one_search = indexed_batch(
+        request, indexed, live_threads=loads, now=now, policy=policy, everyone=everyone
+    )
+    assert [h.id for h in one_search] == [h.id for h in naive]
     available = {indexed.helpers[i].id for i in indexed.available(now)}
     assert available == {h.id for h in roster if is_available(h, now, zone)}
 
