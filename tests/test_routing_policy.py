@@ -294,6 +294,7 @@ MOMENTS = [
     datetime(2026, 11, 23, 23, 0, tzinfo=UTC),
 ]
 ZONES = [None, "America/Chicago", "Pacific/Auckland", "Asia/Kolkata", "Not/AZone", ""]
+TIES = [NOW - timedelta(hours=2), NOW - timedelta(hours=1)]
 
 
 def hours_near(data: st.DataObject, local: datetime) -> WeeklyHours | None:
@@ -336,6 +337,7 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
 
     request = replace(
         request,
+        officer_id=data.draw(st.sampled_from([MemberId(1), *ids[:2]])),  # a helper asks too
         asker_role=data.draw(st.sampled_from([Role.OFFICER, Role.FAMILY, Role.RETIREE])),
         first=few(),
         already_offered=few(),
@@ -359,6 +361,12 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
                 st.sampled_from([None, now, now + timedelta(minutes=5), now - timedelta(1)])
             ),
             cooldown_until=data.draw(st.sampled_from([None, now, now + timedelta(minutes=1)])),
+            identity_hold=data.draw(st.booleans()),
+            max_threads=data.draw(st.sampled_from([None, None, 0, 1, 2])),
+            # Runs of helpers last assigned at the same moment, never or not: load, specialty,
+            # last offer and id order them.
+            last_assigned_at=data.draw(st.sampled_from([helper.last_assigned_at, None, *TIES])),
+            last_offered_at=data.draw(st.sampled_from([helper.last_offered_at, None, TIES[0]])),
         )
         if data.draw(st.booleans()):  # a working helper: the rules left then decide
             placed = replace(
@@ -367,10 +375,10 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
                 active=True,
                 identity_hold=False,
                 certified_until=date(2027, 6, 1),
-                cooldown_until=None,
+                cooldown_until=data.draw(st.sampled_from([None, None, now + timedelta(1)])),
                 serves=frozenset({Role.FAMILY, Role.RETIREE}),
             )
-            loads[placed.id] = 0
+            loads[placed.id] = data.draw(st.sampled_from([0, 0, 1]))
         roster.append(placed)
     everyone = data.draw(st.booleans())
     query = BatchQuery(request, everyone=everyone)
@@ -438,3 +446,14 @@ def test_the_indexed_roster_puts_incident_helpers_first_and_keeps_opt_in_askers(
         BatchQuery(asking), Roster.of(ties), live_threads={}, now=NOW, policy=Policy()
     )
     assert [h.id for h in found.helpers] == [9, 2, 7]
+    # On call for the incident, all never assigned: the less loaded, then the specialty first.
+    on_call = replace(asking, first=frozenset({MemberId(2), MemberId(7), MemberId(9)}))
+    busy = {MemberId(2): 1}
+    for everyone, ids in ((False, [9, 7, 2]), (True, [9, 7, 2, 8])):
+        query = BatchQuery(on_call, everyone=everyone)
+        found = find_batch(query, Roster.of(ties), live_threads=busy, now=NOW, policy=Policy())
+        assert [h.id for h in found.helpers] == ids
+        naive = next_batch(
+            on_call, ties, live_threads=busy, now=NOW, policy=Policy(), everyone=everyone
+        )
+        assert [h.id for h in naive] == ids
