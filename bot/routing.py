@@ -7,8 +7,7 @@ who was involved in the incident) and keep officers away from their own chain of
 from __future__ import annotations
 
 import bisect
-import heapq
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import compress
@@ -288,10 +287,87 @@ def _zone_of(member: Member, default_zone: str) -> ZoneInfo:
         return ZoneInfo(default_zone)
 
 
-def _rank_key(helper: Member) -> tuple[bool, datetime | None, MemberId]:
-    """The roster's order: least recently assigned first (never assigned before all), then by
-    number, so that one set of helpers has one order however it is given or updated."""
-    return (helper.last_assigned_at is not None, helper.last_assigned_at, helper.id)
+def _rank_key(
+    helper: Member,
+) -> tuple[bool, datetime | None, bool, datetime | None, MemberId]:
+    """The roster's order: the policy's ranking without what depends on the request (previous
+    helper, incident on-call, load, specialty): least recently assigned first (never assigned
+    before all), then least recently offered, then by number, so that one set of helpers has
+    one order however it is given or updated."""
+    return (
+        helper.last_assigned_at is not None,
+        helper.last_assigned_at,
+        helper.last_offered_at is not None,
+        helper.last_offered_at,
+        helper.id,
+    )
+
+
+def _assigned(helper: Member) -> bool:
+    return helper.last_assigned_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What a decision tests of the helpers, by slot, kept so that a rule is a set operation
+    or a slice rather than a test of each helper."""
+
+    certified: list[tuple[int, int]]  # (last day certified as a date ordinal, slot), sorted
+    cooling: list[tuple[datetime, int]]  # (end of a cool-down, slot), sorted
+    by_agency: Mapping[bytes, frozenset[int]]
+    serving: Mapping[Role, frozenset[int]]  # opt-in askers
+
+    @classmethod
+    def of(cls, at_slot: Sequence[Member]) -> _Facts:
+        facts = cls([], [], {}, {role: frozenset() for role in OPT_IN_ASKERS})
+        return facts.changed([], list(enumerate(at_slot)))
+
+    def changed(
+        self, removed: list[tuple[int, Member]], added: list[tuple[int, Member]]
+    ) -> _Facts:
+        """These facts without the (slot, helper) pairs `removed` and with those `added`."""
+        certified, cooling = list(self.certified), list(self.cooling)
+        agencies: dict[bytes, set[int]] = {}
+        serving: dict[Role, set[int]] = {}
+        bulk = not self.certified and not removed
+        for pairs, keep in ((removed, False), (added, True)):
+            for slot, helper in pairs:
+                fact = (_certified(helper), slot)
+                if bulk:
+                    certified.append(fact)
+                elif keep:
+                    bisect.insort(certified, fact)
+                else:
+                    del certified[bisect.bisect_left(certified, fact)]
+                if helper.cooldown_until is not None:
+                    rest = (helper.cooldown_until, slot)
+                    if keep:
+                        bisect.insort(cooling, rest)
+                    else:
+                        del cooling[bisect.bisect_left(cooling, rest)]
+                if helper.agency_hash is not None:
+                    found = agencies.get(helper.agency_hash)
+                    if found is None:
+                        old = self.by_agency.get(helper.agency_hash, frozenset())
+                        found = agencies[helper.agency_hash] = set(old)
+                    (found.add if keep else found.discard)(slot)
+                for role in helper.serves & self.serving.keys() if helper.serves else ():
+                    found = serving.setdefault(role, set(self.serving[role]))
+                    (found.add if keep else found.discard)(slot)
+        if bulk:
+            certified.sort()
+        by_agency = dict(self.by_agency)
+        by_agency.update((agency, frozenset(found)) for agency, found in agencies.items())
+        served = dict(self.serving)
+        served.update((role, frozenset(found)) for role, found in serving.items())
+        return _Facts(certified, cooling, by_agency, served)
+
+
+def _certified(helper: Member) -> int:
+    """The last day certified as a date ordinal; -1 when inactive, on hold or never."""
+    if helper.active and not helper.identity_hold and helper.certified_until is not None:
+        return helper.certified_until.toordinal()
+    return -1
 
 
 def _index_fields(helper: Member) -> tuple[object, ...]:
@@ -387,6 +463,7 @@ class Roster:
     _slot: Mapping[MemberId, int] = field(default_factory=dict, repr=False)
     _at_slot: Sequence[Member] = field(default=(), repr=False)  # a slot's helper
     _rank: Sequence[int] | None = field(default=None, repr=False)  # None: slot = position
+    _facts: _Facts = field(default_factory=lambda: _Facts.of(()), repr=False)
 
     @classmethod
     def of(cls, helpers: Iterable[Member], default_zone: str = "UTC") -> Roster:
@@ -399,7 +476,8 @@ class Roster:
             for role, positions in by_role.items()
         }
         position = {helper.id: index for index, helper in enumerate(members)}
-        return cls(members, default_zone, indexes, position, position, members)
+        facts = _Facts.of(members)
+        return cls(members, default_zone, indexes, position, position, members, None, facts)
 
     def updated(self, helpers: Iterable[Member], since: Sequence[Member] | None = None) -> Roster:
         """The roster of `helpers` (equal to `Roster.of(helpers, default_zone)`), built from
@@ -449,6 +527,8 @@ class Roster:
         slot, at_slot = dict(self._slot), list(self._at_slot)
         removed: list[tuple[int, Member]] = [(slot.pop(i), old[position[i]]) for i in gone]
         added: list[tuple[int, Member]] = []
+        facts_out = list(removed)
+        facts_in: list[tuple[int, Member]] = []
         order = list(old)
         moved: list[Member] = []
         for helper in changed:
@@ -457,10 +537,13 @@ class Roster:
                 slot[helper.id] = len(at_slot)
                 at_slot.append(helper)
                 added.append((slot[helper.id], helper))
+                facts_in.append((slot[helper.id], helper))
                 moved.append(helper)
                 continue
             before = old[at]
             at_slot[slot[helper.id]] = helper
+            facts_out.append((slot[helper.id], before))
+            facts_in.append((slot[helper.id], helper))
             if _index_fields(before) != _index_fields(helper):
                 removed.append((slot[helper.id], before))
                 added.append((slot[helper.id], helper))
@@ -486,104 +569,157 @@ class Roster:
                 [pair for pair in added if pair[1].role is role],
                 self.default_zone,
             )
+        facts = self._facts.changed(facts_out, facts_in)
         return Roster(
-            tuple(order), self.default_zone, by_role, position, slot, tuple(at_slot), rank
+            tuple(order), self.default_zone, by_role, position, slot, tuple(at_slot), rank, facts
         )
 
     def available(self, now: datetime, roles: Iterable[Role] = Role) -> list[int]:
         """Positions of the helpers of `roles` that `is_available` holds at `now`, in roster
         order."""
+        found = self._available(now, roles)
+        if self._rank is None:
+            return sorted(found)
+        return sorted(map(self._rank.__getitem__, found))
+
+    def _available(self, now: datetime, roles: Iterable[Role]) -> set[int]:
+        """The slots of those helpers."""
         found: set[int] = set()
         for role in roles:
             index = self._by_role.get(role)
             if index is not None:
                 index.add_available(found, self._at_slot, now)
-        if self._rank is None:
-            return sorted(found)
-        return sorted(map(self._rank.__getitem__, found))
+        return found
 
 
-_Key = tuple[bool, bool, datetime, int, bool, datetime, MemberId]
+def _passing(
+    request: RoutingRequest, roster: Roster, available: set[int], *, now: datetime
+) -> set[int]:
+    """The slots among `available` (helpers of the roles asked for who are available) that
+    keep every other rule of `is_eligible` but the load cap, each rule applied to them all at
+    once. (The load cap is read per helper as `_ranked` takes them: loads come by member.)"""
+    facts, slot = roster._facts, roster._slot
+    turned_down = request.already_offered | request.involved | request.blocked
+    turned_down |= request.conflicts
+    if request.officer_id is not None:
+        turned_down |= {request.officer_id}
+    found = available.difference([slot[m] for m in turned_down if m in slot])
+    today = now.astimezone(ZoneInfo(roster.default_zone)).date().toordinal()
+    lapsed = bisect.bisect_left(facts.certified, (today, -1))  # before today, or never
+    found.difference_update([at for _, at in facts.certified[:lapsed]])
+    resting = bisect.bisect_right(facts.cooling, (now, len(roster._at_slot)))  # ends after now
+    found.difference_update([at for _, at in facts.cooling[resting:]])
+    if request.outside_agency and request.officer_agency_hash is not None:
+        found -= facts.by_agency.get(request.officer_agency_hash, frozenset())
+    if request.asker_role in OPT_IN_ASKERS:
+        found &= facts.serving[request.asker_role]
+    return found
 
 
 def _ranked(
     request: RoutingRequest,
     roster: Roster,
-    available: list[int],
+    passing: set[int],
     *,
     live_threads: Mapping[MemberId, int],
-    now: datetime,
     policy: Policy,
     limit: int | None,
 ) -> list[Member]:
-    """`rank_candidates` over the `available` positions of the roster, cut to `limit` (None:
-    all). After a preferred helper and those on call for an incident (`request.first`), the
-    policy ranks by last assignment, the roster's own order: so with a limit the scan ends once
-    enough eligible helpers are found and the next one was assigned later than all of them."""
-    excluded = request.already_offered | request.involved | request.blocked | request.conflicts
-    today = now.astimezone(ZoneInfo(roster.default_zone)).date()
-    roles = frozenset(role for role in Role if request.wanted.admits(role))
-    opt_in = request.asker_role if request.asker_role in OPT_IN_ASKERS else None
-    own_agency = request.officer_agency_hash if request.outside_agency else None
-    cap, officer, first = policy.max_threads_per_helper, request.officer_id, request.first
-    never = datetime.min.replace(tzinfo=now.tzinfo)
-    helpers = roster.helpers
+    """The eligible helpers among the `passing` slots (those with room for one more
+    conversation), in `rank_candidates`'s order, cut to `limit` (None: all).
 
-    def keyed(positions: Iterable[int]) -> Iterator[tuple[_Key, Member]]:
-        """The eligible helpers among `positions`, each with its rank key (`rank_candidates`'s
-        rules and order, written out in one loop: this is the hot path)."""
-        for index in positions:
-            helper = helpers[index]
-            if helper.role not in roles or helper.id in excluded or helper.id == officer:
-                continue
-            if not helper.active or helper.identity_hold:
-                continue
-            if opt_in is not None and opt_in not in helper.serves:
-                continue
-            if helper.certified_until is None or helper.certified_until < today:
-                continue
-            load = live_threads.get(helper.id, 0)
-            if load >= (cap if helper.max_threads is None else min(helper.max_threads, cap)):
-                continue
-            if helper.cooldown_until is not None and helper.cooldown_until > now:
-                continue
-            if own_agency is not None and helper.agency_hash == own_agency:
-                continue
-            key = (
-                helper.id != request.preferred,
-                helper.id not in first,
-                helper.last_assigned_at or never,
-                load,
-                request.category not in helper.topics,
-                helper.last_offered_at or never,
-                helper.id,
-            )
-            yield key, helper
+    The previous helper first, then those on call for the incident, then the rest in roster
+    order, which is the policy's order except within a run of equal last assignment: there
+    the less loaded, then the specialty match, come first."""
+    helpers, position = roster.helpers, roster._position
+    if roster._rank is not None:
+        passing = set(map(roster._rank.__getitem__, passing))  # slots to positions
+    cap, load, category = policy.max_threads_per_helper, live_threads.get, request.category
 
-    def positions_of(ids: Iterable[MemberId]) -> list[int]:
-        """Positions of these helpers among the `available` ones."""
-        found = []
-        for member_id in ids:
-            index = roster._position.get(member_id)
-            at = bisect.bisect_left(available, index) if index is not None else len(available)
-            if at < len(available) and available[at] == index:
-                found.append(at)
-        return [available[at] for at in sorted(found)]
+    def room(index: int) -> bool:
+        helper = helpers[index]
+        taken = load(helper.id, 0)
+        own = helper.max_threads
+        return taken < cap and (own is None or taken < own)
 
+    def slot(index: int) -> int:
+        """Load and specialty, the policy's keys between last assignment and roster order."""
+        helper = helpers[index]
+        return load(helper.id, 0) * 2 + (category not in helper.topics)
+
+    front = []
+    preferred = None if request.preferred is None else position.get(request.preferred)
+    if preferred is not None and preferred in passing and room(preferred):
+        if limit is not None:
+            return [helpers[preferred]]  # a previous helper who is eligible: alone
+        front.append(preferred)
+    first = {position[m] for m in request.first if m in position} & passing
+    first.discard(preferred)
+    front += sorted(filter(room, first), key=lambda i: (_rank_key(helpers[i])[:2], slot(i), i))
+    ordered = sorted(passing.difference(front, first))
+    never = bisect.bisect_left(helpers, True, key=_assigned)  # positions never assigned
     if limit is None:
-        return [helper for _, helper in sorted(keyed(available), key=lambda pair: pair[0])]
-    preferred = () if request.preferred is None else (request.preferred,)
-    for _, helper in keyed(positions_of(preferred)):
-        return [helper]  # eligible, so ranked first by the policy
-    found = list(keyed(positions_of(first)))  # ranked next, ahead of all the others
-    wanted = limit - len(found)
-    rest: list[tuple[_Key, Member]] = []
-    if wanted > 0:
-        for pair in keyed(i for i in available if helpers[i].id not in first):
-            if len(rest) >= wanted and pair[0][2] > rest[wanted - 1][0][2]:
-                break  # assigned later than enough eligible helpers already found
-            rest.append(pair)
-    return [pair[1] for pair in heapq.nsmallest(limit, found + rest, key=lambda pair: pair[0])]
+        _order_runs(ordered, helpers, never, slot)
+        return [helpers[i] for i in front] + [  # `room` written out: the hot path
+            helper
+            for helper in map(helpers.__getitem__, ordered)
+            if (taken := load(helper.id, 0)) < cap
+            and (helper.max_threads is None or taken < helper.max_threads)
+        ]
+    chosen = front[:limit]
+    at, count = 0, len(ordered)
+    while len(chosen) < limit and at < count:
+        index = ordered[at]
+        if index < never:
+            end = bisect.bisect_left(ordered, never, at)
+        else:
+            stamp, end = helpers[index].last_assigned_at, at + 1
+            while end < count and helpers[ordered[end]].last_assigned_at == stamp:
+                end += 1
+        if end == at + 1:  # alone in its run
+            if room(index):
+                chosen.append(index)
+        else:
+            chosen += _best_of_run(ordered[at:end], limit - len(chosen), room, slot)
+        at = end
+    return [helpers[i] for i in chosen]
+
+
+def _order_runs(
+    ordered: list[int], helpers: Sequence[Member], never: int, slot: Callable[[int], int]
+) -> None:
+    """Sort each run of equal last assignment among the `ordered` positions by load and
+    specialty (`slot`), in place; positions before `never` are the helpers never assigned."""
+    stamps = [helpers[i].last_assigned_at for i in ordered]
+    count = len(ordered)
+    at = bisect.bisect_left(ordered, never)  # the helpers never assigned: one run
+    ordered[:at] = sorted(ordered[:at], key=slot)
+    while at < count - 1:
+        if stamps[at] != stamps[at + 1]:
+            at += 1
+            continue
+        end = at + 1
+        while end < count and stamps[end] == stamps[at]:
+            end += 1
+        ordered[at:end] = sorted(ordered[at:end], key=slot)
+        at = end
+
+
+def _best_of_run(
+    run: list[int], wanted: int, room: Callable[[int], bool], slot: Callable[[int], int]
+) -> list[int]:
+    """The `wanted` best of one run of equal last assignment (in roster order) who have room:
+    the scan stops once that many have no load and the specialty, as nobody later in the run
+    can beat them."""
+    seen: list[tuple[int, int]] = []
+    best = 0
+    for index in filter(room, run):
+        seen.append((slot(index), index))
+        if seen[-1][0] == 0:
+            best += 1
+            if best == wanted:
+                break
+    return [index for _, index in sorted(seen)[:wanted]]
 
 
 def indexed_batch(
@@ -619,20 +755,15 @@ def find_batch(
     rounds = (False,) if query.live else (False, True)
     limit = None if query.everyone else policy.batch_size
     for wanted, widened in searches:
-        available = roster.available(now, (role for role in Role if wanted.admits(role)))
+        available = roster._available(now, [role for role in Role if wanted.admits(role)])
         for second_round in rounds:
             excluded = query.request.already_offered
             if second_round:
                 excluded = excluded - query.asked_again
             request = replace(query.request, wanted=wanted, already_offered=excluded)
+            passing = _passing(request, roster, available, now=now)
             ranked = _ranked(
-                request,
-                roster,
-                available,
-                live_threads=live_threads,
-                now=now,
-                policy=policy,
-                limit=limit,
+                request, roster, passing, live_threads=live_threads, policy=policy, limit=limit
             )
             if ranked and not query.everyone and ranked[0].id == request.preferred:
                 ranked = ranked[:1]  # a preferred helper who is eligible gets the offer alone
