@@ -7,17 +7,13 @@ incident in mind, involvement holds for every request tied to it, and a close le
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import BotMessage, SimUser
-from tests.conftest import FakeClock, crisis_out_of_reach
+from tests.conftest import FakeClock
 from tests.test_e2e_coordination import said_after
 from tests.test_e2e_routing import member_of
 
@@ -225,26 +221,13 @@ async def test_restart_mid_incident_keeps_it_and_its_pages(
     await said_after(morgan, seen, "On call: 1 of 1. Said no: 0. No answer yet: 1.")
 
 
-@pytest.fixture
-async def signal_box(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Sandbox]:
-    box = Sandbox(tmp_path / "sandbox", clock=clock, signal=True)
-    await box.start()
-    missing: list[str] = []
-    try:
-        yield box
-        missing = await crisis_out_of_reach(box)
-    finally:
-        await box.stop()
-    assert not missing, f"officer screens without a crisis line or button: {missing}"
-
-
 async def test_an_incident_on_signal_is_opened_and_answered_by_number(
-    signal_box: Sandbox,
+    signal_sandbox: Sandbox,
 ) -> None:
     """Signal has no buttons: the coordinator opens it and the helper answers it by number."""
-    await signal_box.join("Dana", Role.OFFICER, agency=AGENCY)
-    morgan = await signal_box.join_signal("Morgan", Role.COORDINATOR)
-    sam = await signal_box.join_signal("Sam", Role.CHAPLAIN, agency="Shelbyville SO")
+    await signal_sandbox.join("Dana", Role.OFFICER, agency=AGENCY)
+    morgan = await signal_sandbox.join_signal("Morgan", Role.COORDINATOR)
+    sam = await signal_sandbox.join_signal("Sam", Role.CHAPLAIN, agency="Shelbyville SO")
     await morgan.send(f"/incident 1 {AGENCY}")  # with words after it, only with the slash
     confirm = await morgan.wait_for("Open a critical incident for Springfield PD?")
     assert confirm.labels() == [
