@@ -38,6 +38,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from bot.sandbox.faults import Fault, FaultPlan
+from bot.sandbox.settle import Handling, busy
 
 __all__ = ["LocalSignalApi", "SignalFile", "SignalMessage", "SignalUser"]
 
@@ -265,6 +266,7 @@ class LocalSignalApi:
         self._sockets: set[web.WebSocketResponse] = set()
         self._connected = asyncio.Condition()
         self._runner: web.AppRunner | None = None
+        self._handling = Handling(lambda request: request.path.startswith("/v1/receive/"))
         self._port = port
         self._changed = asyncio.Condition()  # the attachment store changed
         self.dropped = 0  # envelopes pushed while no websocket client was connected
@@ -274,7 +276,9 @@ class LocalSignalApi:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app = web.Application(
+            client_max_size=64 * 1024 * 1024, middlewares=[self._handling.middleware]
+        )
         add = app.router.add_route
         add("GET", "/v1/health", self._health)
         add("GET", "/v1/about", self._about)
@@ -293,6 +297,10 @@ class LocalSignalApi:
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
+
+    def busy(self) -> bool:
+        """A call of the bot's (the receive socket aside) is being answered."""
+        return busy(self._handling)
 
     async def stop(self) -> None:
         for socket in list(self._sockets):

@@ -36,6 +36,7 @@ from aiohttp import web
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
 from bot.sandbox.faults import Fault, FaultPlan
+from bot.sandbox.settle import Handling, busy
 
 __all__ = ["SEND_METHODS", "BotMessage", "LocalBotApi", "SimUser", "Storm", "poison_updates"]
 
@@ -533,8 +534,12 @@ class LocalBotApi:
         self.faults: FaultPlan | None = None  # seeded faults per call (bot.sandbox.faults)
         self._calm = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._handling = Handling(
+            lambda request: request.match_info.get("method", "").lower() == "getupdates"
+        )
         self._port = 0
         self._closing = False
+        self._held = False  # getUpdates answers nothing while held (see hold_updates)
         self.webhook: WebhookSetting | None = None
         self.webhook_answers: list[tuple[int, int]] = []  # (update id, HTTP status) per POST
         self._webhook_task: asyncio.Task[None] | None = None
@@ -564,7 +569,7 @@ class LocalBotApi:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._handling.middleware])
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         # access_log=None: an access line would carry the token in the URL.
@@ -574,6 +579,20 @@ class LocalBotApi:
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         self._closing = False
+
+    def hold_updates(self) -> None:
+        """Until `release_updates`, getUpdates answers nothing: what people send meanwhile
+        comes in one go, as after a bot's outage."""
+        self._held = True
+
+    async def release_updates(self) -> None:
+        self._held = False
+        async with self._updates_changed:
+            self._updates_changed.notify_all()
+
+    def busy(self) -> bool:
+        """A call of the bot's (a long poll aside) is being answered."""
+        return busy(self._handling)
 
     async def stop(self) -> None:
         self._closing = True
@@ -898,6 +917,12 @@ class LocalBotApi:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:]
+        if self._held and not self._closing:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout), self._updates_changed:
+                    await self._updates_changed.wait_for(lambda: not self._held or self._closing)
+            if self._held:
+                return []
         if not self._updates and timeout > 0 and not self._closing:
             try:
                 async with asyncio.timeout(timeout), self._updates_changed:
