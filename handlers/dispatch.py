@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -50,12 +51,19 @@ STRANGER_WINDOW = 300.0
 CODE_TRIES_PER_WINDOW = 3
 
 
-def _code_alone_as_start(event: Incoming, member: Member | None) -> Incoming:
+def _code_alone_as_start(
+    event: Incoming, member: Member | None, talking: Callable[[Member], bool]
+) -> Incoming:
     """The code alone (or "start CODE") as a first message joins too: Signal has no deep
-    links, and there commands also work without the slash."""
-    if member is None and event.kind is Kind.TEXT and (code := _typed_code(event.text)):
-        return replace(event, kind=Kind.COMMAND, command="start", args=code, text="")
-    return event
+    links, and there commands also work without the slash. A member who sends a code again
+    outside a conversation (their welcome was lost, say) is told they are signed up, as
+    "/start CODE" is answered; inside one, whatever they type is theirs to relay."""
+    if event.kind is not Kind.TEXT or (member is not None and not member.active):
+        return event
+    code = _typed_code(event.text)
+    if not code or (member is not None and talking(member)):
+        return event
+    return replace(event, kind=Kind.COMMAND, command="start", args=code, text="")
 
 
 def _may_join(event: Incoming) -> bool:
@@ -168,7 +176,9 @@ class Dispatcher:
         if event.kind is Kind.IDENTITY:
             await identity.identity_changed(services, event, member)
             return
-        event = _code_alone_as_start(event, member)
+        event = _code_alone_as_start(
+            event, member, lambda m: bool(services.relay.threads_of(m.id))
+        )
         is_start = event.kind is Kind.COMMAND and event.command == "start"
         if member is None or not member.active:
             await self._outsider(event, key, member, is_start=is_start)

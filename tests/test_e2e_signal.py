@@ -63,6 +63,29 @@ async def test_join_with_the_code_alone_and_strangers_get_one_line(box: Sandbox)
     assert "call 911" in crisis.text
 
 
+async def test_a_member_who_sends_their_code_again_is_told_they_are_signed_up(
+    box: Sandbox,
+) -> None:
+    """As after a welcome lost in a crash: the code again is not a message to nobody. Inside a
+    conversation, code-shaped text is relayed like any other."""
+    (code,) = await box.invite(Role.PEER)
+    peer = box.signal_person("Alex")
+    await peer.send(code)
+    await peer.wait_for("Welcome")
+    await peer.send(code)
+    await peer.wait_for(EN.already_member)
+    assert not any(EN.not_in_thread_helper in m.text for m in peer.inbox)
+    await peer.send("available")
+    await peer.wait_for("You're available")
+    officer = await box.join_signal("Dana", Role.OFFICER)
+    await signal_intake(officer)
+    await peer.press(await peer.wait_for("New request"), EN.offer_accept)
+    await officer.wait_for("is here for you")
+    (other,) = await box.invite(Role.OFFICER)
+    await peer.send(other)
+    await officer.wait_for(other)
+
+
 async def test_signal_officer_reaches_a_signal_peer(box: Sandbox) -> None:
     officer = await box.join_signal("Dana", Role.OFFICER)
     peer = await box.join_signal("Alex", Role.PEER)
