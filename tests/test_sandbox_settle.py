@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from bot.sandbox.settle import Handling, busy, settle
+from bot.sandbox.settle import Handling, settle
 
 
 class _Server:
@@ -18,7 +18,7 @@ class _Server:
         self.runner: web.AppRunner | None = None
 
     def busy(self) -> bool:
-        return busy(self.handling)
+        return self.handling.busy()
 
     async def start(self) -> None:
         async def slow(_request: web.Request) -> web.Response:

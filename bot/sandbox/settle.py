@@ -36,19 +36,19 @@ class Handling:
         finally:
             self.count -= 1
 
+    def busy(self) -> bool:
+        # Open connections are not waited for: aiohttp reads no more from a connection while
+        # it handles a request on it, so a long poll keeps a dead client's connection until its
+        # own timeout. A request already read is being handled (counted); one still in the
+        # socket is read at the next turns of the loop, before `settle` has seen two quiet
+        # checks.
+        return self.count > 0
+
 
 class StandIn(Protocol):
     def busy(self) -> bool:
         """A request (long waits aside) is being handled."""
         ...
-
-
-def busy(handling: Handling) -> bool:
-    # Open connections are not waited for: aiohttp reads no more from a connection while it
-    # handles a request on it, so a long poll keeps a dead client's connection until its own
-    # timeout. A request already read is being handled (counted); one still in the socket is
-    # read at the next turns of the loop, before `settle` has seen two quiet checks.
-    return handling.count > 0
 
 
 async def settle(*stand_ins: StandIn) -> None:

@@ -38,7 +38,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from bot.sandbox.faults import Fault, FaultPlan
-from bot.sandbox.settle import Handling, busy
+from bot.sandbox.settle import Handling
 
 __all__ = ["LocalSignalApi", "SignalFile", "SignalMessage", "SignalUser"]
 
@@ -300,7 +300,7 @@ class LocalSignalApi:
 
     def busy(self) -> bool:
         """A call of the bot's (the receive socket aside) is being answered."""
-        return busy(self._handling)
+        return self._handling.busy()
 
     async def stop(self) -> None:
         for socket in list(self._sockets):

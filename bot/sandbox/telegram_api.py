@@ -36,7 +36,7 @@ from aiohttp import web
 
 from bot.events import CAPTIONED_MEDIA, MEDIA_KINDS
 from bot.sandbox.faults import Fault, FaultPlan
-from bot.sandbox.settle import Handling, busy
+from bot.sandbox.settle import Handling
 
 __all__ = ["SEND_METHODS", "BotMessage", "LocalBotApi", "SimUser", "Storm", "poison_updates"]
 
@@ -592,7 +592,7 @@ class LocalBotApi:
 
     def busy(self) -> bool:
         """A call of the bot's (a long poll aside) is being answered."""
-        return busy(self._handling)
+        return self._handling.busy()
 
     async def stop(self) -> None:
         self._closing = True
