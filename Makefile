@@ -40,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bare_relay
 	$(BIN)/python -m bench.relay_vs_bare
 	$(BIN)/python -m bench.relay_scale
+	$(BIN)/python -m bench.signal_bare_relay
+	$(BIN)/python -m bench.signal_relay_vs_bare
 
 clean:
 	rm -rf $(VENV) build *.egg-info

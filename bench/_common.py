@@ -1,11 +1,13 @@
 """What the relay benchmarks share.
 
 - `percentile`, `connect` (an officer and a peer in a live thread through the sandbox).
-- `ServerProcess`: the local Bot API stand-in (bot/sandbox/telegram_api.py) and the simulated
-  people in a process of their own, so that its CPU is never counted as the bot's. The people
-  send texts on command and time each relayed copy from the moment its update is queued to the
-  moment the bot's copy lands in the other chat (one clock, the server's).
-- `BotProcess`: a bot under test (Peerline or the bare relay) in a process of its own, which
+- `ServerProcess`: the local Bot API stand-in (bot/sandbox/telegram_api.py), or with
+  `platform="signal"` the signal-cli-rest-api one (bot/sandbox/signal_api.py), and the
+  simulated people in a process of their own, so that its CPU is never counted as the bot's.
+  The people send texts on command and time each relayed copy from the moment its update is
+  queued (on Signal: its envelope pushed) to the moment the bot's copy lands in the other chat
+  (one clock, the server's). Each copy is checked: in the right chat, once, in order.
+- `Child`: a bot under test (Peerline or a bare relay) in a process of its own, which
   answers `cpu` (its process CPU seconds, every thread included) and `rss` (its peak RSS).
 
 Processes are started with "spawn": each starts clean, so a bot's peak RSS is its own. The
@@ -42,9 +44,11 @@ if TYPE_CHECKING:
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 
 Command = Callable[..., Awaitable[Any]]
-Pair = tuple[int, int]  # (officer's chat id, helper's chat id): one live thread
+Chat = int | str  # a Telegram chat id, or a Signal account id (uuid)
+Pair = tuple[Chat, Chat]  # (officer's chat, helper's chat): one live thread
 
 _FIRST_USER = 5_000_001
+LIFTED = 1e6  # a send rate (a second) no bench comes near: the pace lifted
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -166,7 +170,15 @@ class Phase:
     messages: int
     seconds: float  # first text queued to last copy landed
     latencies: list[float]  # seconds, each text queued -> its copy landed
-    requests: dict[str, int] = field(default_factory=dict)  # Bot API calls, by method
+    requests: dict[str, int] = field(default_factory=dict)  # HTTP calls, by method (route)
+    doubled: int = 0  # copies of a text after its first
+    misplaced: int = 0  # copies that landed in a chat other than the sender's counterpart
+    out_of_order: int = 0  # copies that landed after a later text of the same sender's
+
+    @property
+    def exactly_once_in_order(self) -> bool:
+        relayed = len(self.latencies) == self.messages
+        return relayed and not (self.doubled or self.misplaced or self.out_of_order)
 
     @property
     def rate(self) -> float:
@@ -178,11 +190,18 @@ class Phase:
 
 
 class ServerProcess(Child):
-    """`ServerProcess()` starts the stand-in; `.ready` is `{"base_url", "base_file_url",
-    "token"}`; `burst`, `paced` run load and return a `Phase`."""
+    """`ServerProcess()` starts the Bot API stand-in, `.ready` then being `{"base_url",
+    "base_file_url", "token"}`; `ServerProcess("signal")` the signal-cli-rest-api one,
+    `{"service", "number"}`. `pairs` (Signal only) makes people in live threads; `burst`,
+    `paced` run load and return a `Phase`."""
 
-    def __init__(self) -> None:
-        super().__init__(_server_main)
+    def __init__(self, platform: str = "telegram") -> None:
+        super().__init__(_server_main, platform)
+        self.platform = platform
+
+    def pairs(self, threads: int) -> list[Pair]:
+        """Signal accounts for `threads` live threads (Telegram's are `pairs_of(threads)`)."""
+        return [(officer, helper) for officer, helper in self.ask("pairs", threads=threads)]
 
     def burst(self, pairs: list[Pair], per_thread: int) -> Phase:
         return Phase(**self.ask("burst", pairs=pairs, per_thread=per_thread))
@@ -191,8 +210,8 @@ class ServerProcess(Child):
         return Phase(**self.ask("paced", pairs=pairs, rate=rate, seconds=seconds))
 
 
-def _server_main(conn: Connection) -> None:
-    asyncio.run(_server(conn))
+def _server_main(conn: Connection, platform: str) -> None:
+    asyncio.run(_signal_server(conn) if platform == "signal" else _server(conn))
 
 
 async def _server(conn: Connection) -> None:
@@ -200,7 +219,8 @@ async def _server(conn: Connection) -> None:
 
     api = LocalBotApi()
     await api.start()
-    load = _Load(api)
+    load = _Load(api, lambda call: str(call[0]), lambda chat: api.user(int(chat)))
+    api.on_delivered = lambda user, view: load.delivered(user.user_id, view.text)
     conn.send(
         (
             "ok",
@@ -213,40 +233,105 @@ async def _server(conn: Connection) -> None:
         await api.stop()
 
 
-class _Load:
-    """The people's side: texts sent to the bot, and their copies timed as they land."""
+async def _signal_server(conn: Connection) -> None:
+    from bot.sandbox.signal_api import LocalSignalApi  # noqa: PLC0415 - in the child only
 
-    def __init__(self, api: Any) -> None:
-        self.api = api
+    api = LocalSignalApi()
+    await api.start()
+    people: dict[Chat, Any] = {}
+
+    async def one_receiver() -> None:
+        """Exactly one bot connected: the one under test (the last one's socket closed)."""
+        async with asyncio.timeout(120):
+            while api.receivers != 1:  # noqa: ASYNC110 - the stand-in has no event for a close
+                await asyncio.sleep(0.05)
+
+    async def make_pairs(threads: int) -> list[Pair]:
+        made: list[Pair] = []
+        for n in range(threads):
+            officer, helper = api.user(f"Officer {n}"), api.user(f"Helper {n}")
+            people[officer.address] = officer
+            people[helper.address] = helper
+            made.append((officer.address, helper.address))
+        return made
+
+    load = _Load(api, " ".join, people.__getitem__, before=one_receiver)
+    api.on_delivered = lambda person, message: load.delivered(person.address, message.text)
+    conn.send(("ok", {"service": api.service, "number": api.number}))
+    try:
+        await serve(conn, {"pairs": make_pairs, "burst": load.burst, "paced": load.paced})
+    finally:
+        await api.stop()
+
+
+async def _nothing() -> None:
+    return None
+
+
+class _Load:
+    """The people's side: texts sent to the bot, and their copies timed as they land.
+
+    `api` is the stand-in (its `calls`, each named by `name`), `person(chat)` the simulated
+    person of a chat (`await person.send(text)`); `before()` is awaited before each phase."""
+
+    def __init__(
+        self,
+        api: Any,
+        name: Callable[[Any], str],
+        person: Callable[[Chat], Any],
+        *,
+        before: Callable[[], Awaitable[None]] = _nothing,
+    ) -> None:
+        self._api = api
+        self._name = name
+        self._person = person
+        self._before = before
         self._seq = 0
         self._queued: dict[int, float] = {}
         self._landed: dict[int, float] = {}
+        self._to: dict[int, Chat] = {}  # each text's counterpart: where its copy belongs
+        self._last_landed: dict[Chat, int] = {}  # chat -> highest text number landed there
+        self._wrong = Counter[str]()
         self._expected = 0
         self._all_landed = asyncio.Event()
-        api.on_delivered = self._delivered
 
-    def _delivered(self, _user: object, view: Any) -> None:
-        last = str(view.text).rsplit("\n", 1)[-1]
-        if last.startswith("bench ") and (seq := int(last[6:])) in self._queued:
-            self._landed.setdefault(seq, time.perf_counter())
-            if len(self._landed) >= self._expected:
-                self._all_landed.set()
+    def delivered(self, chat: Chat, text: str) -> None:
+        """A message of the bot's landed in `chat`."""
+        last = str(text).rsplit("\n", 1)[-1]
+        if not last.startswith("bench ") or (seq := int(last[6:])) not in self._queued:
+            return
+        if seq in self._landed:
+            self._wrong["doubled"] += 1
+            return
+        self._landed[seq] = time.perf_counter()
+        if self._to[seq] != chat:
+            self._wrong["misplaced"] += 1
+        if seq < self._last_landed.get(chat, 0):
+            self._wrong["out_of_order"] += 1
+        self._last_landed[chat] = max(seq, self._last_landed.get(chat, 0))
+        if len(self._landed) >= self._expected:
+            self._all_landed.set()
 
-    def _reset(self, pairs: list[Pair], expected: int) -> int:
+    async def _reset(self, pairs: list[Pair], expected: int) -> int:
         for pair in pairs:  # both sides exist for the stand-in before anyone is sent a copy
             for chat in pair:
-                self.api.user(chat)
+                self._person(chat)
+        await self._before()
         self._queued.clear()
         self._landed.clear()
+        self._to.clear()
+        self._last_landed.clear()
+        self._wrong.clear()
         self._expected = expected
         self._all_landed.clear()
-        return len(self.api.calls)
+        return len(self._api.calls)
 
     async def _send(self, pair: Pair, turn: int) -> None:
         """One text in a thread: the officer on even turns, the helper on odd ones."""
-        sender = self.api.user(pair[turn % 2])
+        sender = self._person(pair[turn % 2])
         self._seq += 1
         self._queued[self._seq] = time.perf_counter()
+        self._to[self._seq] = pair[(turn + 1) % 2]
         await sender.send(f"bench {self._seq}")
 
     async def _finish(self, calls_before: int, started: float) -> dict[str, Any]:
@@ -257,17 +342,21 @@ class _Load:
         except TimeoutError:
             missing = self._expected - len(self._landed)
             raise RuntimeError(f"{missing} of {self._expected} relays never arrived") from None
-        counts = Counter(name for name, _ in self.api.calls[calls_before:])
+        from bot.sandbox.settle import settle  # noqa: PLC0415 - in the child only
+
+        await settle(self._api)  # a copy sent twice lands before the phase is counted
+        counts = Counter(self._name(call) for call in self._api.calls[calls_before:])
         return {
             "messages": self._expected,
             "seconds": max(self._landed.values()) - started,
             "latencies": [self._landed[s] - self._queued[s] for s in self._landed],
             "requests": dict(counts),
+            **self._wrong,
         }
 
     async def burst(self, pairs: list[Pair], per_thread: int) -> dict[str, Any]:
         """Every text queued at once (`per_thread` in each thread, the two sides in turn)."""
-        calls_before = self._reset(pairs, len(pairs) * per_thread)
+        calls_before = await self._reset(pairs, len(pairs) * per_thread)
         started = time.perf_counter()
         for turn in range(per_thread):
             for pair in pairs:
@@ -277,7 +366,7 @@ class _Load:
     async def paced(self, pairs: list[Pair], rate: float, seconds: float) -> dict[str, Any]:
         """`rate` texts a second in all, for `seconds`, the threads taking turns."""
         total = max(1, round(rate * seconds))
-        calls_before = self._reset(pairs, total)
+        calls_before = await self._reset(pairs, total)
         started = time.perf_counter()
         for n in range(total):
             due = started + n / rate
@@ -294,14 +383,15 @@ class _Load:
 class PeerlineSpec:
     server: Mapping[str, str]  # ServerProcess.ready
     pairs: list[Pair]
-    rate_overall: float = 1e6  # the cap lifted by default; 30.0 is Telegram's
-    rate_per_chat: float = 1e6
+    rate_overall: float = LIFTED  # the cap lifted by default; 30.0 is Telegram's
+    rate_per_chat: float = LIFTED
+    platform: str = "telegram"  # or "signal": that transport alone, on ServerProcess("signal")
 
 
 class PeerlineProcess(Child):
-    """Peerline (the real App, its own composition of the Telegram transport, logging to a
-    file at INFO as `peerline run` does), with one live thread per pair, set up in its
-    database before it starts."""
+    """Peerline (the real App, its own composition of the Telegram or the Signal transport,
+    logging to a file at INFO as `peerline run` does), with one live thread per pair, set up
+    in its database before it starts."""
 
     def __init__(self, spec: PeerlineSpec) -> None:
         super().__init__(_peerline_main, spec)
@@ -319,28 +409,42 @@ async def _peerline(conn: Connection, spec: PeerlineSpec) -> None:
         CryptoConfig,
         LoggingConfig,
         ProgramConfig,
+        SignalConfig,
         StorageConfig,
         TelegramConfig,
     )
     from bot.logs import setup_logging  # noqa: PLC0415
 
+    if spec.platform == "signal":
+        telegram = TelegramConfig(enabled=False)
+        signal = SignalConfig(
+            enabled=True,
+            service=spec.server["service"],
+            number=spec.server["number"],
+            rate_overall=spec.rate_overall,
+            rate_per_chat=spec.rate_per_chat,
+        )
+    else:
+        telegram = TelegramConfig(
+            token=spec.server["token"],
+            base_url=spec.server["base_url"],
+            base_file_url=spec.server["base_file_url"],
+            rate_overall=spec.rate_overall,
+            rate_per_chat=spec.rate_per_chat,
+        )
+        signal = SignalConfig()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         config = Config(
             program=ProgramConfig(name="Bench Peer Support"),
-            telegram=TelegramConfig(
-                token=spec.server["token"],
-                base_url=spec.server["base_url"],
-                base_file_url=spec.server["base_file_url"],
-                rate_overall=spec.rate_overall,
-                rate_per_chat=spec.rate_per_chat,
-            ),
+            telegram=telegram,
+            signal=signal,
             storage=StorageConfig(path=directory / "peerline.db"),
             crypto=CryptoConfig(key_file=None, key_text=key_text()),
             logging=LoggingConfig(level="INFO", file=directory / "peerline.log"),
         )
         setup_logging(config.logging.level, config.logging.file)
-        await seed(config, spec.pairs)
+        await seed(config, spec.pairs, spec.platform)
         app = App(config)
         await app.start()
         conn.send(("ok", {"threads": len(spec.pairs)}))
@@ -354,7 +458,7 @@ def key_text() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-async def seed(config: Any, pairs: list[Pair]) -> None:
+async def seed(config: Any, pairs: list[Pair], platform: str = "telegram") -> None:
     """Members for every chat and a live thread per pair, written before the app starts (as
     a restart would find them)."""
     from bot.app import load_key, utc_now  # noqa: PLC0415
@@ -384,7 +488,8 @@ async def seed(config: Any, pairs: list[Pair]) -> None:
             for role, chat in ((Role.OFFICER, officer_chat), (Role.PEER, helper_chat)):
                 code = normalize_invite_code(codes[role][n])
                 assert code is not None
-                member = await repo.redeem_invite(code, Address(Platform.TELEGRAM, str(chat)), now)
+                address = Address(Platform(platform), str(chat))
+                member = await repo.redeem_invite(code, address, now)
                 assert not isinstance(member, str) and hasattr(member, "id"), member
                 members.append(member)
             await repo.save_thread(

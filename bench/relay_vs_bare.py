@@ -29,7 +29,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench._common import PeerlineProcess, PeerlineSpec, ServerProcess, pairs_of, percentile
+from bench._common import (
+    LIFTED,
+    PeerlineProcess,
+    PeerlineSpec,
+    ServerProcess,
+    pairs_of,
+    percentile,
+)
 from bench.bare_relay import (
     SETTINGS,
     WITH_AIOHTTP,
@@ -137,9 +144,10 @@ def at_the_cap(args: argparse.Namespace, server: ServerProcess, results: Results
         f"{args.cap_seconds:.0f} s; Telegram's limits (30/s overall, 1/s per chat) vs lifted:"
     )
     for capped in (True, False):
-        limits = {"rate_overall": TELEGRAM_CAP, "rate_per_chat": 1.0} if capped else {}
+        overall, per_chat = (TELEGRAM_CAP, 1.0) if capped else (LIFTED, LIFTED)
         label = "default cap" if capped else "cap lifted"
-        with PeerlineProcess(PeerlineSpec(server.ready, pairs, **limits)) as peerline:
+        spec = PeerlineSpec(server.ready, pairs, rate_overall=overall, rate_per_chat=per_chat)
+        with PeerlineProcess(spec) as peerline:
             server.burst(pairs, 2)  # both sides once: menus set, caches warm
             for load in args.cap_loads:
                 rate = load * TELEGRAM_CAP

@@ -17,6 +17,9 @@ What it models of the real gateway, because Peerline depends on it:
 - fault switches: answer the next calls of a route with a status (429, 5xx, ...), drop the
   websocket abruptly or close it cleanly.
 
+Every HTTP request is counted (`calls`: method and route, no bodies), and `on_delivered` is
+called with each message the bot puts in a person's chat as it lands (benchmarks use both).
+
 Message content is kept in memory for assertions only; nothing is logged.
 """
 
@@ -38,7 +41,7 @@ from typing import Any
 from aiohttp import WSCloseCode, web
 
 from bot.sandbox.faults import Fault, FaultPlan
-from bot.sandbox.settle import Handling
+from bot.sandbox.settle import Handler, Handling
 
 __all__ = ["LocalSignalApi", "SignalFile", "SignalMessage", "SignalUser"]
 
@@ -258,7 +261,9 @@ class LocalSignalApi:
         self.number = number
         self.bot_uuid = str(uuid.uuid4())
         self.clock = _Clock()
-        self.calls: list[tuple[str, str]] = []  # (method, route name); no bodies
+        self.calls: list[tuple[str, str]] = []  # ("POST", "/v2/send"): every request, no bodies
+        # Called with each new message the bot puts in a person's chat (edits aside), as it lands.
+        self.on_delivered: Callable[[SignalUser, SignalMessage], None] | None = None
         self.attachments: dict[str, bytes] = {}
         self._users: dict[str, SignalUser] = {}
         self._attachment_ids = itertools.count(1)
@@ -277,7 +282,8 @@ class LocalSignalApi:
 
     async def start(self) -> None:
         app = web.Application(
-            client_max_size=64 * 1024 * 1024, middlewares=[self._handling.middleware]
+            client_max_size=64 * 1024 * 1024,
+            middlewares=[self._count_call, self._handling.middleware],
         )
         add = app.router.add_route
         add("GET", "/v1/health", self._health)
@@ -297,6 +303,12 @@ class LocalSignalApi:
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         self._port = int(self._runner.addresses[0][1])
+
+    @web.middleware
+    async def _count_call(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource
+        self.calls.append((request.method, resource.canonical if resource else request.path))
+        return await handler(request)
 
     def busy(self) -> bool:
         """A call of the bot's (the receive socket aside) is being answered."""
@@ -371,6 +383,11 @@ class LocalSignalApi:
     def connected(self) -> bool:
         return bool(self._sockets)
 
+    @property
+    def receivers(self) -> int:
+        """Receive websockets open now (a client just gone may count until its close is read)."""
+        return len(self._sockets)
+
     async def wait_connected(self, *, after: int = 0, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait for a receive websocket (the `after`+1-th connection, when given)."""
         async with asyncio.timeout(timeout), self._connected:
@@ -416,7 +433,6 @@ class LocalSignalApi:
     # -- HTTP ----------------------------------------------------------------------------------
 
     def _fault(self, route: str, recipient: str | None = None) -> web.Response | None:
-        self.calls.append(("", route))
         queue = self._faults.get(route)
         fault = next((f for f in queue or [] if f.recipient in (None, recipient)), None)
         if queue is None or fault is None:
@@ -539,6 +555,8 @@ class LocalSignalApi:
             quote_timestamp=int(quote) if quote is not None else None,
         )
         person.inbox.append(message)
+        if self.on_delivered is not None:
+            self.on_delivered(person, message)
         await person.notify()
         return web.json_response([{"timestamp": str(message.timestamp)}], status=201), message
 
