@@ -233,6 +233,11 @@ class Pacer:
         state = self._chat(chat, group=group)
         state.held_until = max(state.held_until, self._clock() + seconds)
 
+    @property
+    def waiting(self) -> int:
+        """Sends waiting for a token from the overall bucket."""
+        return sum(not future.done() for _, _, future in self._waiting)
+
     def held_for(self, chat: str) -> float:
         state = self._chats.get(chat)
         return max(0.0, state.held_until - self._clock()) if state else 0.0

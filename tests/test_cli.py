@@ -17,6 +17,7 @@ from bot.followups import FollowUp, Kind
 from bot.model import MemberId
 from bot.storage.repository import InviteProblem, Repository, new_followup_id
 from crypto import Vault, load_master_key, normalize_invite_code
+from tests.ports import silent_port
 
 CODE = re.compile(r"^[2-9A-HJKMNP-TV-Z]{4}(-[2-9A-HJKMNP-TV-Z]{4}){4}$")
 
@@ -185,12 +186,7 @@ def test_roster_list_supervise_and_revoke(
 
 def unreachable_bot_api() -> str:
     """A Bot API address on a loopback port nothing listens on."""
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/bot"
+    return f"http://127.0.0.1:{silent_port()}/bot"
 
 
 def unreachable_telegram_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

@@ -18,6 +18,7 @@ from bot.sandbox.signal_api import LocalSignalApi
 from bot.sandbox.telegram_api import LocalBotApi
 from crypto import generate_key_file
 from tests.conftest import FakeClock
+from tests.ports import silent_port
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
 
@@ -27,15 +28,19 @@ def write_config(
     *,
     signal: LocalSignalApi | None = None,
     signal_number: str | None = None,
+    unreachable: bool = False,
 ) -> Path:
+    """`unreachable`: the Bot API and the gateway at a port where nothing answers."""
     path = directory / "config.toml"
+    bot_api = f"http://127.0.0.1:{silent_port()}/bot" if unreachable else api.base_url
     text = (
-        f'[telegram]\nbase_url = "{api.base_url}"\nbot_username = "{api.bot_username}"\n'
+        f'[telegram]\nbase_url = "{bot_api}"\nbot_username = "{api.bot_username}"\n'
         '[storage]\npath = "peerline.db"\n[crypto]\nkey_file = "master.key"\n'
     )
     if signal is not None:
         number = signal_number or signal.number
-        text += f'[signal]\nenabled = true\nservice = "{signal.service}"\nnumber = "{number}"\n'
+        service = f"127.0.0.1:{silent_port()}" if unreachable else signal.service
+        text += f'[signal]\nenabled = true\nservice = "{service}"\nnumber = "{number}"\n'
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -143,7 +148,8 @@ async def test_check_live_against_the_stand_ins(
     finally:
         await api.stop()
         await signal.stop()
-    # Nothing listening any more.
+    # Nothing there (not the stand-ins' own ports: another run on the machine may take them).
+    config = write_config(tmp_path, api, signal=signal, unreachable=True)
     monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", api.token)
     assert await cli("--config", str(config), "check", "--live") == 1
     out = capsys.readouterr().out

@@ -193,28 +193,44 @@ async def test_a_backlog_slower_than_poll_around_after_is_not_fetched_again_per_
 async def test_relays_and_crisis_lines_go_before_status_and_strangers_when_the_limit_binds(
     api: LocalBotApi,
 ) -> None:
+    # The pacer's clock moves only by hand, a token at a time, and only once the send before
+    # has reached the Bot API: however slow the machine, every send has asked for its turn
+    # before any token comes back, and no two sends race each other over HTTP.
     limits = RateLimits(overall_per_second=4.0, per_chat_per_second=100.0, chat_burst=100)
-    transport = transport_for(api, limits=limits)
+    seconds = [1000.0]
+    transport = transport_for(api, limits=limits, pacing_clock=lambda: seconds[0])
     await transport.start(Recorder())
     people = [api.user(7_100_000 + n) for n in range(12)]
+
+    def sent() -> list[str]:
+        return [str(call["text"]) for call in api.calls_of("sendMessage")]
+
+    def sent_this_many(count: int) -> Callable[[], bool]:
+        return lambda: len(sent()) == count
+
+    async def send(user: SimUser, text: str, priority: Priority) -> None:
+        with sending(priority):
+            await transport.send(addr(user), Reply(text))
+
+    sends = [send(people[n], f"stranger {n}", Priority.BACKGROUND) for n in range(8)]
+    sends += [send(people[8], "status", Priority.BACKGROUND)]
+    sends += [send(people[9], "reply", Priority.REPLY)]
+    sends += [send(people[10], "relay", Priority.RELAY)]
+    sends += [send(people[11], "crisis lines", Priority.RELAY)]
+    everything = asyncio.gather(*sends)
     try:
-
-        async def send(user: SimUser, text: str, priority: Priority) -> None:
-            with sending(priority):
-                await transport.send(addr(user), Reply(text))
-
-        sends = [send(people[n], f"stranger {n}", Priority.BACKGROUND) for n in range(8)]
-        sends += [send(people[8], "status", Priority.BACKGROUND)]
-        sends += [send(people[9], "reply", Priority.REPLY)]
-        sends += [send(people[10], "relay", Priority.RELAY)]
-        sends += [send(people[11], "crisis lines", Priority.RELAY)]
+        # The overall bucket holds 4 sends: the first four to ask go at once, the rest wait.
+        await eventually(lambda: len(sent()) == 4 and transport.sends_waiting == 8, "4 sent")
+        for count in range(5, 13):
+            seconds[0] += 0.25  # one more token
+            await eventually(sent_this_many(count), f"send number {count}")
         async with asyncio.timeout(30):
-            await asyncio.gather(*sends)
+            await everything
     finally:
+        everything.cancel()  # if the test failed half way: nothing left running
         await transport.stop()
-    order = [str(call["text"]) for call in api.calls_of("sendMessage")]
-    # The overall bucket holds 4 sends: the first four to ask go at once; then, a quarter of
-    # a second apart, the relay and the crisis lines, the reply, and only then the rest.
+    order = sent()
+    # Then, a token at a time, the relay and the crisis lines, the reply, and only then the rest.
     assert set(order[:4]) == {"stranger 0", "stranger 1", "stranger 2", "stranger 3"}
     assert order[4:7] == ["relay", "crisis lines", "reply"]
     assert set(order[7:]) == {"stranger 4", "stranger 5", "stranger 6", "stranger 7", "status"}

@@ -22,6 +22,7 @@ import hashlib
 import hmac
 import logging
 import os
+import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -249,6 +250,7 @@ class TelegramTransport:
         stuck_after: float = 10.0,
         webhook: Webhook | None = None,
         request_timeout: float | None = None,
+        pacing_clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`request_timeout`, when set, is the longest a Bot API call may go unanswered (by
         default PTB's: 5 s to connect, 5 s to write plus 5 s to read); a call not answered by
@@ -260,6 +262,7 @@ class TelegramTransport:
         in hand. After `stuck_after` seconds in hand its chat counts as stuck, and the ids
         handled above it are written to the ledger (never sooner: a slow moment under load
         must not put a disk write on the relay path).
+        `pacing_clock` is the clock the rate limits are counted on (tests step it by hand).
 
         `default_menus` are the menus of everyone without their own (strangers), set at start:
         (language code, commands) pairs, "" for every language without its own."""
@@ -274,7 +277,8 @@ class TelegramTransport:
         self._stuck_after = stuck_after
         self._request_timeout = request_timeout
         self.limits = limits or RateLimits()
-        self._pacer = Pacer(self.limits)
+        self._pacing_clock = pacing_clock
+        self._pacer = Pacer(self.limits, pacing_clock)
         self._app: AnyApplication | None = None
         self._sink: EventSink | None = None
         self._lifecycle = asyncio.Lock()
@@ -318,6 +322,11 @@ class TelegramTransport:
     @property
     def bot_username(self) -> str:
         return self._bot.username
+
+    @property
+    def sends_waiting(self) -> int:
+        """Sends waiting for their turn under the overall rate limit."""
+        return self._pacer.waiting
 
     @property
     def _bot(self) -> ExtBot[Any]:
@@ -378,7 +387,7 @@ class TelegramTransport:
             app.add_error_handler(self._on_error)
 
             self._sink = sink
-            self._pacer = Pacer(self.limits)
+            self._pacer = Pacer(self.limits, self._pacing_clock)
             try:
                 await app.initialize()
             except InvalidToken:
