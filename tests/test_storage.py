@@ -612,3 +612,43 @@ async def test_spilled_chats_are_sealed_per_row_and_a_moved_one_is_skipped(
         assert await repo.spilled_chats() == []
     finally:
         await repo.close()
+
+
+# -- write transactions ---------------------------------------------------------------------
+
+
+async def test_a_write_transaction_commits_rolls_back_and_refuses_to_nest(
+    repo: Repository,
+) -> None:
+    insert = "INSERT INTO ratings (score, helped) VALUES (5, NULL)"
+    async with repo._writing():
+        await repo._conn.execute(insert)
+    assert len(await repo.ratings()) == 1
+    with pytest.raises(ValueError, match="midway"):  # noqa: PT012 - the failing block itself
+        async with repo._writing():
+            await repo._conn.execute(insert)
+            raise ValueError("midway")
+    async with repo._writing() as transaction:
+        await repo._conn.execute(insert)
+        transaction.abandon()
+    assert len(await repo.ratings()) == 1  # neither the failed nor the abandoned one stayed
+    assert not repo._conn.in_transaction
+
+    async with repo._writing():
+        # The same task again would wait on itself for ever: refused at once instead.
+        with pytest.raises(RuntimeError, match="already held"):
+            async with repo._writing():
+                pass
+        with pytest.raises(RuntimeError, match="already held"):
+            await repo.ratings()
+        # Another task waits for its turn.
+        other = asyncio.create_task(repo.ratings())
+        await asyncio.sleep(0.01)
+        assert not other.done()
+        await repo._conn.execute(insert)
+    assert len(await other) == 2
+    async with db.write_transaction(repo._conn):
+        with pytest.raises(RuntimeError, match="already open"):
+            async with db.write_transaction(repo._conn):
+                pass
+    assert not repo._conn.in_transaction

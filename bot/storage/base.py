@@ -7,10 +7,13 @@ crypto/ for data at rest.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import aiosqlite
@@ -56,13 +59,41 @@ def hours_or_none(text: str | None) -> WeeklyHours | None:
     return parse_hours(text) if text else None
 
 
+class StoreLock:
+    """The lock every statement of a store takes (one connection, shared by every coroutine).
+    A task that takes it again while holding it (a statement or transaction nested in a
+    transaction) is refused at once, where a plain lock would wait on itself for ever."""
+
+    __slots__ = ("_holder", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._holder: asyncio.Task[Any] | None = None
+
+    async def __aenter__(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task is self._holder:
+            raise RuntimeError("the store's lock is already held by this task")
+        await self._lock.acquire()
+        self._holder = task
+
+    async def __aexit__(
+        self,
+        _type: type[BaseException] | None,
+        _value: BaseException | None,
+        _traceback: TracebackType | None,
+    ) -> None:
+        self._holder = None
+        self._lock.release()
+
+
 class StoreBase:
     def __init__(self, conn: aiosqlite.Connection, vault: Vault) -> None:
         self._conn = conn
         self._vault = vault
         # One connection is shared by every coroutine: statements are serialized so that none
         # lands inside another's transaction.
-        self._lock = asyncio.Lock()
+        self._lock = StoreLock()
         # Member numbers already reported as failing their integrity check (logged once each).
         self._refused: set[int] = set()
         # A delete that shreds or withdraws (or an accept) has happened and the WAL may still
@@ -137,6 +168,12 @@ class StoreBase:
             return {}
         body = json.loads(self._vault.open(sealed, table=table, column=column, row=row))
         return body if isinstance(body, dict) else {}
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[db.Transaction]:
+        """The lock and one write transaction (`db.write_transaction`) around the block."""
+        async with self._lock, db.write_transaction(self._conn) as transaction:
+            yield transaction
 
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self._lock, self._conn.execute(sql, params) as cursor:

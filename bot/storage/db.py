@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -25,6 +26,43 @@ WAL_AUTOCHECKPOINT_PAGES = 32
 
 class SchemaTooNewError(Exception):
     """The database was written by a newer Peerline; refusing to run on it."""
+
+
+class Transaction:
+    """An open write transaction (see `write_transaction`)."""
+
+    __slots__ = ("abandoned",)
+
+    def __init__(self) -> None:
+        self.abandoned = False
+
+    def abandon(self) -> None:
+        """End with a rollback instead of a commit: nothing written in the block stays."""
+        self.abandoned = True
+
+
+@contextlib.asynccontextmanager
+async def write_transaction(conn: aiosqlite.Connection) -> AsyncIterator[Transaction]:
+    """One write transaction around the block: committed when the block ends, rolled back if
+    it raises (or was abandoned). BEGIN IMMEDIATE takes the write lock at once, so another
+    connection's write cannot slip in between this block's reads and its writes."""
+    if conn.in_transaction:
+        raise RuntimeError("a transaction is already open on this connection")
+    await conn.execute("BEGIN IMMEDIATE")
+    transaction = Transaction()
+    try:
+        yield transaction
+        await conn.execute("ROLLBACK" if transaction.abandoned else "COMMIT")
+    except BaseException:
+        await _roll_back_if_open(conn)
+        raise
+
+
+async def _roll_back_if_open(conn: aiosqlite.Connection) -> None:
+    # A function of its own: after the check before BEGIN, mypy would take `in_transaction`
+    # as still false in the caller.
+    if conn.in_transaction:
+        await conn.execute("ROLLBACK")
 
 
 def migrations() -> list[tuple[int, str]]:

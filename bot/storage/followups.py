@@ -79,21 +79,14 @@ class FollowupStore(StoreBase):
     async def add_followup(self, followup: FollowUp, *, replacing: Kind | None = None) -> None:
         """Store a follow-up; with `replacing`, the member's follow-ups of that kind go (one
         plan, one wellness check-in per member), in the same transaction."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                removed = 0
-                if replacing is not None:
-                    removed = await self._delete_kind(followup.member_id, replacing)
-                await self._conn.execute(
-                    "INSERT INTO followups (id, member_hash, sealed, due_at) VALUES (?, ?, ?, ?)",
-                    self._row(followup),
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing():
+            removed = 0
+            if replacing is not None:
+                removed = await self._delete_kind(followup.member_id, replacing)
+            await self._conn.execute(
+                "INSERT INTO followups (id, member_hash, sealed, due_at) VALUES (?, ?, ?, ?)",
+                self._row(followup),
+            )
         if removed:
             await self.fold_wal()
 
@@ -177,33 +170,26 @@ class FollowupStore(StoreBase):
         meanwhile, or re-claimed after the lease ran out) are left alone. Returns the ids
         settled: only those may be acted on."""
         settled: set[str] = set()
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                for followup in keep:
-                    cursor = await self._conn.execute(
-                        "UPDATE followups SET sealed = ?, due_at = ?, claim = NULL,"
-                        " lease_until = NULL WHERE id = ? AND claim = ?",
-                        (
-                            self._seal_followup(followup),
-                            stamp(followup.due_at),
-                            followup.id,
-                            token,
-                        ),
-                    )
-                    if cursor.rowcount == 1:
-                        settled.add(followup.id)
-                for followup_id in done:
-                    cursor = await self._conn.execute(
-                        "DELETE FROM followups WHERE id = ? AND claim = ?", (followup_id, token)
-                    )
-                    if cursor.rowcount == 1:
-                        settled.add(followup_id)
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing():
+            for followup in keep:
+                cursor = await self._conn.execute(
+                    "UPDATE followups SET sealed = ?, due_at = ?, claim = NULL,"
+                    " lease_until = NULL WHERE id = ? AND claim = ?",
+                    (
+                        self._seal_followup(followup),
+                        stamp(followup.due_at),
+                        followup.id,
+                        token,
+                    ),
+                )
+                if cursor.rowcount == 1:
+                    settled.add(followup.id)
+            for followup_id in done:
+                cursor = await self._conn.execute(
+                    "DELETE FROM followups WHERE id = ? AND claim = ?", (followup_id, token)
+                )
+                if cursor.rowcount == 1:
+                    settled.add(followup_id)
         if done:
             await self.fold_wal()
         return settled

@@ -232,34 +232,26 @@ class IncidentStore(AskStore):
     async def close_incident(self, incident_id: IncidentId) -> IncidentMetrics | None:
         """Fold the incident into a row of numbers and delete it with its pages, in one
         transaction. None if it was already gone. The caller folds the WAL."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = await self._fetch_locked(
-                    "SELECT id, record_ct FROM incidents WHERE id = ?", (incident_id,)
-                )
-                if row is None:
-                    await self._conn.execute("ROLLBACK")
-                    return None
-                counts = await self._fetch_locked(
-                    "SELECT count(*), coalesce(sum(state = 'accepted'), 0) FROM incident_pages"
-                    " WHERE incident_id = ?",
-                    (incident_id,),
-                )
-                sent, accepted = (int(counts[0]), int(counts[1])) if counts else (0, 0)
-                opened = self._incident(row).opened_on
-                week = opened - timedelta(days=opened.weekday())
-                await self._conn.execute(
-                    "INSERT INTO incident_metrics (week, pages_sent, pages_accepted)"
-                    " VALUES (?, ?, ?)",
-                    (week.isoformat(), sent, accepted),
-                )
-                await self._conn.execute("DELETE FROM incidents WHERE id = ?", (incident_id,))
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing() as transaction:
+            row = await self._fetch_locked(
+                "SELECT id, record_ct FROM incidents WHERE id = ?", (incident_id,)
+            )
+            if row is None:
+                transaction.abandon()
+                return None
+            counts = await self._fetch_locked(
+                "SELECT count(*), coalesce(sum(state = 'accepted'), 0) FROM incident_pages"
+                " WHERE incident_id = ?",
+                (incident_id,),
+            )
+            sent, accepted = (int(counts[0]), int(counts[1])) if counts else (0, 0)
+            opened = self._incident(row).opened_on
+            week = opened - timedelta(days=opened.weekday())
+            await self._conn.execute(
+                "INSERT INTO incident_metrics (week, pages_sent, pages_accepted) VALUES (?, ?, ?)",
+                (week.isoformat(), sent, accepted),
+            )
+            await self._conn.execute("DELETE FROM incidents WHERE id = ?", (incident_id,))
         self._checkpoint_due = True
         return IncidentMetrics(week, sent, accepted)
 

@@ -94,104 +94,92 @@ class InviteStore(MemberStore):
         """Use an invite once, making `address` a member. All or nothing."""
         code_hash = self._vault.invite_hash(normalized_code)
         address_hash = self.address_hash(address)
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                invite = await self._fetch_locked(
-                    "SELECT * FROM invites WHERE code_hash = ?", (code_hash,)
+        async with self._writing() as transaction:
+            invite = await self._fetch_locked(
+                "SELECT * FROM invites WHERE code_hash = ?", (code_hash,)
+            )
+            problem: InviteProblem | None = None
+            if invite is None:
+                problem = InviteProblem.UNKNOWN
+            elif not self._vault.mac_matches("invites", invite_mac_fields(invite), invite["mac"]):
+                log.warning("an invite failed its integrity check and is refused")
+                problem = InviteProblem.UNKNOWN
+            elif invite["redeemed_at"] is not None:
+                problem = InviteProblem.USED
+            elif datetime.fromisoformat(invite["expires_at"]) <= now:
+                problem = InviteProblem.EXPIRED
+            elif await self._fetch_locked(
+                "SELECT 1 FROM members WHERE address_hash = ?", (address_hash,)
+            ):
+                problem = InviteProblem.ALREADY_MEMBER
+            if problem is not None or invite is None:
+                transaction.abandon()
+                return problem or InviteProblem.UNKNOWN
+            supervisor = invite["supervisor_id"]
+            if supervisor is not None and not await self._intact_locked((supervisor,)):
+                # The link would be signed along with the new member: refuse the invite.
+                log.warning("an invite names a supervisor whose record is refused")
+                transaction.abandon()
+                return InviteProblem.UNKNOWN
+            # The sealed values are bound to the member number, known once the row exists.
+            cursor = await self._conn.execute(
+                "INSERT INTO members (platform, address_hash, address_ct, role, agency_hash,"
+                " certified_until, joined_at, display_name, topics)"
+                " VALUES (?, ?, x'00', ?, ?, ?, ?, ?, ?)",
+                (
+                    address.platform.value,
+                    address_hash,
+                    invite["role"],
+                    invite["agency_hash"],
+                    invite["certified_until"],
+                    day_stamp(now),
+                    invite["display_name"],
+                    invite["topics"],
+                ),
+            )
+            member_id = int(cursor.lastrowid or 0)
+            bound = address_row(member_id, address_hash)
+            agency_ct = None
+            if invite["agency_ct"] is not None:
+                agency = self._vault.open_text(
+                    invite["agency_ct"], table="invites", column="agency", row=code_hash.hex()
                 )
-                problem: InviteProblem | None = None
-                if invite is None:
-                    problem = InviteProblem.UNKNOWN
-                elif not self._vault.mac_matches(
-                    "invites", invite_mac_fields(invite), invite["mac"]
-                ):
-                    log.warning("an invite failed its integrity check and is refused")
-                    problem = InviteProblem.UNKNOWN
-                elif invite["redeemed_at"] is not None:
-                    problem = InviteProblem.USED
-                elif datetime.fromisoformat(invite["expires_at"]) <= now:
-                    problem = InviteProblem.EXPIRED
-                elif await self._fetch_locked(
-                    "SELECT 1 FROM members WHERE address_hash = ?", (address_hash,)
-                ):
-                    problem = InviteProblem.ALREADY_MEMBER
-                if problem is not None or invite is None:
-                    await self._conn.execute("ROLLBACK")
-                    return problem or InviteProblem.UNKNOWN
-                supervisor = invite["supervisor_id"]
-                if supervisor is not None and not await self._intact_locked((supervisor,)):
-                    # The link would be signed along with the new member: refuse the invite.
-                    log.warning("an invite names a supervisor whose record is refused")
-                    await self._conn.execute("ROLLBACK")
-                    return InviteProblem.UNKNOWN
-                # The sealed values are bound to the member number, known once the row exists.
-                cursor = await self._conn.execute(
-                    "INSERT INTO members (platform, address_hash, address_ct, role, agency_hash,"
-                    " certified_until, joined_at, display_name, topics)"
-                    " VALUES (?, ?, x'00', ?, ?, ?, ?, ?, ?)",
-                    (
-                        address.platform.value,
-                        address_hash,
-                        invite["role"],
-                        invite["agency_hash"],
-                        invite["certified_until"],
-                        day_stamp(now),
-                        invite["display_name"],
-                        invite["topics"],
+                agency_ct = self._vault.seal_text(
+                    agency, table="members", column="agency", row=bound
+                )
+            await self._conn.execute(
+                "UPDATE members SET address_ct = ?, agency_ct = ? WHERE id = ?",
+                (
+                    self._vault.seal_text(
+                        address.chat_id, table="members", column="address", row=bound
                     ),
-                )
-                member_id = int(cursor.lastrowid or 0)
-                bound = address_row(member_id, address_hash)
-                agency_ct = None
-                if invite["agency_ct"] is not None:
-                    agency = self._vault.open_text(
-                        invite["agency_ct"], table="invites", column="agency", row=code_hash.hex()
-                    )
-                    agency_ct = self._vault.seal_text(
-                        agency, table="members", column="agency", row=bound
-                    )
+                    agency_ct,
+                    member_id,
+                ),
+            )
+            if supervisor is not None:
                 await self._conn.execute(
-                    "UPDATE members SET address_ct = ?, agency_ct = ? WHERE id = ?",
-                    (
-                        self._vault.seal_text(
-                            address.chat_id, table="members", column="address", row=bound
-                        ),
-                        agency_ct,
-                        member_id,
-                    ),
+                    "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
+                    (supervisor, member_id),
                 )
-                if supervisor is not None:
-                    await self._conn.execute(
-                        "INSERT OR IGNORE INTO supervision (supervisor_id, report_id)"
-                        " VALUES (?, ?)",
-                        (supervisor, member_id),
-                    )
-                # Sealed routing times and private list from the start: their presence says
-                # nothing about whether this person was ever matched.
-                await self._conn.execute(
-                    "UPDATE members SET timing_ct = ?, private_ct = ? WHERE id = ?",
-                    (
-                        self.seal_record({}, table="members", column="timing", row=str(member_id)),
-                        self.seal_record(
-                            {}, table="members", column="private", row=str(member_id)
-                        ),
-                        member_id,
-                    ),
-                )
-                await self._renew_macs_locked(
-                    (member_id,) if supervisor is None else (member_id, supervisor)
-                )
-                # Single use: the row stays only to say "already used"; the agency name goes.
-                await self._conn.execute(
-                    "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",
-                    (day_stamp(now), code_hash),
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+            # Sealed routing times and private list from the start: their presence says
+            # nothing about whether this person was ever matched.
+            await self._conn.execute(
+                "UPDATE members SET timing_ct = ?, private_ct = ? WHERE id = ?",
+                (
+                    self.seal_record({}, table="members", column="timing", row=str(member_id)),
+                    self.seal_record({}, table="members", column="private", row=str(member_id)),
+                    member_id,
+                ),
+            )
+            await self._renew_macs_locked(
+                (member_id,) if supervisor is None else (member_id, supervisor)
+            )
+            # Single use: the row stays only to say "already used"; the agency name goes.
+            await self._conn.execute(
+                "UPDATE invites SET redeemed_at = ?, agency_ct = NULL WHERE code_hash = ?",
+                (day_stamp(now), code_hash),
+            )
         member = await self.member(MemberId(member_id))
         assert member is not None  # noqa: S101 - inserted just above
         return member

@@ -374,30 +374,23 @@ class MemberStore(StoreBase):
     async def _update_guarded(self, member_id: MemberId, changes: dict[str, Any]) -> bool:
         """Change a member's columns and renew the MAC, only if the record is intact now: a
         record changed without the key must stay refused, not be signed again."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                row = await self._fetch_locked("SELECT * FROM members WHERE id = ?", (member_id,))
-                links = links_by_member(
-                    await self._fetch_all_locked(_LINKS_OF, (member_id, member_id))
-                ).get(member_id, Links())
-                if row is None or is_purged(row) or not self._intact(row, links):
-                    await self._conn.execute("ROLLBACK")
-                    if row is not None and not is_purged(row):
-                        self._note_refused(member_id)
-                    return False
-                values = {key: row[key] for key in row.keys()} | changes  # noqa: SIM118 - a Row is no dict
-                mac = self._vault.mac("members", member_mac_fields(values, links))
-                assignments = ", ".join(f"{column} = ?" for column in changes)
-                await self._conn.execute(
-                    f"UPDATE members SET {assignments}, mac = ? WHERE id = ?",  # noqa: S608 - columns come from this module
-                    (*changes.values(), mac, member_id),
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing() as transaction:
+            row = await self._fetch_locked("SELECT * FROM members WHERE id = ?", (member_id,))
+            links = links_by_member(
+                await self._fetch_all_locked(_LINKS_OF, (member_id, member_id))
+            ).get(member_id, Links())
+            if row is None or is_purged(row) or not self._intact(row, links):
+                transaction.abandon()
+                if row is not None and not is_purged(row):
+                    self._note_refused(member_id)
+                return False
+            values = {key: row[key] for key in row.keys()} | changes  # noqa: SIM118 - a Row is no dict
+            mac = self._vault.mac("members", member_mac_fields(values, links))
+            assignments = ", ".join(f"{column} = ?" for column in changes)
+            await self._conn.execute(
+                f"UPDATE members SET {assignments}, mac = ? WHERE id = ?",  # noqa: S608 - columns come from this module
+                (*changes.values(), mac, member_id),
+            )
         return True
 
     async def set_active(self, member_id: MemberId, active: bool) -> bool:
@@ -536,22 +529,15 @@ class MemberStore(StoreBase):
     async def add_supervision(self, supervisor: MemberId, report: MemberId) -> bool:
         """Record a supervision link and renew both members' MACs; False (nothing written) if
         either record is missing or fails its integrity check."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if not await self._intact_locked((supervisor, report)):
-                    await self._conn.execute("ROLLBACK")
-                    return False
-                await self._conn.execute(
-                    "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
-                    (supervisor, report),
-                )
-                await self._renew_macs_locked((supervisor, report))
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing() as transaction:
+            if not await self._intact_locked((supervisor, report)):
+                transaction.abandon()
+                return False
+            await self._conn.execute(
+                "INSERT OR IGNORE INTO supervision (supervisor_id, report_id) VALUES (?, ?)",
+                (supervisor, report),
+            )
+            await self._renew_macs_locked((supervisor, report))
         return True
 
     async def _intact_locked(self, member_ids: tuple[int, ...]) -> bool:
@@ -584,15 +570,10 @@ class MemberStore(StoreBase):
         """Revoke and erase a member: sealed address, agency and private record, clear settings,
         supervision links, offers to them and their open requests. The row stays, emptied, so
         the member number is never given to someone else. False if there is no such member."""
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                done = await self._purge_locked(member_id)
-                await self._conn.execute("COMMIT" if done else "ROLLBACK")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing() as transaction:
+            done = await self._purge_locked(member_id)
+            if not done:
+                transaction.abandon()
         return done
 
     async def _purge_locked(self, member_id: MemberId) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import aiosqlite
 
-from bot.storage import integrity
+from bot.storage import db, integrity
 from bot.storage.asks import OFFERS, PAGES
 from bot.storage.integrity import Links, address_row, is_purged, links_by_member
 from crypto import DecryptionError, Vault
@@ -90,8 +90,7 @@ async def reseal_all(
 
     `pause(step)` is called at the points a fault-injection test kills the process."""
     await _refuse_unusable_members(conn, old)
-    await conn.execute("BEGIN IMMEDIATE")
-    try:
+    async with db.write_transaction(conn):
         members = await _members(conn, old, new)
         resealed = {sealed.table: await _reseal(conn, old, new, sealed) for sealed in AS_THEY_ARE}
         async with conn.execute("SELECT id, wrapped_key FROM threads") as cursor:
@@ -108,11 +107,6 @@ async def reseal_all(
         await conn.execute("DELETE FROM invites")
         await conn.execute("UPDATE key_check SET value = ? WHERE id = 1", (new.key_check(),))
         pause("resealed")
-        await conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            await conn.execute("ROLLBACK")
-        raise
     return RekeyCounts(
         members, resealed["requests"], resealed[OFFERS.name], len(threads), followups, voided
     )

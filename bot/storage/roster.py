@@ -45,18 +45,11 @@ class RosterStore(InviteStore):
         touched = tuple(
             sorted({c.member_id for c in changes} | {s for c in changes for s in c.supervisors})
         )
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                await self._require_intact_locked(touched)
-                for sql, params in statements:
-                    await self._conn.execute(sql, params)
-                await self._renew_macs_locked(touched)
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing():
+            await self._require_intact_locked(touched)
+            for sql, params in statements:
+                await self._conn.execute(sql, params)
+            await self._renew_macs_locked(touched)
 
     async def _require_intact_locked(self, member_ids: tuple[int, ...]) -> None:
         for member_id in member_ids:

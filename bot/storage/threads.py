@@ -59,26 +59,17 @@ class ThreadStore(StoreBase):
         stored, and a thread being handed over is shredded. False when someone else claimed
         the request first (nothing changes)."""
         row = self._thread_row(thread)
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                cursor = await self._conn.execute(
-                    "DELETE FROM requests WHERE id = ?", (request_id,)
-                )
-                if cursor.rowcount != 1:
-                    await self._conn.execute("ROLLBACK")
-                    return False
-                await self._conn.execute(
-                    "INSERT INTO threads (id, wrapped_key, sealed) VALUES (?, ?, ?)",
-                    row,
-                )
-                if replaces is not None:
-                    await self._conn.execute("DELETE FROM threads WHERE id = ?", (replaces,))
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing() as transaction:
+            cursor = await self._conn.execute("DELETE FROM requests WHERE id = ?", (request_id,))
+            if cursor.rowcount != 1:
+                transaction.abandon()
+                return False
+            await self._conn.execute(
+                "INSERT INTO threads (id, wrapped_key, sealed) VALUES (?, ?, ?)",
+                row,
+            )
+            if replaces is not None:
+                await self._conn.execute("DELETE FROM threads WHERE id = ?", (replaces,))
         # The request row (and any handed-over thread) must leave the WAL: the caller folds it
         # once the accept's other writes are done, or the clock tick does.
         self._checkpoint_due = True

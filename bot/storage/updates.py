@@ -19,18 +19,9 @@ class UpdateStore(StoreBase):
         return {int(row[0]) for row in rows}
 
     async def keep_handled_updates(self, platform: str, ids: Collection[int]) -> None:
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                await self._conn.execute(
-                    "DELETE FROM handled_updates WHERE platform = ?", (platform,)
-                )
-                await self._conn.executemany(
-                    "INSERT INTO handled_updates (platform, update_id) VALUES (?, ?)",
-                    [(platform, update_id) for update_id in sorted(ids)],
-                )
-                await self._conn.execute("COMMIT")
-            except BaseException:
-                if self._conn.in_transaction:
-                    await self._conn.execute("ROLLBACK")
-                raise
+        async with self._writing():
+            await self._conn.execute("DELETE FROM handled_updates WHERE platform = ?", (platform,))
+            await self._conn.executemany(
+                "INSERT INTO handled_updates (platform, update_id) VALUES (?, ?)",
+                [(platform, update_id) for update_id in sorted(ids)],
+            )
