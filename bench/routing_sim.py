@@ -40,6 +40,7 @@ from bot.escalation import (
     can_widen,
     decide,
     effective_wanted,
+    everyone_at_once,
     next_wake,
 )
 from bot.events import Address, Platform
@@ -110,6 +111,7 @@ class Params:
     offer_batch_grows_after_minutes: float = (
         RoutingConfig().offer_batch_grows_after.total_seconds() / 60
     )
+    urgent_offers: int = RoutingConfig().urgent_offers  # 0: every eligible helper at once
 
 
 def routing_config(params: Params) -> RoutingConfig:
@@ -118,6 +120,7 @@ def routing_config(params: Params) -> RoutingConfig:
         offer_batch=params.offer_batch,
         offer_batch_grows_to=params.offer_batch_grows_to,
         offer_batch_grows_after=timedelta(minutes=params.offer_batch_grows_after_minutes),
+        urgent_offers=params.urgent_offers,
     )
 
 
@@ -461,7 +464,7 @@ class Simulator:
     # -- the contact clock: mirrors handlers.matching.advance ---------------------------------
 
     def batch_query(
-        self, request: Request, wanted: Wanted, *, live: bool, widenable: bool
+        self, request: Request, wanted: Wanted, *, live: bool, widenable: bool, everyone: bool
     ) -> BatchQuery:
         """As handlers.matching.advance builds it: everyone asked is excluded; those whose
         offers timed out (expired, or pending past their deadline now) may be asked again."""
@@ -483,8 +486,9 @@ class Simulator:
             routing_request,
             asked_again=again,
             live=live,
-            everyone=request.urgent,
+            everyone=everyone,
             widenable=widenable,
+            preferred_alone=not request.urgent,
         )
 
     def find_batch(self, query: BatchQuery, pool: Roster, slots: int) -> FoundBatch:
@@ -511,7 +515,10 @@ class Simulator:
         state, pending = clock_view(request)
         wanted = effective_wanted(state, now, self.timing)
         live = any(o.expires_at > now for o in pending)
-        query = self.batch_query(request, wanted, live=live, widenable=can_widen(state))
+        everyone = everyone_at_once(state, self.timing)
+        query = self.batch_query(
+            request, wanted, live=live, widenable=can_widen(state), everyone=everyone
+        )
         slots = batch_now(state, now, self.timing, self.policy.batch_size)
         found = self.find_batch(query, self.candidates(), slots)
         batch = found.helpers
@@ -525,7 +532,7 @@ class Simulator:
             batch_size=self.policy.batch_size,
             widen_now=found.widened,
         )
-        if not request.urgent:
+        if not everyone:
             batch = batch[: decision.slots]  # refill only the slots that are free
         if not decision.idle:
             for helper_id in decision.expire:
@@ -999,10 +1006,13 @@ SEED_COLUMNS = (
     "human p90",
     "human p99",
     "urgent p90",
+    "urgent p99",
     "<= 30 min",
+    "urgent <= 30 min",
     "best possible asking once",
     "offers / request",
     "offers / non-urgent",
+    "offers / urgent",
 )
 
 
@@ -1021,10 +1031,13 @@ def seed_row(label: str, outcomes: Sequence[Outcome], found: Limits) -> list[str
         _minutes_exact(every["human_p90_s"]),
         _minutes_exact(every["human_p99_s"]),
         _minutes_exact(urgent["human_p90_s"]),
+        _minutes_exact(urgent["human_p99_s"]),
         f"{100 * found.measured:.1f}%",
+        _share_text(urgent["within_goal"]),
         f"{100 * found.best_possible:.1f}%",
         per_request(every),
         per_request(calm),
+        per_request(urgent),
     ]
 
 

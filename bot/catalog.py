@@ -145,8 +145,8 @@ class Catalog:
     role_coordinator: str = "coordinators"
     waiting_none: str = "No request is waiting right now."
     waiting_header: str = (
-        "Waiting now: {count}. You won't see who asked. Tap a button to offer one to everyone "
-        "who is free."
+        "Waiting now: {count}. You won't see who asked. Tap a button to offer one to more "
+        "helpers who are free, at once."
     )
     waiting_line: str = (
         "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: {pending}"
@@ -163,8 +163,8 @@ class Catalog:
         "{number}. {minutes} min \u00b7 {category} \u00b7 wants {who} \u00b7 offers out: "
         "{pending} \u00b7 NOT SAFE \u00b7 coordinators paged"
     )
-    push_button: str = "Offer {number} to everyone free"
-    push_page_button: str = "Offer it to everyone free now"
+    push_button: str = "Offer {number} to more helpers"
+    push_page_button: str = "Offer it to more helpers now"
     push_done: str = "Offered to {count} more. Send /waiting to follow it."
     push_nobody: str = (
         "Everyone who is free has had it already, so nobody new could be asked. If you know a "
@@ -248,8 +248,8 @@ class Catalog:
         "Please reach a crisis line now, or call {emergency} if you're in danger. This chat "
         "stays open.\n\n"
         "{lines}\n\n"
-        "We're asking everyone who is free, right now. You'll get a message here when "
-        "someone picks up."
+        "We're asking free peers and chaplains now, and we'll keep asking until someone "
+        "picks up. You'll get a message here when they do."
     )
     category_critical_incident: str = "A critical incident"
     category_line_of_duty_death: str = "A line-of-duty death"

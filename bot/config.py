@@ -170,6 +170,9 @@ class CryptoConfig:
     key_text: str | None = field(default=None, repr=False)
 
 
+MOST_URGENT_OFFERS = 1000
+
+
 @dataclass(frozen=True, slots=True)
 class RoutingConfig:
     offer_batch: int = 3
@@ -177,6 +180,10 @@ class RoutingConfig:
     # (no more than `offer_batch`: it never grows). See docs/benchmarks.md for why.
     offer_batch_grows_to: int = 5
     offer_batch_grows_after: timedelta = timedelta(minutes=3)
+    # An urgent request goes to this many helpers at once, each one who declines or lets it
+    # time out replaced by the next at once; a coordinator's push asks this many more. 0:
+    # every eligible helper at once. See docs/benchmarks.md for the default.
+    urgent_offers: int = 70
     # The helper is prompted to suggest a clinician when an officer comes back about the same
     # topic this many times (counted in the officer's sealed record).
     referral_after: int = 3
@@ -344,6 +351,7 @@ _KNOWN_KEYS: dict[str, frozenset[str]] = {
             "offer_batch",
             "offer_batch_grows_to",
             "offer_batch_grows_after",
+            "urgent_offers",
             "referral_after",
             "offer_timeout",
             "max_threads_per_helper",
@@ -726,6 +734,7 @@ def _routing(r: _Reader) -> RoutingConfig:
         offer_batch=r.integer("offer_batch", d.offer_batch, 1, 50),
         offer_batch_grows_to=r.integer("offer_batch_grows_to", d.offer_batch_grows_to, 0, 50),
         offer_batch_grows_after=r.duration("offer_batch_grows_after", d.offer_batch_grows_after),
+        urgent_offers=r.integer("urgent_offers", d.urgent_offers, 0, MOST_URGENT_OFFERS),
         referral_after=r.integer("referral_after", d.referral_after, 2, 100),
         offer_timeout=r.duration("offer_timeout", d.offer_timeout),
         max_threads_per_helper=r.integer("max_threads_per_helper", d.max_threads_per_helper, 1),
@@ -742,6 +751,12 @@ def _routing(r: _Reader) -> RoutingConfig:
         give_up_after=r.duration("give_up_after", d.give_up_after),
         clock_tick=r.duration("clock_tick", d.clock_tick),
     )
+    if 0 < routing.urgent_offers < routing.offer_batch:
+        raise r.error(
+            "urgent_offers",
+            f"must be 0 (everyone) or at least offer_batch ({routing.offer_batch}): an urgent "
+            "request never goes to fewer helpers at once than any other",
+        )
     for earlier in ("escalate_to_chaplains_after", "page_coordinators_after"):
         if getattr(routing, earlier) > routing.give_up_after:
             raise r.error(

@@ -4,7 +4,9 @@ The ladder (all times from the request, all configurable): offers go to a batch 
 slot whose offer times out or is declined is refilled at once (a silent helper holds back only
 their own slot, never the whole batch). Once the request has waited `grow_after` unmatched, the
 batch grows to `grown_batch` slots (more helpers asked at once only where the first ones were
-slow, instead of a bigger batch for every request). After `widen_after`, or at once when
+slow, instead of a bigger batch for every request). An urgent request has `urgent_offers` slots
+from the start, refilled the same way, and never grows (0: it goes to every eligible helper at
+once, and round again only once none of those offers is live). After `widen_after`, or at once when
 nobody of the role asked for is left, the search takes chaplains as well as peers (or peers as
 well as chaplains); after `page_after` the on-call coordinators are paged; after
 `give_up_after` the officer gets the crisis lines and the option to keep waiting. Nobody waits
@@ -30,6 +32,8 @@ class Timing:
     # size: no growth).
     grown_batch: int = 0
     grow_after: timedelta = timedelta(minutes=3)
+    # An urgent request's slots (0: every eligible helper at once, no slots).
+    urgent_offers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class ClockDecision:
     expire: tuple[MemberId, ...] = ()  # pending offers past their deadline
     widen: bool = False  # take the other helper role too, from now on
     offer: bool = False  # a slot is free and someone can be asked: send offers
-    slots: int = 0  # how many new offers (an urgent request offers everyone eligible)
+    slots: int = 0  # how many new offers (`everyone_at_once`: any number, every eligible)
     page: bool = False  # page the on-call coordinators now
     give_up: bool = False  # crisis lines and "we'll keep looking" to the officer
 
@@ -84,23 +88,33 @@ def effective_wanted(state: ClockState, now: datetime, timing: Timing) -> Wanted
     return state.wanted
 
 
+def everyone_at_once(state: ClockState, timing: Timing) -> bool:
+    """An urgent request with no cap (`urgent_offers` 0): offered to every eligible helper at
+    once, not slot by slot."""
+    return state.urgent and timing.urgent_offers == 0
+
+
 def batch_now(state: ClockState, now: datetime, timing: Timing, batch_size: int) -> int:
-    """How many slots a request has now: `batch_size`, grown once it has waited `grow_after`.
-    (An urgent request was offered to everyone eligible at once: it has no slots to grow.)"""
-    if state.urgent or now - state.created_at < timing.grow_after:
+    """How many slots a request has now: `batch_size`, grown once it has waited `grow_after`;
+    an urgent request `urgent_offers` from the start, never grown. (With no cap it has no
+    slots: `batch_size` then only says whether to go round again.)"""
+    if state.urgent:
+        return timing.urgent_offers or batch_size
+    if now - state.created_at < timing.grow_after:
         return batch_size
     return max(batch_size, timing.grown_batch)
 
 
 def free_slots(
-    state: ClockState, pending: Sequence[PendingOffer], now: datetime, batch_size: int
+    state: ClockState, pending: Sequence[PendingOffer], now: datetime, timing: Timing, slots: int
 ) -> int:
-    """How many new offers may go out now: each of the `batch_size` slots whose offer is no
-    longer live (timed out, declined, never sent). An urgent request was offered to everyone
-    eligible at once; it goes round again only once none of those offers is live."""
-    if state.urgent:
-        return 0 if any(o.expires_at > now for o in pending) else max(1, batch_size)
-    return refill(pending, now, batch_size)
+    """How many new offers may go out now: each of the request's `slots` (`batch_now`) whose
+    offer is no longer live (timed out, declined, never sent). An urgent request with no cap
+    was offered to everyone eligible at once; it goes round again only once none of those
+    offers is live."""
+    if everyone_at_once(state, timing):
+        return 0 if any(o.expires_at > now for o in pending) else max(1, slots)
+    return refill(pending, now, slots)
 
 
 def refill(pending: Sequence[PendingOffer], now: datetime, slots: int) -> int:
@@ -127,7 +141,7 @@ def decide(
     expire = tuple(o.helper_id for o in pending if o.expires_at <= now)
     still_pending = len(pending) - len(expire)
     batch = batch_now(state, now, timing, batch_size)
-    slots = free_slots(state, pending, now, batch) if anyone_to_offer else 0
+    slots = free_slots(state, pending, now, timing, batch) if anyone_to_offer else 0
     offer = slots > 0
     widen = can_widen(state) and (state.urgent or waited >= timing.widen_after or widen_now)
     nobody = still_pending == 0 and not anyone_to_offer

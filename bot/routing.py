@@ -153,9 +153,11 @@ def next_batch(
     policy: Policy,
     everyone: bool = False,
     default_zone: str = "UTC",
+    preferred_alone: bool = True,
 ) -> list[Member]:
-    """Who gets the next offers: the top `batch_size`, or every eligible helper when urgent.
-    A preferred helper who is eligible gets the first offer alone."""
+    """Who gets the next offers: the top `batch_size`, or every eligible helper (`everyone`).
+    A preferred helper who is eligible gets the first offer alone, unless not `preferred_alone`
+    (an urgent request, a coordinator's push): then first among the rest."""
     ranked = rank_candidates(
         request,
         helpers,
@@ -166,7 +168,7 @@ def next_batch(
     )
     if everyone:
         return ranked
-    if ranked and request.preferred is not None and ranked[0].id == request.preferred:
+    if preferred_alone and ranked and ranked[0].id == request.preferred:
         return ranked[:1]
     return ranked[: policy.batch_size]
 
@@ -178,8 +180,11 @@ class BatchQuery:
     request: RoutingRequest  # wanted = whom the clock searches for now; everyone asked excluded
     asked_again: frozenset[MemberId] = frozenset()  # asked, but their offers merely timed out
     live: bool = False  # an offer is still live: no second round, no widening
-    everyone: bool = False  # urgent: every eligible helper at once
+    everyone: bool = False  # every eligible helper at once (an urgent request with no cap)
     widenable: bool = False  # a peer-or-chaplain choice not widened yet
+    # A previous helper who is eligible gets the first offer alone; not for an urgent request,
+    # whose first offers all go out at once (the previous helper first among them).
+    preferred_alone: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +321,11 @@ class _Facts:
     cooling: list[tuple[datetime, int]]  # (end of a cool-down, slot), sorted
     by_agency: Mapping[bytes, frozenset[int]]
     serving: Mapping[Role, frozenset[int]]  # opt-in askers
+    topics: Mapping[Category, int]  # how many helpers list each topic
 
     @classmethod
     def of(cls, at_slot: Sequence[Member]) -> _Facts:
-        facts = cls([], [], {}, {role: frozenset() for role in OPT_IN_ASKERS})
+        facts = cls([], [], {}, {role: frozenset() for role in OPT_IN_ASKERS}, {})
         return facts.changed([], list(enumerate(at_slot)))
 
     def changed(
@@ -360,7 +366,21 @@ class _Facts:
         by_agency.update((agency, frozenset(found)) for agency, found in agencies.items())
         served = dict(self.serving)
         served.update((role, frozenset(found)) for role, found in serving.items())
-        return _Facts(certified, cooling, by_agency, served)
+        return _Facts(certified, cooling, by_agency, served, _counted(self.topics, removed, added))
+
+
+def _counted(
+    topics: Mapping[Category, int],
+    removed: list[tuple[int, Member]],
+    added: list[tuple[int, Member]],
+) -> dict[Category, int]:
+    """How many helpers list each topic: `topics` without the `removed` and with the `added`."""
+    counts = dict(topics)
+    for pairs, step in ((removed, -1), (added, 1)):
+        for _, helper in pairs:
+            for topic in helper.topics:
+                counts[topic] = counts.get(topic, 0) + step
+    return counts
 
 
 def _certified(helper: Member) -> int:
@@ -624,9 +644,11 @@ def _ranked(
     live_threads: Mapping[MemberId, int],
     policy: Policy,
     limit: int | None,
+    preferred_alone: bool = True,
 ) -> list[Member]:
     """The eligible helpers among the `passing` slots (those with room for one more
-    conversation), in `rank_candidates`'s order, cut to `limit` (None: all).
+    conversation), in `rank_candidates`'s order, cut to `limit` (None: all); a previous helper
+    who is eligible alone when `limit` is set and `preferred_alone`.
 
     The previous helper first, then those on call for the incident, then the rest in roster
     order, which is the policy's order except within a run of equal last assignment: there
@@ -650,7 +672,7 @@ def _ranked(
     front = []
     preferred = None if request.preferred is None else position.get(request.preferred)
     if preferred is not None and preferred in passing and room(preferred):
-        if limit is not None:
+        if limit is not None and preferred_alone:
             return [helpers[preferred]]  # a previous helper who is eligible: alone
         front.append(preferred)
     first = {position[m] for m in request.first if m in position} & passing
@@ -667,6 +689,8 @@ def _ranked(
             and (helper.max_threads is None or taken < helper.max_threads)
         ]
     chosen = front[:limit]
+    # Nobody lists the category (the urgent path's is no topic): no load is the best there is.
+    floor = 0 if roster._facts.topics.get(category, 0) > 0 else 1
     at, count = 0, len(ordered)
     while len(chosen) < limit and at < count:
         index = ordered[at]
@@ -680,7 +704,7 @@ def _ranked(
             if room(index):
                 chosen.append(index)
         else:
-            chosen += _best_of_run(ordered[at:end], limit - len(chosen), room, slot)
+            chosen += _best_of_run(ordered[at:end], limit - len(chosen), room, slot, floor)
         at = end
     return [helpers[i] for i in chosen]
 
@@ -706,16 +730,20 @@ def _order_runs(
 
 
 def _best_of_run(
-    run: list[int], wanted: int, room: Callable[[int], bool], slot: Callable[[int], int]
+    run: list[int],
+    wanted: int,
+    room: Callable[[int], bool],
+    slot: Callable[[int], int],
+    floor: int,
 ) -> list[int]:
     """The `wanted` best of one run of equal last assignment (in roster order) who have room:
-    the scan stops once that many have no load and the specialty, as nobody later in the run
-    can beat them."""
+    the scan stops once that many have the lowest `slot` anyone can have (`floor`: no load,
+    and the specialty unless nobody lists it), as nobody later in the run can beat them."""
     seen: list[tuple[int, int]] = []
     best = 0
     for index in filter(room, run):
         seen.append((slot(index), index))
-        if seen[-1][0] == 0:
+        if seen[-1][0] == floor:
             best += 1
             if best == wanted:
                 break
@@ -730,10 +758,12 @@ def indexed_batch(
     now: datetime,
     policy: Policy,
     everyone: bool = False,
+    preferred_alone: bool = True,
 ) -> list[Member]:
     """`next_batch` over the indexed roster: one search for `request` as it stands (no second
     round, no other role)."""
-    query = BatchQuery(request, live=True, everyone=everyone)  # live: one search only
+    # live: one search only
+    query = BatchQuery(request, live=True, everyone=everyone, preferred_alone=preferred_alone)
     return find_batch(query, roster, live_threads=live_threads, now=now, policy=policy).helpers
 
 
@@ -763,10 +793,14 @@ def find_batch(
             request = replace(query.request, wanted=wanted, already_offered=excluded)
             passing = _passing(request, roster, available, now=now)
             ranked = _ranked(
-                request, roster, passing, live_threads=live_threads, policy=policy, limit=limit
+                request,
+                roster,
+                passing,
+                live_threads=live_threads,
+                policy=policy,
+                limit=limit,
+                preferred_alone=query.preferred_alone,
             )
-            if ranked and not query.everyone and ranked[0].id == request.preferred:
-                ranked = ranked[:1]  # a preferred helper who is eligible gets the offer alone
             if ranked:
                 return FoundBatch(ranked, widened)
     return FoundBatch([])

@@ -103,7 +103,7 @@ async def show_waiting(turn: Turn) -> None:
 
 @router.choice("push", roles=COORDINATORS)
 async def push(turn: Turn, request_id: str) -> None:
-    offered = await matching.offer_to_everyone(turn.services, RequestId(request_id))
+    offered = await matching.offer_to_more(turn.services, RequestId(request_id))
     if offered is None:
         await turn.say(turn.text.push_gone)
     elif offered == 0:

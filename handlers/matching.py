@@ -23,6 +23,7 @@ from bot.escalation import (
     can_widen,
     decide,
     effective_wanted,
+    everyone_at_once,
     free_slots,
     next_wake,
 )
@@ -48,7 +49,6 @@ from bot.routing import (
     Roster,
     RoutingRequest,
     find_batch,
-    indexed_batch,
     is_available,
     local_time,
 )
@@ -91,6 +91,7 @@ def timing_of(routing: RoutingConfig) -> Timing:
         give_up_after=routing.give_up_after,
         grown_batch=routing.offer_batch_grows_to,
         grow_after=routing.offer_batch_grows_after,
+        urgent_offers=routing.urgent_offers,
     )
 
 
@@ -250,18 +251,20 @@ async def advance(services: Services, request_id: RequestId) -> None:
     wake = next_wake(state, pending, timing, now)
     batch_size = services.config.routing.offer_batch
     slots = batch_now(state, now, timing, batch_size)
-    if free_slots(state, pending, now, slots) == 0 and (wake is None or now < wake):
+    if free_slots(state, pending, now, timing, slots) == 0 and (wake is None or now < wake):
         return  # every slot has a live offer and nothing is due: skip the routing work
     wanted = effective_wanted(state, now, timing)
     view = await routing_view(
         services, request, officer, wanted, offers, now=now, second_round=False
     )
+    everyone = everyone_at_once(state, timing)
     query = BatchQuery(
         view,
         asked_again=_timed_out(offers, now) - _handing_over(services, request),
         live=any(o.expires_at > now for o in pending),
-        everyone=request.urgent,
+        everyone=everyone,
         widenable=can_widen(state),
+        preferred_alone=not request.urgent,
     )
     found = find_batch(
         query,
@@ -280,7 +283,7 @@ async def advance(services: Services, request_id: RequestId) -> None:
         batch_size=batch_size,
         widen_now=found.widened,
     )
-    if not request.urgent:
+    if not everyone:
         batch = batch[: decision.slots]  # refill only the slots that are free
     if not decision.idle:
         step = _Step(request, officer, decision, batch, offers, pending, now)
@@ -493,7 +496,7 @@ async def _page_coordinators(services: Services, request: RequestRecord, now: da
         else:
             category = category_label(text, request.category)
             page = text.page_coordinator.format(minutes=minutes, category=category)
-        # A way to act, not just news: offer it to everyone who is free, at once.
+        # A way to act, not just news: offer it to more helpers who are free, at once.
         push = services.choice(text.push_page_button, "push", request.id, coordinator.address)
         if await services.try_send(coordinator.address, Reply(page, (push,))) is not None:
             paged += 1
@@ -503,9 +506,12 @@ async def _page_coordinators(services: Services, request: RequestRecord, now: da
         log.info("coordinators paged: %d", paged)
 
 
-async def offer_to_everyone(services: Services, request_id: RequestId) -> int | None:
-    """A coordinator's push: widen the search and offer the request now to every eligible
-    helper who does not have it yet. How many offers went out; None if it no longer waits."""
+async def offer_to_more(services: Services, request_id: RequestId) -> int | None:
+    """A coordinator's push: widen the search and offer the request now to as many more
+    helpers at once as an urgent request gets (`urgent_offers`; 0: every eligible helper who
+    does not have it yet), the best-ranked who never had it first, then those whose offers
+    timed out. Each press asks the next ones. How many offers went out; None if it no longer
+    waits."""
     async with services.matching_lock:
         repo = services.repo
         request = await repo.request(request_id)
@@ -518,20 +524,27 @@ async def offer_to_everyone(services: Services, request_id: RequestId) -> int | 
             request = replace(request, widened=True)
         wanted = effective_wanted(clock_state(request), now, clock_timing(services))
         offers = await repo.offers(request_id)
-        routing_request = await routing_view(
-            services, request, officer, wanted, offers, now=now, second_round=True
+        most = services.config.routing.urgent_offers
+        everyone = most == 0
+        query = BatchQuery(
+            # Everyone: those whose offers timed out too, in the same search, as before the cap.
+            await routing_view(
+                services, request, officer, wanted, offers, now=now, second_round=everyone
+            ),
+            asked_again=_timed_out(offers, now) - _handing_over(services, request),
+            everyone=everyone,
+            preferred_alone=False,
         )
-        batch = indexed_batch(
-            routing_request,
+        found = find_batch(
+            query,
             await helper_roster(services),
             live_threads=services.relay.loads(),
             now=now,
-            policy=routing_policy(services),
-            everyone=True,
+            policy=replace(routing_policy(services), batch_size=max(1, most)),
         )
-        if not batch:
+        if not found.helpers:
             return 0
-        return await _send_offers(services, request, batch, offers, now, asker=officer)
+        return await _send_offers(services, request, found.helpers, offers, now, asker=officer)
 
 
 async def close_request(services: Services, request: RequestRecord, notice: Line) -> None:

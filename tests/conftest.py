@@ -112,6 +112,19 @@ async def sandbox(
 
 
 @pytest.fixture
+async def routed(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    clock: FakeClock,
+    roster_updates_checked: list[Roster],
+) -> AsyncIterator[Sandbox]:
+    """A running sandbox with the `[routing]` settings the test gives as its parameter, e.g.
+    `@pytest.mark.parametrize("routed", [{"urgent_offers": 3}], indirect=True)`."""
+    async for box in checked(Sandbox(tmp_path / "sandbox", clock=clock, **request.param)):
+        yield box
+
+
+@pytest.fixture
 async def signal_sandbox(
     tmp_path: Path, clock: FakeClock, roster_updates_checked: list[Roster]
 ) -> AsyncIterator[Sandbox]:

@@ -40,6 +40,7 @@ def assert_built_alike(updated: Roster, helpers: Iterable[Member]) -> None:
     assert updated.helpers == rebuilt.helpers
     assert dict(updated._position) == dict(rebuilt._position)
     assert contents(updated) == contents(rebuilt)
+    assert {t: n for t, n in updated._facts.topics.items() if n} == rebuilt._facts.topics
     for now in MOMENTS:
         assert [updated.helpers[i].id for i in updated.available(now)] == [
             rebuilt.helpers[i].id for i in rebuilt.available(now)

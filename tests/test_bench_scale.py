@@ -17,7 +17,7 @@ def test_the_roster_is_a_mix() -> None:
     assert any(h.available for h in helpers)
     assert len({h.agency_hash for h in helpers}) > 20
     decisions = build_decisions(helpers, 200, random.Random(4))  # noqa: S311 - as above
-    assert any(d.query.everyone for d in decisions)
+    assert any(d.urgent for d in decisions)
     assert any(d.query.request.conflicts for d in decisions)
 
 

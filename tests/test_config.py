@@ -255,10 +255,26 @@ def test_token_of_wrong_type_is_not_echoed(tmp_path: Path) -> None:
         ("[crisis]\nlines = []\n", "[crisis] lines: must list at least one crisis line"),
         ('[[crisis.lines]]\nname = "EAP"\n', "[[crisis.lines]] entry 1 contact: missing"),
         ('[routing]\ngive_up_after = "5m"\n', "[routing] give_up_after: must not be shorter"),
+        ("[routing]\nurgent_offers = -1\n", "expected an integer from 0 to 1000, got -1"),
+        ("[routing]\nurgent_offers = 1001\n", "expected an integer from 0 to 1000, got 1001"),
+        (
+            "[routing]\noffer_batch = 5\nurgent_offers = 4\n",
+            "[routing] urgent_offers: must be 0 (everyone) or at least offer_batch (5)",
+        ),
     ],
 )
 def test_out_of_range_values(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in load_error(tmp_path, text)
+
+
+@pytest.mark.parametrize(("offers", "expected"), [(0, 0), (5, 5), (1000, 1000)])
+def test_urgent_offers_zero_means_everyone_or_a_cap_no_smaller_than_a_batch(
+    tmp_path: Path, offers: int, expected: int
+) -> None:
+    config = load_config(
+        write(tmp_path, f"[routing]\noffer_batch = 5\nurgent_offers = {offers}\n"), ENV
+    )
+    assert config.routing.urgent_offers == expected
 
 
 def test_bad_duration(tmp_path: Path) -> None:

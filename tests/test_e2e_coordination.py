@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.harness import Sandbox
 from bot.sandbox.telegram_api import SimUser
 from tests.conftest import FakeClock
-from tests.test_e2e_routing import member_of
+from tests.test_e2e_routing import member_of, offers_in
 from tests.test_e2e_threads import connect
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
@@ -30,7 +32,7 @@ async def refused(user: SimUser, before: int, times: int) -> None:
     await user.wait_until(all_refused)
 
 
-async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) -> None:
+async def test_oncall_and_waiting_then_offering_to_more(sandbox: Sandbox) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
     peer = await sandbox.join("Alex", Role.PEER)
     chaplain = await sandbox.join("Jordan", Role.CHAPLAIN)
@@ -63,7 +65,7 @@ async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) ->
     assert "Dana" not in waiting_text and str(officer.user_id) not in waiting_text
     assert waiting.labels() == [EN.push_button.format(number=1)]
 
-    # Offer it to everyone free: the chaplain too (the search widens), at once.
+    # Offer it to more helpers: the chaplain too (the search widens), at once.
     assert [t for t in chaplain.texts() if "New request" in t] == []
     await coordinator.press(waiting, EN.push_button.format(number=1))
     await coordinator.wait_for(EN.push_done.format(count=1))
@@ -78,6 +80,32 @@ async def test_oncall_and_waiting_then_offering_to_everyone(sandbox: Sandbox) ->
     await coordinator.wait_for(EN.push_gone)
 
 
+@pytest.mark.parametrize("routed", [{"urgent_offers": 3}], indirect=True)
+async def test_each_push_asks_as_many_more_as_an_urgent_request_gets(routed: Sandbox) -> None:
+    """A cap of three: each press asks the next three ranked helpers who do not have it yet
+    (new ones first), until nobody new is left."""
+    sandbox = routed
+    officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
+    peers = [await sandbox.join(f"Peer {n}", Role.PEER) for n in range(8)]
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    await ask_for_peer(officer)
+    for peer in peers[:3]:  # the clock's three slots
+        await peer.wait_for("New request")
+    seen = len(coordinator.inbox)
+    await coordinator.send("/waiting")
+    await said_after(coordinator, seen, "Waiting now: 1")
+    waiting = next(m for m in coordinator.inbox[seen:] if "Waiting now: 1" in m.text)
+    push = EN.push_button.format(number=1)
+    for asked, count in (([1, 1, 1, 1, 1, 1, 0, 0], 3), ([1] * 8, 2)):
+        before = len(coordinator.inbox)
+        await coordinator.press(waiting, push)
+        await said_after(coordinator, before, EN.push_done.format(count=count))
+        assert [len(offers_in(p)) for p in peers] == asked
+    before = len(coordinator.inbox)
+    await coordinator.press(waiting, push)
+    await said_after(coordinator, before, EN.push_nobody)
+
+
 async def test_the_page_comes_with_a_way_to_act(sandbox: Sandbox, clock: FakeClock) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER)
     coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
@@ -86,7 +114,7 @@ async def test_the_page_comes_with_a_way_to_act(sandbox: Sandbox, clock: FakeClo
     for peer in peers[:3]:  # three slots
         await peer.wait_for("New request")
     # Nobody answers for 15 minutes: the first three time out, the fourth is asked, and the
-    # coordinator is paged with a way to offer it to everyone free at once.
+    # coordinator is paged with a way to offer it to more helpers at once.
     clock.advance(timedelta(minutes=15, seconds=1))
     assert sandbox.app is not None
     await sandbox.app.tick()

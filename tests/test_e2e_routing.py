@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
+
 from bot.catalog import EN
+from bot.config import RoutingConfig
 from bot.events import Address, Platform
 from bot.model import Member, Role
 from bot.sandbox.harness import Sandbox
@@ -35,6 +38,12 @@ async def member_of(sandbox: Sandbox, user: SimUser) -> Member:
 
 def offers_in(user: SimUser) -> list[str]:
     return [t for t in user.texts() if "New request" in t]
+
+
+async def press_urgent(officer: SimUser) -> None:
+    await officer.send("/talk")
+    await officer.press(await officer.wait_for(INTAKE_QUESTION), EN.urgent_button)
+    await officer.wait_for("Please reach a crisis line now")
 
 
 async def test_two_accepts_at_once_exactly_one_wins(sandbox: Sandbox) -> None:
@@ -117,7 +126,7 @@ async def test_the_clock_escalates_and_the_officer_is_never_left_in_silence(
     assert not metrics.met_goal
 
 
-async def test_urgent_path_shows_crisis_lines_and_asks_everyone_at_once(
+async def test_urgent_path_shows_crisis_lines_and_asks_everyone_free_up_to_the_cap(
     sandbox: Sandbox,
 ) -> None:
     officer = await sandbox.join("Dana", Role.OFFICER, agency="Springfield PD")
@@ -138,10 +147,67 @@ async def test_urgent_path_shows_crisis_lines_and_asks_everyone_at_once(
     await officer.press(menu, EN.urgent_button)
     urgent = await officer.wait_for("Please reach a crisis line now")
     assert "COPLINE" in urgent.text
-    for helper in helpers:  # more than one batch: everyone available
+    assert len(helpers) < RoutingConfig().urgent_offers
+    for helper in helpers:  # more than one batch, fewer than the cap: everyone available
         offer = await helper.wait_for("URGENT")
         assert "New request" in offer.text
     await coordinator.wait_for("URGENT: an officer is not safe and has waited 0 minutes")
+    assert offers_in(away) == []
+
+
+@pytest.mark.parametrize("routed", [{"urgent_offers": 3}], indirect=True)
+async def test_an_urgent_request_goes_to_the_cap_at_once_and_each_free_slot_to_the_next(
+    routed: Sandbox, clock: FakeClock
+) -> None:
+    """Seven peers free, a cap of three: the first three ranked (here, first joined) are asked
+    at once; a decline and a timeout each pass their slot to the next one at once; the seventh
+    is never asked, and an accept still matches."""
+    sandbox = routed
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peers = [await sandbox.join(f"Peer {n}", Role.PEER) for n in range(7)]
+    coordinator = await sandbox.join("Morgan", Role.COORDINATOR)
+    await press_urgent(officer)
+    offers = [await peer.wait_for("URGENT") for peer in peers[:3]]
+    await coordinator.wait_for("URGENT: an officer is not safe")  # paged at once, as before
+    await asyncio.sleep(0.1)
+    assert [len(offers_in(p)) for p in peers] == [1, 1, 1, 0, 0, 0, 0]
+
+    clock.advance(timedelta(minutes=1))
+    await peers[0].press(offers[0], EN.offer_decline)
+    await peers[3].wait_for("URGENT")  # no tick: the declined slot went to the next at once
+    clock.advance(timedelta(seconds=30))
+    await peers[1].press(offers[1], EN.offer_decline)
+    await peers[4].wait_for("URGENT")
+    # Three minutes in, the third offer times out: its slot goes to the sixth; the fourth and
+    # fifth offers (sent later) are still out.
+    clock.advance(timedelta(minutes=1, seconds=31))
+    await tick(sandbox)
+    await peers[2].wait_for(EXPIRED)
+    sixth = await peers[5].wait_for("URGENT")
+    await asyncio.sleep(0.1)
+    assert [len(offers_in(p)) for p in peers] == [0, 0, 0, 1, 1, 1, 0]
+
+    await peers[5].press(sixth, EN.offer_accept)
+    await officer.wait_for("is here for you")
+    for peer in peers[3:5]:
+        await peer.wait_for(EN.offer_taken)
+    assert offers_in(peers[6]) == []
+
+
+@pytest.mark.parametrize("routed", [{"urgent_offers": 0}], indirect=True)
+async def test_with_no_cap_an_urgent_request_goes_to_every_eligible_helper_at_once(
+    routed: Sandbox,
+) -> None:
+    sandbox = routed
+    officer = await sandbox.join("Dana", Role.OFFICER)
+    peers = [await sandbox.join(f"Peer {n}", Role.PEER) for n in range(7)]
+    away = await sandbox.join("Erin", Role.PEER, available=False)
+    await press_urgent(officer)
+    offers = [await peer.wait_for("URGENT") for peer in peers]
+    await peers[6].press(offers[6], EN.offer_accept)
+    await officer.wait_for("is here for you")
+    for peer in peers[:6]:
+        await peer.wait_for(EN.offer_taken)
     assert offers_in(away) == []
 
 

@@ -15,6 +15,8 @@ from bot.escalation import (
     batch_now,
     decide,
     effective_wanted,
+    everyone_at_once,
+    free_slots,
     next_wake,
 )
 from bot.model import MemberId, Wanted
@@ -107,18 +109,66 @@ def test_a_whole_night_of_ticks_says_each_thing_once() -> None:
     assert said == ["widen@10", "page@15", "give_up@30"]
 
 
-@given(states, pendings, moments, st.booleans(), st.integers(min_value=1, max_value=5))
+@given(
+    state=states,
+    pending=pendings,
+    now=moments,
+    anyone=st.booleans(),
+    batch=st.integers(min_value=1, max_value=5),
+    urgent_offers=st.sampled_from([0, 3, 4, 6, 20]),
+)
 def test_a_free_slot_is_refilled_without_waiting_for_the_rest_of_the_batch(
-    state: ClockState, pending: list[PendingOffer], now: datetime, anyone: bool, batch: int
+    *,
+    state: ClockState,
+    pending: list[PendingOffer],
+    now: datetime,
+    anyone: bool,
+    batch: int,
+    urgent_offers: int,
 ) -> None:
-    decision = decide(state, pending, now, TIMING, anyone_to_offer=anyone, batch_size=batch)
+    timing = replace(TIMING, urgent_offers=urgent_offers)
+    decision = decide(state, pending, now, timing, anyone_to_offer=anyone, batch_size=batch)
     live = sum(1 for o in pending if o.expires_at > now)
-    if state.urgent:  # everyone eligible had it at once: a new round once none is live
+    if state.urgent and urgent_offers == 0:  # everyone had it at once: again once none is live
         expected = batch if anyone and live == 0 else 0
-    else:
-        expected = max(0, batch - live) if anyone else 0
+    else:  # an urgent request's slots are `urgent_offers`, each refilled as a batch's are
+        slots = urgent_offers if state.urgent else batch
+        expected = max(0, slots - live) if anyone else 0
     assert decision.slots == expected
     assert decision.offer == (expected > 0)
+    assert everyone_at_once(state, timing) == (state.urgent and urgent_offers == 0)
+
+
+CAPPED = Timing(grown_batch=5, grow_after=timedelta(minutes=3), urgent_offers=20)
+
+
+def test_an_urgent_request_has_its_cap_of_slots_refilled_one_by_one() -> None:
+    """Twenty slots from the first moment, never grown; a decline frees one slot at once, a
+    timeout frees one at its deadline, while the other offers stay out."""
+    urgent = ClockState(Wanted.EITHER, True, START, False, False, False)
+    first = decide(urgent, [], START, CAPPED, anyone_to_offer=True, batch_size=3)
+    assert first.offer and first.slots == 20 and first.page
+    deadline = START + CAPPED.offer_timeout
+    out = [PendingOffer(MemberId(i), deadline) for i in range(1, 21)]
+    soon = START + timedelta(seconds=40)
+    assert decide(urgent, out, soon, CAPPED, anyone_to_offer=True, batch_size=3).slots == 0
+    declined = out[1:]  # a decline leaves the pending offers at once
+    refill = decide(urgent, declined, soon, CAPPED, anyone_to_offer=True, batch_size=3)
+    assert refill.offer and refill.slots == 1 and refill.expire == ()
+    # Nineteen still out and one sent at 40 s: at the deadline the nineteen time out together.
+    later = [*declined, PendingOffer(MemberId(21), soon + CAPPED.offer_timeout)]
+    timed_out = decide(urgent, later, deadline, CAPPED, anyone_to_offer=True, batch_size=3)
+    assert len(timed_out.expire) == 19 and timed_out.slots == 19
+    assert next_wake(urgent, later, CAPPED, soon) == deadline  # no growth planned
+    # Four minutes in, a batch grows to five; the urgent request keeps its twenty.
+    at = START + timedelta(minutes=4)
+    assert batch_now(urgent, at, CAPPED, 3) == 20
+    assert free_slots(urgent, [], at, CAPPED, 20) == 20
+    # Uncapped: every eligible helper at once, and round again only once none is live.
+    uncapped = replace(CAPPED, urgent_offers=0)
+    assert everyone_at_once(urgent, uncapped) and not everyone_at_once(urgent, CAPPED)
+    assert free_slots(urgent, declined, soon, uncapped, 3) == 0
+    assert free_slots(urgent, [], soon, uncapped, 3) == 3
 
 
 GROWING = Timing(grown_batch=5, grow_after=timedelta(minutes=3))

@@ -223,13 +223,20 @@ def test_the_batch_finder_asks_new_helpers_then_timed_out_ones_then_the_other_ro
         live=data.draw(st.booleans()),
         everyone=data.draw(st.booleans()),
         widenable=data.draw(st.booleans()),
+        preferred_alone=data.draw(st.booleans()),  # False: an urgent request's first offers
     )
     found = find_batch(query, Roster.of(helpers), live_threads=loads, now=NOW, policy=policy)
 
     def batch(wanted: Wanted, excluded: frozenset[MemberId]) -> list[MemberId]:
         view = replace(request, wanted=wanted, already_offered=excluded)
         chosen = next_batch(
-            view, helpers, live_threads=loads, now=NOW, policy=policy, everyone=query.everyone
+            view,
+            helpers,
+            live_threads=loads,
+            now=NOW,
+            policy=policy,
+            everyone=query.everyone,
+            preferred_alone=query.preferred_alone,
         )
         return [h.id for h in chosen]
 
@@ -381,7 +388,10 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
             loads[placed.id] = data.draw(st.sampled_from([0, 0, 1]))
         roster.append(placed)
     everyone = data.draw(st.booleans())
-    query = BatchQuery(request, everyone=everyone)
+    # An urgent request's first offers: more at once, a previous helper not alone.
+    alone = data.draw(st.booleans())
+    policy = replace(policy, batch_size=data.draw(st.sampled_from([policy.batch_size, 20])))
+    query = BatchQuery(request, everyone=everyone, preferred_alone=alone)
     found = find_batch(query, Roster.of(roster, zone), live_threads=loads, now=now, policy=policy)
     naive = next_batch(
         request,
@@ -391,11 +401,18 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
         policy=policy,
         everyone=everyone,
         default_zone=zone,
+        preferred_alone=alone,
     )
     assert [h.id for h in found.helpers] == [h.id for h in naive]
     indexed = Roster.of(roster, zone)
     one_search = indexed_batch(
-        request, indexed, live_threads=loads, now=now, policy=policy, everyone=everyone
+        request,
+        indexed,
+        live_threads=loads,
+        now=now,
+        policy=policy,
+        everyone=everyone,
+        preferred_alone=alone,
     )
     assert [h.id for h in one_search] == [h.id for h in naive]
     available = {indexed.helpers[i].id for i in indexed.available(now)}
