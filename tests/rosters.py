@@ -1,17 +1,39 @@
-"""Shared by the routing tests: a roster's index read by member number, and the check that an
-updated roster (`Roster.updated`) is the roster `Roster.of` builds from the same helpers."""
+"""Shared by the routing tests: a helper built in one line, a roster's index read by member
+number, and the check that an updated roster (`Roster.updated`) is the roster `Roster.of`
+builds from the same helpers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from bot.model import Member, Role
+from bot.events import Address, Platform
+from bot.model import Member, MemberId, Role
 from bot.routing import Roster
 
 Contents = dict[Role, tuple[frozenset[int], dict[str, tuple[object, ...]]]]
 # A moment every seven hours through a week: every hour of the day, every day of the week.
 MOMENTS = [datetime(2026, 11, 23, tzinfo=UTC) + timedelta(hours=7 * n) for n in range(24)]
+JOINED = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+def make_member(number: int, role: Role = Role.PEER, **fields: Any) -> Member:
+    """Member `number` (their Telegram chat id too), ready to help: active, available,
+    certified until 2027, no agency, named "helper N"; `fields` change any of it."""
+    member = Member(
+        id=MemberId(number),
+        role=role,
+        address=Address(Platform.TELEGRAM, str(number)),
+        agency_hash=None,
+        display_name=f"helper {number}",
+        available=True,
+        certified_until=date(2027, 1, 1),
+        active=True,
+        joined_at=JOINED,
+    )
+    return replace(member, **fields)
 
 
 def contents(roster: Roster) -> Contents:

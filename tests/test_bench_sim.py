@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,8 +20,8 @@ from bench.routing_sim import (
     summarize,
 )
 from bench.sim_limits import Answer, Ask, Reach, limits, miss_of
-from bot.events import Address, Platform
-from bot.model import Category, Member, MemberId, Role, Wanted
+from bot.model import Category, MemberId, Wanted
+from tests.rosters import make_member
 
 TINY = Params(seed=11, days=2, helpers=40, agencies=4, bursts=1, burst_size=6)
 
@@ -81,17 +81,7 @@ def test_assertion_helper_refuses_own_agency_match() -> None:
         created_at=now,
         burst=False,
     )
-    helper = Member(
-        id=MemberId(5),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, "5"),
-        agency_hash=b"agency-01",
-        display_name="helper 5",
-        available=True,
-        certified_until=date(2027, 1, 1),
-        active=True,
-        joined_at=now,
-    )
+    helper = make_member(5, agency_hash=b"agency-01", joined_at=now)
     with pytest.raises(InvariantError):
         assert_match_allowed(request, helper)
     assert_match_allowed(request, replace(helper, agency_hash=b"agency-02"))

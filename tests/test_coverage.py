@@ -7,26 +7,22 @@ from zoneinfo import ZoneInfo
 
 from bot.catalog import EN
 from bot.coverage import forecast, on_call_count
-from bot.events import Address, Platform
 from bot.hours import parse_hours
-from bot.model import Member, MemberId, Role
+from bot.model import Member, Role
 from bot.sandbox.harness import Sandbox
 from tests.conftest import FakeClock
+from tests.rosters import make_member
 
 ZONE = "America/Chicago"
 MONDAY = datetime(2026, 11, 2, tzinfo=ZoneInfo(ZONE))  # local midnight
 
 
 def helper(number: int, role: Role, hours: str, *, certified: date | None = None) -> Member:
-    return Member(
-        id=MemberId(number),
-        role=role,
-        address=Address(Platform.TELEGRAM, str(number)),
-        agency_hash=None,
-        display_name=f"helper {number}",
+    return make_member(
+        number,
+        role,
         available=False,
         certified_until=certified or date(2027, 12, 31),
-        active=True,
         joined_at=MONDAY - timedelta(days=30),
         timezone=ZONE,
         on_call=parse_hours(hours),

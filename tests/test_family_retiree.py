@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from bot import stats
-from bot.events import Address, Platform
 from bot.model import Category, Member, MemberId, Role, Wanted
 from bot.roster_csv import ExportRow, export_roster, parse_roster
 from bot.routing import Policy, RoutingRequest, is_eligible
 from bot.storage import db
 from bot.storage.repository import InviteSpec, Repository
 from crypto import Vault
+from tests.rosters import make_member
 from tests.test_cli import config_file, run
 from tests.test_integrity import tamper
 from tests.test_storage import LATER, NOW, code, join, tg
@@ -167,15 +167,10 @@ async def test_a_support_choice_added_in_the_file_is_refused(db_path: Path, vaul
 def helper(
     member_id: int, *, serves: frozenset[Role] = frozenset(), agency: bytes = b"b"
 ) -> Member:
-    return Member(
-        id=MemberId(member_id),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, str(member_id)),
+    return make_member(
+        member_id,
         agency_hash=agency,
-        display_name=f"h{member_id}",
-        available=True,
         certified_until=NOW.date() + timedelta(days=30),
-        active=True,
         joined_at=NOW,
         serves=serves,
     )

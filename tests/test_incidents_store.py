@@ -9,13 +9,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bot import stats
-from bot.events import Address, Platform
 from bot.model import Category, Member, MemberId, Role, Wanted
 from bot.routing import Policy, RoutingRequest, next_batch
 from bot.storage.incidents import PageState
 from bot.storage.repository import Repository
 from crypto import Vault
 from tests.conftest import make_vault
+from tests.rosters import make_member
 from tests.test_storage import AGENCY, join, raw_rows
 
 NOW = datetime(2026, 11, 25, 3, 17, 41, tzinfo=UTC)  # a Wednesday
@@ -110,18 +110,7 @@ def test_incidents_by_week_in_the_report_are_k_anonymous() -> None:
 
 
 def _helper(number: int, *, assigned: datetime | None = None) -> Member:
-    return Member(
-        id=MemberId(number),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, str(number)),
-        agency_hash=b"other",
-        display_name=f"h{number}",
-        available=True,
-        certified_until=date(2027, 1, 1),
-        active=True,
-        joined_at=NOW,
-        last_assigned_at=assigned,
-    )
+    return make_member(number, agency_hash=b"other", joined_at=NOW, last_assigned_at=assigned)
 
 
 def test_helpers_on_call_for_the_incident_are_tried_first() -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime
 
 import pytest
 
@@ -16,29 +15,19 @@ from bot.catalog import LANGUAGES
 from bot.events import Address, DeliveryError, Menu, Platform
 from bot.i18n import Catalogs, Fixed
 from bot.menus import MenuKeeper
-from bot.model import Member, MemberId, Role
+from bot.model import Member, Role
 from handlers.common import help_screens
 from handlers.dispatch import build_router
 from handlers.menus import commands_for, described, stranger_menus
 from handlers.router import permits
+from tests.rosters import make_member
 
 CATALOGS = Catalogs(Fixed("Peer Support", "911", "988 Lifeline", "988"))
 ROUTER = build_router()
 
 
 def member(role: Role, *, coordinator: bool = False) -> Member:
-    return Member(
-        id=MemberId(7),
-        role=role,
-        address=Address(Platform.TELEGRAM, "7"),
-        agency_hash=None,
-        display_name="",
-        available=False,
-        certified_until=None,
-        active=True,
-        joined_at=datetime(2026, 1, 1, tzinfo=UTC),
-        coordinator=coordinator,
-    )
+    return make_member(7, role, available=False, certified_until=None, coordinator=coordinator)
 
 
 MEMBERS = [

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.events import Address, Platform
 from bot.hours import parse_hours
 from bot.model import Member, MemberId, Role, Wanted
 from bot.routing import BatchQuery, Policy, Roster, RoutingRequest, find_batch
-from tests.rosters import assert_built_alike, contents
+from tests.rosters import assert_built_alike, contents, make_member
 from tests.test_routing_policy import AGENCIES, members
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
@@ -126,18 +125,7 @@ def test_an_updated_roster_is_the_roster_built_from_the_same_helpers(
 
 
 def test_an_update_with_nothing_changed_is_the_same_roster_and_many_changes_rebuild() -> None:
-    helper = Member(
-        id=MemberId(2),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, "2"),
-        agency_hash=None,
-        display_name="",
-        available=True,
-        certified_until=None,
-        active=True,
-        joined_at=NOW,
-    )
-    crowd = [replace(helper, id=MemberId(n)) for n in range(2, 200)]
+    crowd = [make_member(n) for n in range(2, 200)]
     roster = Roster.of(crowd, ZONE)
     assert roster.updated(crowd) is roster
     one = roster.updated([replace(crowd[0], available=False), *crowd[1:]])

@@ -25,6 +25,7 @@ from bot.routing import (
     next_batch,
     rank_candidates,
 )
+from tests.rosters import make_member
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
 AGENCIES = [b"agency-a", b"agency-b", b"agency-c", None]
@@ -151,17 +152,7 @@ def test_least_recently_assigned_first(
 
 
 def test_expired_certification_is_not_eligible() -> None:
-    helper = Member(
-        id=MemberId(2),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, "2"),
-        agency_hash=None,
-        display_name="Sam",
-        available=True,
-        certified_until=date(2026, 11, 23),
-        active=True,
-        joined_at=NOW,
-    )
+    helper = make_member(2, certified_until=date(2026, 11, 23))
     request = RoutingRequest(MemberId(1), None, Wanted.PEER, outside_agency=False)
     assert not is_eligible(helper, request, live_threads=0, now=NOW, policy=Policy())
     renewed = replace(helper, certified_until=date(2026, 11, 24))
@@ -170,18 +161,7 @@ def test_expired_certification_is_not_eligible() -> None:
 
 def test_on_call_hours_follow_the_helpers_own_zone() -> None:
     evenings = parse_hours("mon-fri 18:00-23:00")
-    base = Member(
-        id=MemberId(2),
-        role=Role.PEER,
-        address=Address(Platform.TELEGRAM, "2"),
-        agency_hash=None,
-        display_name="Sam",
-        available=False,
-        certified_until=date(2027, 1, 1),
-        active=True,
-        joined_at=NOW,
-        on_call=evenings,
-    )
+    base = make_member(2, available=False, on_call=evenings)
     # 03:00 UTC on Tuesday is 21:00 Monday in Chicago, and 16:00 Tuesday in Auckland.
     assert is_available(replace(base, timezone="America/Chicago"), NOW)
     assert not is_available(replace(base, timezone="Pacific/Auckland"), NOW)
@@ -258,21 +238,8 @@ def test_the_batch_finder_asks_new_helpers_then_timed_out_ones_then_the_other_ro
 
 
 def test_a_timed_out_helper_is_asked_again_only_when_nobody_new_is_left() -> None:
-    def helper(number: int, role: Role) -> Member:
-        return Member(
-            id=MemberId(number),
-            role=role,
-            address=Address(Platform.TELEGRAM, str(number)),
-            agency_hash=None,
-            display_name=f"helper {number}",
-            available=True,
-            certified_until=date(2027, 1, 1),
-            active=True,
-            joined_at=NOW,
-        )
-
-    peers = [helper(2, Role.PEER), helper(3, Role.PEER)]
-    chaplain = helper(4, Role.CHAPLAIN)
+    peers = [make_member(2), make_member(3)]
+    chaplain = make_member(4, Role.CHAPLAIN)
     request = RoutingRequest(
         MemberId(1),
         None,
@@ -421,19 +388,8 @@ def test_the_indexed_roster_chooses_exactly_what_filtering_and_sorting_every_hel
 
 def test_the_indexed_roster_puts_incident_helpers_first_and_keeps_opt_in_askers() -> None:
     def helper(number: int, minutes_ago: int | None, serves: frozenset[Role]) -> Member:
-        return Member(
-            id=MemberId(number),
-            role=Role.PEER,
-            address=Address(Platform.TELEGRAM, str(number)),
-            agency_hash=None,
-            display_name=f"helper {number}",
-            available=True,
-            certified_until=date(2027, 1, 1),
-            active=True,
-            joined_at=NOW,
-            last_assigned_at=None if minutes_ago is None else NOW - timedelta(minutes=minutes_ago),
-            serves=serves,
-        )
+        assigned = None if minutes_ago is None else NOW - timedelta(minutes=minutes_ago)
+        return make_member(number, last_assigned_at=assigned, serves=serves)
 
     family = frozenset({Role.FAMILY})
     roster = [helper(2, None, family), helper(3, 90, frozenset()), helper(4, 60, family)]
