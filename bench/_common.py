@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import cProfile
 import itertools
 import multiprocessing
 import os
@@ -27,7 +28,7 @@ import resource
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from multiprocessing.connection import Connection
@@ -96,6 +97,7 @@ async def serve(conn: Connection, commands: Mapping[str, Command]) -> None:
     handlers: dict[str, Command] = {
         "cpu": _async(process_cpu),
         "rss": _async(peak_rss_mb),
+        "profile": _Profile().switch,
         **commands,
     }
     while True:
@@ -106,6 +108,35 @@ async def serve(conn: Connection, commands: Mapping[str, Command]) -> None:
             conn.send(("ok", await handlers[name](**kwargs)))
         except Exception as exc:  # report it to the orchestrator, which raises it
             conn.send(("error", f"{name}: {type(exc).__name__}: {exc}"))
+
+
+class _Profile:
+    """cProfile of a child's event loop thread (not aiosqlite's): on, then off into a file."""
+
+    def __init__(self) -> None:
+        self._profiler = cProfile.Profile()
+
+    async def switch(self, *, on: bool, path: str = "") -> None:
+        if on:
+            self._profiler.enable()
+            return
+        self._profiler.disable()
+        self._profiler.dump_stats(path)
+        self._profiler = cProfile.Profile()
+
+
+@contextlib.contextmanager
+def profiled(bot: Child, path: str) -> Iterator[None]:
+    """Profile `bot`'s event loop with cProfile into `path` (nothing when it is "");
+    read it with ``python -m pstats path``. The profiler's own cost lands in the CPU figures."""
+    if not path:
+        yield
+        return
+    bot.ask("profile", on=True)
+    try:
+        yield
+    finally:
+        bot.ask("profile", on=False, path=str(Path(path).resolve()))
 
 
 def _async(function: Callable[[], float]) -> Command:

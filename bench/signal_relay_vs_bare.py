@@ -36,6 +36,7 @@ from bench._common import (
     PeerlineSpec,
     ServerProcess,
     percentile,
+    profiled,
 )
 from bench.bare_relay import Measured, measure
 from bench.signal_bare_relay import SignalBareRelayProcess, SignalBareSpec
@@ -92,11 +93,15 @@ def checked(run: Measured) -> Measured:
 
 
 def run_bot(
-    bot: Child, server: ServerProcess, pairs: list[Pair], steps: list[Step]
+    bot: Child, server: ServerProcess, pairs: list[Pair], steps: list[Step], profile: str = ""
 ) -> list[Measured]:
-    """Warm `bot` up (connections open, code paths loaded), then measure each step."""
+    """Warm `bot` up (connections open, code paths loaded), then measure each step (the first
+    under cProfile into `profile`, when given)."""
     server.burst(pairs, 2)
-    runs = [checked(measure(bot, label, run, pairs, *args)) for label, run, args in steps]
+    runs = []
+    for n, (label, load, args) in enumerate(steps):
+        with profiled(bot, profile if n == 0 else ""):
+            runs.append(checked(measure(bot, label, load, pairs, *args)))
     for run in runs:
         print(run.row(), flush=True)
     return runs
@@ -108,14 +113,14 @@ def bare(server: ServerProcess, pairs: list[Pair], steps: list[Step]) -> list[Me
 
 
 def peerline(
-    server: ServerProcess, pairs: list[Pair], steps: list[Step], pace: Pace
+    server: ServerProcess, pairs: list[Pair], steps: list[Step], pace: Pace, profile: str = ""
 ) -> list[Measured]:
     overall, per_chat = pace
     spec = PeerlineSpec(
         server.ready, pairs, rate_overall=overall, rate_per_chat=per_chat, platform="signal"
     )
     with PeerlineProcess(spec) as bot:
-        return run_bot(bot, server, pairs, steps)
+        return run_bot(bot, server, pairs, steps, profile)
 
 
 def side_by_side(args: argparse.Namespace, server: ServerProcess, results: Results) -> None:
@@ -141,7 +146,8 @@ def side_by_side(args: argparse.Namespace, server: ServerProcess, results: Resul
             if label == BARE:
                 runs[label] = bare(server, pairs, steps[label])
             else:
-                runs[label] = peerline(server, pairs, steps[label], PACE_LIFTED)
+                profile = args.profile if n == 0 else ""
+                runs[label] = peerline(server, pairs, steps[label], PACE_LIFTED, profile)
         done = Round(runs[BARE], runs[OURS], bare_first)
         results.rounds.append(done)
         print(
@@ -203,6 +209,9 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument("--default-texts", type=int, default=5, help="part 3: burst per thread")
     parser.add_argument("--default-rate", type=float, default=8.0, help="part 3: texts a second")
     parser.add_argument("--default-seconds", type=float, default=8.0)
+    parser.add_argument(
+        "--profile", default="", help="cProfile Peerline's first burst into this file"
+    )
     args = parser.parse_args(argv)
     results = Results()
     with ServerProcess("signal") as server:
