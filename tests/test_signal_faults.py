@@ -15,7 +15,7 @@ from bot.catalog import EN
 from bot.model import Role
 from bot.sandbox.faults import Fault, FaultPlan, FaultRates
 from bot.sandbox.harness import Sandbox
-from bot.sandbox.signal_api import LocalSignalApi, SignalUser
+from bot.sandbox.signal_api import LocalSignalApi, SignalMessage, SignalUser
 from tests.conftest import FakeClock
 from tests.test_delivery import eventually
 from tests.test_e2e_signal import signal_intake
@@ -195,3 +195,68 @@ async def test_a_hung_gateway_call_is_given_up_tried_again_and_the_sender_told(
         await peer.wait_for("once it answers again")
     finally:
         await box.stop()
+
+
+# -- the identity listing: one for the messages received together, never one asked too early --
+
+LISTING = ("GET", "/v1/identities/{number}")
+
+
+async def received_before(person: SignalUser, relayed_copy: SignalMessage) -> None:
+    """Every message sent so far has reached the bot: `person` deletes a message whose copy is
+    `relayed_copy`, and the bot carries that out (frames come in order on one websocket, and a
+    deletion asks for no identity listing, so it is not held behind one)."""
+    timestamp = next(t for t, data in person.sent.items() if data.get("message") == "for later")
+    await person.delete(timestamp)
+    await eventually(lambda: relayed_copy.deleted, "the copy deleted")
+
+
+async def test_messages_received_together_share_one_identity_listing(box: Sandbox) -> None:
+    officer = await box.join_signal("Dana", Role.OFFICER)
+    peer = await box.join_signal("Alex", Role.PEER)
+    await connect(officer, peer)
+    api = gateway(box)
+    await peer.send("for later")
+    copy = await officer.wait_for("for later")
+    gate = api.hold("identities")
+    before = api.calls.count(LISTING)
+    await officer.send("text 1")
+    await eventually(lambda: api.calls.count(LISTING) == before + 1, "text 1's listing asked")
+    for n in range(2, 7):
+        await officer.send(f"text {n}")
+    await received_before(peer, copy)
+    gate.set()
+    await peer.wait_for("text 6")
+    # Text 1's listing was asked for before the others arrived; one more serves texts 2-6.
+    assert api.calls.count(LISTING) == before + 2
+    relayed = [t.split("\n", 1)[1] for t in peer.texts() if "\ntext " in t]
+    assert relayed == [f"text {n}" for n in range(1, 7)]
+
+
+async def test_a_key_change_is_judged_by_a_listing_asked_for_after_it_and_told_once(
+    box: Sandbox,
+) -> None:
+    officer = await box.join_signal("Dana", Role.OFFICER)
+    peer = await box.join_signal("Alex", Role.PEER)
+    await connect(officer, peer)
+    api = gateway(box)
+    await officer.send("for later")
+    copy = await peer.wait_for("for later")
+    gate = api.hold("identities")
+    before = api.calls.count(LISTING)
+    await peer.send("zero")
+    await eventually(lambda: api.calls.count(LISTING) == before + 1, "zero's listing asked")
+    peer.change_identity()  # after that listing was answered (held on its way back)
+    await peer.send("one")
+    await peer.send("two")
+    await received_before(officer, copy)
+    gate.set()
+    await officer.wait_for("two")
+    # "one" came after the first listing was asked for: a later one shows the new key. Once
+    # the key is accepted, "two" is judged by a newer one still: the helper is told once.
+    assert peer.texts().count(EN.identity_hold_helper) == 1
+    trusts = [call for call in api.calls if call[1] == "/v1/identities/{number}/trust/{contact}"]
+    assert len(trusts) == 1
+    said = ("zero", "one", "two")
+    relayed = [line for text in officer.texts() for line in text.split("\n") if line in said]
+    assert relayed == list(said)  # conversations already open carry on

@@ -15,7 +15,7 @@ What it models of the real gateway, because Peerline depends on it:
   identity key is UNTRUSTED (trust mode on-first-use) and sending to it fails with 400 until
   it is trusted;
 - fault switches: answer the next calls of a route with a status (429, 5xx, ...), drop the
-  websocket abruptly or close it cleanly.
+  websocket abruptly or close it cleanly; hold the identity listing's answers (`hold`).
 
 Every HTTP request is counted (`calls`: method and route, no bodies), and `on_delivered` is
 called with each message the bot puts in a person's chat as it lands (benchmarks use both).
@@ -268,6 +268,7 @@ class LocalSignalApi:
         self._users: dict[str, SignalUser] = {}
         self._attachment_ids = itertools.count(1)
         self._faults: dict[str, list[_Fault]] = {}
+        self._holds: dict[str, asyncio.Event] = {}
         self._sockets: set[web.WebSocketResponse] = set()
         self._connected = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -362,6 +363,12 @@ class LocalSignalApi:
         body = json.dumps({"error": f"sandbox fault {status}"})
         fault = _Fault(status, times, retry_after, body, recipient.address if recipient else None)
         self._faults.setdefault(route, []).append(fault)
+
+    def hold(self, route: str) -> asyncio.Event:
+        """Hold every answer of `route` ("identities") until the returned event is set. Each
+        is answered as things stood when its call arrived: a slow gateway, seen from the bot."""
+        gate = self._holds[route] = asyncio.Event()
+        return gate
 
     async def drop_websockets(self, *, clean: bool) -> None:
         """Close every receive websocket: cleanly (a close frame) or abruptly (no frame)."""
@@ -605,6 +612,8 @@ class LocalSignalApi:
             }
             for person in self._users.values()
         ]
+        if (gate := self._holds.get("identities")) is not None:
+            await gate.wait()
         return web.json_response(entries)
 
     async def _trust(self, request: web.Request) -> web.Response:

@@ -118,6 +118,21 @@ class _Job:
     attachments: tuple[_Attachment, ...] = ()
     sticker: bool = False
     check_identity: bool = True
+    received: int = 0  # the frame's number on the receive connection(s), counted from 1
+
+
+@dataclass(slots=True)
+class _Listing:
+    """One answer of the gateway's identity listing, and the frames received before it was
+    asked for (only those may be judged by it)."""
+
+    covers: int
+    answer: asyncio.Future[frozenset[str]]  # the ids (uuids, numbers) that are UNTRUSTED
+
+    def usable_for(self, received: int) -> bool:
+        answer = self.answer
+        failed = answer.done() and (answer.cancelled() or answer.exception() is not None)
+        return received <= self.covers and not failed
 
 
 @dataclass(slots=True)
@@ -198,6 +213,8 @@ class SignalTransport:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = ChatSlots(_MAX_CONCURRENT_CHATS)
         self._inflight: dict[tuple[str, str], _InFlight] = {}
+        self._received = 0  # frames read from the receive websocket so far
+        self._listing: _Listing | None = None  # the identity listing asked for last
         self.limits = limits
         self._pacer = Pacer(limits)
         self._failed = asyncio.Event()
@@ -255,6 +272,9 @@ class SignalTransport:
                     self._receiver = None
                 await self._drain_workers()
             finally:
+                if self._listing is not None:
+                    self._listing.answer.cancel()  # nobody waits for it: the workers are done
+                self._listing = None
                 self._bot = None
                 await self._pacer.close()
                 await bot.close()
@@ -333,6 +353,8 @@ class SignalTransport:
             return socket.close_code == aiohttp.WSCloseCode.OK
 
     async def _on_frame(self, raw: str) -> None:
+        self._received += 1
+        received = self._received
         try:
             frame = json.loads(raw)
             envelope = frame.get("envelope") if isinstance(frame, dict) else None
@@ -344,6 +366,7 @@ class SignalTransport:
             return
         job = self._convert(message)
         if job is not None:
+            job.received = received
             self._enqueue(job)
 
     def _convert(self, message: object) -> _Job | None:
@@ -437,7 +460,7 @@ class SignalTransport:
             self._inflight[flight_key] = _InFlight(kind, job.attachments)
         try:
             if job.check_identity and incoming.kind is not Kind.DELETE:
-                await self._report_identity_change(incoming.address)
+                await self._report_identity_change(incoming.address, job.received)
             await sink(incoming)
         except NotHandledError:
             # Stopping mid-way. The gateway has no acknowledgement to withhold: this one is lost
@@ -456,11 +479,11 @@ class SignalTransport:
             for attachment in job.attachments:
                 await self._delete_attachment(attachment.id)
 
-    async def _report_identity_change(self, address: Address) -> None:
+    async def _report_identity_change(self, address: Address, received: int) -> None:
         """If the person's identity key changed (UNTRUSTED at the gateway), the sink hears of
         it first, so the rule for helpers applies before anything else they send."""
         try:
-            changed = await self._identity_untrusted(address.chat_id)
+            changed = address.chat_id in await self._untrusted_since(received)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             _log.warning("identity check failed: %s", type(exc).__name__)
             return
@@ -468,16 +491,30 @@ class SignalTransport:
             _log.info("a Signal identity key changed")
             await self._sink(Incoming(address, Kind.IDENTITY))
 
-    async def _identity_untrusted(self, chat_id: str) -> bool:
+    async def _untrusted_since(self, received: int) -> frozenset[str]:
+        """Who is UNTRUSTED in the gateway's identity listing, asked for after frame `received`
+        arrived. The gateway records a key change before it hands over the message that
+        brought it, so any listing asked for later shows it. One listing serves every frame
+        received before it was asked for: a burst costs a request or two, not one a message,
+        and a frame that came later waits for a later listing."""
+        listing = self._listing
+        if listing is None or not listing.usable_for(received):
+            answer = asyncio.ensure_future(self._untrusted())
+            answer.add_done_callback(_retrieved)  # its waiters may all be gone (a stop)
+            listing = self._listing = _Listing(self._received, answer)
+        return await asyncio.shield(listing.answer)
+
+    async def _untrusted(self) -> frozenset[str]:
         url = self._http(f"/v1/identities/{self._number}")
         async with self._client().get(url) as response:
             response.raise_for_status()
             entries = await response.json()
-        return any(
-            isinstance(e, dict)
-            and chat_id in (e.get("uuid"), e.get("number"))
-            and e.get("status") == _UNTRUSTED
-            for e in entries
+        return frozenset(
+            str(key)
+            for e in (entries if isinstance(entries, list) else ())
+            if isinstance(e, dict) and e.get("status") == _UNTRUSTED
+            for key in (e.get("uuid"), e.get("number"))
+            if key
         )
 
     async def _delete_attachment(self, attachment_id: str) -> None:
@@ -536,7 +573,13 @@ class SignalTransport:
             async with self._client().put(url, json={"trust_all_known_keys": True}) as r:
                 r.raise_for_status()
 
-        await self._deliver("trust", trust, address)
+        try:
+            await self._deliver("trust", trust, address)
+        finally:
+            # A listing asked for before the trust still says UNTRUSTED: their next message
+            # is judged by a new one, or they would be told twice (those already waiting for
+            # that listing still get it).
+            self._listing = None
 
     async def fetch_media(self, source: Address, message_id: str) -> Media:
         """The attachments of a message being handled, read from the gateway into memory."""
@@ -623,7 +666,7 @@ class SignalTransport:
 
     async def _untrusted_now(self, to: Address) -> bool:
         with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError, DeliveryError):
-            return await self._identity_untrusted(to.chat_id)
+            return to.chat_id in await self._untrusted()
         return False
 
 
@@ -646,6 +689,11 @@ def _status_of(exc: BaseException) -> tuple[int | None, float | None]:
             return seen.status, retry_after
         seen = seen.__cause__
     return None, None
+
+
+def _retrieved(answer: asyncio.Future[frozenset[str]]) -> None:
+    if not answer.cancelled():
+        answer.exception()
 
 
 def _recipient(address: Address) -> str:
