@@ -234,6 +234,11 @@ class ServerProcess(Child):
         """Signal accounts for `threads` live threads (Telegram's are `pairs_of(threads)`)."""
         return [(officer, helper) for officer, helper in self.ask("pairs", threads=threads)]
 
+    def contacts(self, count: int) -> None:
+        """`count` more people the Signal gateway knows, who write nothing: its identity
+        listing names everyone who ever wrote to the bot."""
+        self.ask("contacts", count=count)
+
     def burst(self, pairs: list[Pair], per_thread: int) -> Phase:
         return Phase(**self.ask("burst", pairs=pairs, per_thread=per_thread))
 
@@ -286,11 +291,16 @@ async def _signal_server(conn: Connection) -> None:
             made.append((officer.address, helper.address))
         return made
 
+    async def contacts(count: int) -> None:
+        for n in range(count):
+            api.user(f"Contact {n}")
+
     load = _Load(api, " ".join, people.__getitem__, before=one_receiver)
     api.on_delivered = lambda person, message: load.delivered(person.address, message.text)
     conn.send(("ok", {"service": api.service, "number": api.number}))
+    commands: dict[str, Command] = {"pairs": make_pairs, "contacts": contacts}
     try:
-        await serve(conn, {"pairs": make_pairs, "burst": load.burst, "paced": load.paced})
+        await serve(conn, {**commands, "burst": load.burst, "paced": load.paced})
     finally:
         await api.stop()
 

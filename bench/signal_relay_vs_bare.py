@@ -212,9 +212,15 @@ def main(argv: list[str] | None = None) -> Results:
     parser.add_argument(
         "--profile", default="", help="cProfile Peerline's first burst into this file"
     )
+    parser.add_argument(
+        "--contacts", type=int, default=0, help="more people the gateway knows, who write nothing"
+    )
     args = parser.parse_args(argv)
     results = Results()
     with ServerProcess("signal") as server:
+        if args.contacts:
+            server.contacts(args.contacts)
+            print(f"the gateway knows {args.contacts} more people, who write nothing")
         side_by_side(args, server, results)
         if args.default_threads:
             at_default_pace(args, server, results)
