@@ -202,6 +202,19 @@ async def test_a_hung_gateway_call_is_given_up_tried_again_and_the_sender_told(
 LISTING = ("GET", "/v1/identities/{number}")
 
 
+async def in_conversation(box: Sandbox) -> tuple[SignalUser, SignalUser, LocalSignalApi]:
+    officer = await box.join_signal("Dana", Role.OFFICER)
+    peer = await box.join_signal("Alex", Role.PEER)
+    await connect(officer, peer)
+    return officer, peer, gateway(box)
+
+
+async def for_later(writer: SignalUser, reader: SignalUser) -> SignalMessage:
+    """`writer` says "for later"; its copy on `reader`'s side (for `received_before`)."""
+    await writer.send("for later")
+    return await reader.wait_for("for later")
+
+
 async def received_before(person: SignalUser, relayed_copy: SignalMessage) -> None:
     """Every message sent so far has reached the bot: `person` deletes a message whose copy is
     `relayed_copy`, and the bot carries that out (frames come in order on one websocket, and a
@@ -212,12 +225,8 @@ async def received_before(person: SignalUser, relayed_copy: SignalMessage) -> No
 
 
 async def test_messages_received_together_share_one_identity_listing(box: Sandbox) -> None:
-    officer = await box.join_signal("Dana", Role.OFFICER)
-    peer = await box.join_signal("Alex", Role.PEER)
-    await connect(officer, peer)
-    api = gateway(box)
-    await peer.send("for later")
-    copy = await officer.wait_for("for later")
+    officer, peer, api = await in_conversation(box)
+    copy = await for_later(peer, officer)
     gate = api.hold("identities")
     before = api.calls.count(LISTING)
     await officer.send("text 1")
@@ -236,12 +245,8 @@ async def test_messages_received_together_share_one_identity_listing(box: Sandbo
 async def test_a_key_change_is_judged_by_a_listing_asked_for_after_it_and_told_once(
     box: Sandbox,
 ) -> None:
-    officer = await box.join_signal("Dana", Role.OFFICER)
-    peer = await box.join_signal("Alex", Role.PEER)
-    await connect(officer, peer)
-    api = gateway(box)
-    await officer.send("for later")
-    copy = await peer.wait_for("for later")
+    officer, peer, api = await in_conversation(box)
+    copy = await for_later(officer, peer)
     gate = api.hold("identities")
     before = api.calls.count(LISTING)
     await peer.send("zero")
