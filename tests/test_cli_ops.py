@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from bot.catalog import EN
@@ -19,6 +20,7 @@ from bot.sandbox.telegram_api import LocalBotApi
 from crypto import generate_key_file
 from tests.conftest import FakeClock
 from tests.ports import silent_port
+from tests.test_delivery import eventually
 from tests.test_e2e_walking_skeleton import ask_for_peer
 
 
@@ -29,12 +31,15 @@ def write_config(
     signal: LocalSignalApi | None = None,
     signal_number: str | None = None,
     unreachable: bool = False,
+    webhook_url: str = "",
 ) -> Path:
-    """`unreachable`: the Bot API and the gateway at a port where nothing answers."""
+    """`unreachable`: the Bot API and the gateway at a port where nothing answers;
+    `webhook_url`: Telegram in webhook mode."""
     path = directory / "config.toml"
     bot_api = f"http://127.0.0.1:{silent_port()}/bot" if unreachable else api.base_url
+    webhook = f'mode = "webhook"\nwebhook_url = "{webhook_url}"\n' if webhook_url else ""
     text = (
-        f'[telegram]\nbase_url = "{bot_api}"\nbot_username = "{api.bot_username}"\n'
+        f'[telegram]\nbase_url = "{bot_api}"\nbot_username = "{api.bot_username}"\n{webhook}'
         '[storage]\npath = "peerline.db"\n[crypto]\nkey_file = "master.key"\n'
     )
     if signal is not None:
@@ -155,6 +160,64 @@ async def test_check_live_against_the_stand_ins(
     out = capsys.readouterr().out
     assert "FAIL  telegram: could not reach the Bot API" in out
     assert "FAIL  signal: could not reach the Signal gateway" in out
+
+
+async def set_webhook(api: LocalBotApi, url: str) -> None:
+    """What `peerline run` (or anything else holding the token) does, over HTTP."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{api.base_url}{api.token}/setWebhook", json={"url": url}) as answer,
+    ):
+        assert answer.status == 200
+
+
+async def test_check_live_asks_telegram_where_the_webhook_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = LocalBotApi()
+    await api.start()
+    try:
+        url = f"https://127.0.0.1:{silent_port()}/telegram"  # nothing listens there
+        config = write_config(tmp_path, api, webhook_url=url)
+        generate_key_file(tmp_path / "master.key")
+        monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", api.token)
+
+        async def check() -> tuple[int, str, str]:
+            status = await cli("--config", str(config), "check", "--live")
+            captured = capsys.readouterr()
+            return status, captured.out, captured.err
+
+        # Peerline never started in webhook mode: Telegram has no webhook, and keeps updates.
+        status, out, err = await check()
+        assert status == 1
+        assert f"ok    telegram: the token works for @{api.bot_username}" in out
+        assert "FAIL  webhook: no webhook is set at Telegram (updates waiting there: 0)" in out
+        assert err == "error: 1 check(s) failed: webhook\n"
+
+        # Set to another address (an old one, or another deployment with this token).
+        await set_webhook(api, "https://old.example.org/telegram")
+        status, out, _ = await check()
+        assert status == 1
+        assert (
+            "FAIL  webhook: Telegram sends updates to https://old.example.org/telegram, "
+            f"not to webhook_url ({url})"
+        ) in out
+
+        await set_webhook(api, url)
+        status, out, _ = await check()
+        assert status == 0
+        assert "ok    webhook: Telegram sends updates to webhook_url (waiting: 0)" in out
+
+        # Right address, but nothing answers there: a message waits, undeliverable.
+        await api.user(5_000_001).send("hello?")
+        await eventually(lambda: api.webhook_error is not None, "a failed delivery")
+        status, out, _ = await check()
+        assert status == 1
+        assert "FAIL  webhook: Telegram cannot deliver to webhook_url (updates waiting: 1)" in out
+        assert "Connection refused" in out
+        assert api.token not in out
+    finally:
+        await api.stop()
 
 
 async def test_check_live_refuses_a_wrong_key_and_a_damaged_database(

@@ -20,7 +20,8 @@ def register(commands: Commands) -> None:
         "--live",
         action="store_true",
         help="also: the key opens the database, integrity_check passes, the Telegram token "
-        "works (getMe), the Signal gateway answers",
+        "works (getMe) and, in webhook mode, Telegram sends updates to webhook_url "
+        "(getWebhookInfo), the Signal gateway answers",
     )
 
 
@@ -106,14 +107,20 @@ def _database(config: Config, key: MasterKey) -> list[Result]:
 
 
 async def _platforms(config: Config) -> list[Result]:
-    from bot.transports.probes import probe_signal, probe_telegram  # noqa: PLC0415 - platforms
+    from bot.transports.probes import (  # noqa: PLC0415 - platforms
+        probe_signal,
+        probe_telegram,
+        probe_webhook,
+    )
 
     results: list[Result] = []
     if config.telegram.enabled:
-        telegram = await probe_telegram(
-            config.telegram.token, config.telegram.base_url, config.telegram.base_file_url
-        )
+        bot_api = (config.telegram.token, config.telegram.base_url, config.telegram.base_file_url)
+        telegram = await probe_telegram(*bot_api)
         results.append((telegram.ok, "telegram", telegram.detail))
+        if telegram.ok and config.telegram.mode == "webhook":
+            webhook = await probe_webhook(*bot_api, config.telegram.webhook_url)
+            results.append((webhook.ok, "webhook", webhook.detail))
     if config.signal.enabled:
         signal = await probe_signal(
             config.signal.service, config.signal.number, https=config.signal.https

@@ -29,6 +29,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -542,6 +543,8 @@ class LocalBotApi:
         self._held = False  # getUpdates answers nothing while held (see hold_updates)
         self.webhook: WebhookSetting | None = None
         self.webhook_answers: list[tuple[int, int]] = []  # (update id, HTTP status) per POST
+        # The last failed webhook delivery (unix time, Telegram's words), as getWebhookInfo says.
+        self.webhook_error: tuple[int, str] | None = None
         self._webhook_task: asyncio.Task[None] | None = None
         # Called with each message the bot puts in a person's chat, as it lands (benchmarks
         # time relays with it).
@@ -550,6 +553,7 @@ class LocalBotApi:
             "getme": self._get_me,
             "deletewebhook": self._delete_webhook,
             "setwebhook": self._set_webhook,
+            "getwebhookinfo": self._get_webhook_info,
             "getupdates": self._get_updates,
             "sendmessage": self._send_message,
             "editmessagetext": self._edit_message_text,
@@ -843,6 +847,19 @@ class LocalBotApi:
             self._webhook_task = asyncio.create_task(self._deliver_webhook())
         return True
 
+    def _get_webhook_info(self, _params: JsonDict) -> JsonDict:
+        hook = self.webhook
+        info: JsonDict = {
+            "url": hook.url if hook is not None else "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
+        if hook is not None:
+            info["max_connections"] = hook.max_connections
+        if self.webhook_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_error
+        return info
+
     def _delete_webhook(self, _params: JsonDict) -> bool:
         self.webhook = None
         if self._webhook_task is not None:
@@ -884,6 +901,8 @@ class LocalBotApi:
                         del in_flight[update_id]
                         status = task.result()
                         self.webhook_answers.append((update_id, status))
+                        if status != 200:
+                            self.webhook_error = (int(time.time()), _delivery_error(status))
                         if status == 200:
                             self._updates = [
                                 u for u in self._updates if u["update_id"] != update_id
@@ -1209,6 +1228,18 @@ def _command(item: object) -> tuple[str, str]:
     if not isinstance(description, str) or not 1 <= _units(description.strip()) <= 256:
         raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
     return name, description
+
+
+def _delivery_error(status: int) -> str:
+    """What Telegram's getWebhookInfo says of a delivery that failed with `status` (0: nobody
+    answered)."""
+    if status == 0:
+        return "Connection refused"
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    return f"Wrong response from the webhook: {status} {phrase}".rstrip()
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:

@@ -1,14 +1,17 @@
 """One-shot calls from the command line: checks that a platform answers with our credentials
-(for `peerline check --live`), and clearing an erased member's Telegram menu (for
+and, in webhook mode, that Telegram's updates go where Peerline listens (for
+`peerline check --live`), and clearing an erased member's Telegram menu (for
 `peerline roster revoke N --purge`, which erases the address the running bot would need).
 
 Each returns a one-line verdict and never puts the token or a library's message in it (PTB's
-can quote the token)."""
+can quote the token); Telegram's own reason for a failed webhook delivery is quoted (it names
+no token)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 from telegram import Bot, BotCommandScopeChat
@@ -16,6 +19,9 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
 TIMEOUT = 10.0
+# A delivery error this recent, with updates waiting, means Telegram cannot deliver now (it keeps
+# retrying, so a lasting failure keeps the error fresh); an older one is history.
+RECENT_WEBHOOK_ERROR = 600.0  # seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,9 +31,13 @@ class ProbeResult:
 
 
 async def _on_telegram(
-    token: str, base_url: str, base_file_url: str, call: Callable[[Bot], Awaitable[str]]
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    call: Callable[[Bot], Awaitable[str | ProbeResult]],
 ) -> ProbeResult:
-    """One call to the Bot API; its verdict on success (what `call` returns), or why not."""
+    """One call to the Bot API; its verdict (what `call` returns: a detail when it is simply
+    fine), or why the Bot API could not be asked."""
     request = HTTPXRequest(
         connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT, pool_timeout=TIMEOUT
     )
@@ -43,7 +53,7 @@ async def _on_telegram(
         return ProbeResult(False, f"the Bot API answered with an error ({type(exc).__name__})")
     finally:
         await request.shutdown()
-    return ProbeResult(True, detail)
+    return detail if isinstance(detail, ProbeResult) else ProbeResult(True, detail)
 
 
 async def probe_telegram(token: str, base_url: str, base_file_url: str) -> ProbeResult:
@@ -52,6 +62,41 @@ async def probe_telegram(token: str, base_url: str, base_file_url: str) -> Probe
         return f"the token works for @{me.username}"
 
     return await _on_telegram(token, base_url, base_file_url, who_am_i)
+
+
+async def probe_webhook(token: str, base_url: str, base_file_url: str, url: str) -> ProbeResult:
+    """Webhook mode: Telegram sends updates to `url` (`webhook_url`) and is not failing to
+    deliver them (getWebhookInfo)."""
+
+    async def where_to(bot: Bot) -> ProbeResult:
+        info = await bot.get_webhook_info()
+        waiting = info.pending_update_count
+        if not info.url:
+            return ProbeResult(
+                False,
+                f"no webhook is set at Telegram (updates waiting there: {waiting}); 'peerline "
+                "run' sets it at start: if Peerline is running, something has deleted it",
+            )
+        if info.url != url:
+            return ProbeResult(
+                False,
+                f"Telegram sends updates to {info.url}, not to webhook_url ({url}); 'peerline "
+                "run' sets it at start: if Peerline is running, something else has set it",
+            )
+        failed_at = info.last_error_date
+        if failed_at is not None and waiting:
+            seconds = (datetime.now(UTC) - failed_at.astimezone(UTC)).total_seconds()
+            if seconds < RECENT_WEBHOOK_ERROR:
+                said = (info.last_error_message or "no reason given")[:120]
+                return ProbeResult(
+                    False,
+                    f"Telegram cannot deliver to webhook_url (updates waiting: {waiting}); "
+                    f"last error {max(0, round(seconds))} s ago: {said}. Is Peerline running, "
+                    "and the proxy in front of it?",
+                )
+        return ProbeResult(True, f"Telegram sends updates to webhook_url (waiting: {waiting})")
+
+    return await _on_telegram(token, base_url, base_file_url, where_to)
 
 
 async def clear_telegram_menu(
