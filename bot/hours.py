@@ -102,22 +102,23 @@ def parse_hours(text: str, day_names: Sequence[str] = DAYS) -> WeeklyHours:
     return WeeklyHours(tuple(windows))
 
 
-def _window_span(window: Window, local: datetime) -> tuple[datetime, datetime]:
-    """The occurrence of `window` in the week of `local` (starting on its own day)."""
-    monday = (local - timedelta(days=local.weekday())).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    start = monday + timedelta(days=window.day, minutes=window.start)
-    return start, start + timedelta(minutes=window.minutes())
+_MINUTE = timedelta(minutes=1)
+_WEEK = timedelta(weeks=1)
 
 
 def current_window_end(hours: WeeklyHours, local: datetime) -> datetime | None:
-    """When the window containing `local` ends, or None when `local` is off hours."""
+    """When the window containing `local` ends, or None when `local` is off hours. Wall-clock
+    arithmetic in `local`'s zone: a window holds `local` when the time since this week's
+    Monday 00:00 falls inside the window's span of the week (which may wrap past Sunday)."""
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    since = local - monday  # same zone: wall-clock time, whatever the clock change
     for window in hours.windows:
-        for weeks in (-1, 0):
-            start, end = _window_span(window, local + timedelta(weeks=weeks))
-            if start <= local < end:
-                return end
+        start = window.day * 24 * 60 + window.start
+        if (since - start * _MINUTE) % _WEEK < window.minutes() * _MINUTE:
+            weeks = 0 if since >= start * _MINUTE else -1  # the window began last week
+            return monday + timedelta(weeks=weeks, minutes=start + window.minutes())
     return None
 
 
