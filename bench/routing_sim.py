@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bench import sim_limits
+from bench import coverage_fill, sim_limits
+from bench.coverage_fill import Shift, Taken
 from bench.sim_limits import Ask, Limits, Reach
 from bot.config import ProgramConfig, RoutingConfig
 from bot.escalation import (
@@ -105,6 +106,10 @@ class Params:
     # so a yes already on its way was lost.
     re_ask_removes_accept: bool = False
     verify_prefilter: bool = False  # also run find_batch on every helper and compare
+    # The coordinator acts on the coverage forecast (bench/coverage_fill.py): at the start and
+    # every Monday 08:00, as the app's weekly job, helpers sign up for extra on-call hours until
+    # at least this many of each role are on call in every hour of the coming week. 0: off.
+    coverage_fill: int = 0
     # [routing] settings to try (the defaults are RoutingConfig's).
     offer_batch: int = RoutingConfig().offer_batch
     offer_batch_grows_to: int = RoutingConfig().offer_batch_grows_to
@@ -305,7 +310,12 @@ class GiveUpWaiting:
     request_id: int
 
 
-Event = Arrive | Wake | Answer | ThreadEnd | Recheck | Toggle | GiveUpWaiting
+@dataclass(frozen=True, slots=True)
+class FillCoverage:
+    """The coordinator reads the coverage forecast and fills its holes."""
+
+
+Event = Arrive | Wake | Answer | ThreadEnd | Recheck | Toggle | GiveUpWaiting | FillCoverage
 
 
 @dataclass(slots=True)
@@ -331,6 +341,7 @@ class SimResult:
     burst_days: list[int]
     runtime_s: float
     reach: dict[int, Reach] = field(default_factory=dict)
+    shifts: list[Shift] = field(default_factory=list)  # on-call hours taken on (--coverage-fill)
 
 
 # -- the simulator ---------------------------------------------------------------------------
@@ -363,6 +374,9 @@ class Simulator:
         self.end = START + timedelta(days=params.days)
         self.burst_days: list[int] = []
         self.reach: dict[int, Reach] = {}
+        # Its own stream, so the fill leaves the world's draws (arrivals, answers) as they were.
+        self.fill_rng = random.Random(f"coverage-fill-{params.seed}")
+        self.shifts: list[Shift] = []
 
     # -- plumbing ----------------------------------------------------------------------------
 
@@ -437,6 +451,24 @@ class Simulator:
         while toggle <= horizon:
             self.push(toggle, Toggle())
             toggle += timedelta(hours=self.p.toggle_every_hours)
+        if self.p.coverage_fill > 0:
+            for moment in fill_moments(self.end):
+                self.push(moment, FillCoverage())
+
+    def fill_coverage(self) -> None:
+        """What a coordinator does with the forecast the app sends: the real forecast, the
+        helpers' new hours applied as the repository would (and routing then sees them)."""
+        helpers, shifts = coverage_fill.fill(
+            list(self.helpers.values()),
+            self.now,
+            minimum=self.p.coverage_fill,
+            zone=ZONE,
+            rng=self.fill_rng,
+        )
+        for helper in helpers:
+            self.set_helper(replace(self.helpers[helper.id], on_call=helper.on_call))
+        self.shifts.extend(shifts)
+        self.advance_all()
 
     # -- availability ------------------------------------------------------------------------
 
@@ -791,6 +823,8 @@ class Simulator:
                     self.toggle()
                 case GiveUpWaiting(request_id):
                     self.give_up_waiting(request_id)
+                case FillCoverage():
+                    self.fill_coverage()
             self.note_reachable()
         if self.open:
             raise InvariantError("requests left open after the run")
@@ -802,7 +836,23 @@ class Simulator:
             self.burst_days,
             time.perf_counter() - began,
             self.reach,
+            self.shifts,
         )
+
+
+def fill_moments(end: datetime) -> list[datetime]:
+    """The start, then every Monday 08:00 program time before `end` (the app's weekly job)."""
+    zone = ZoneInfo(ZONE)
+    moments = [START]
+    day = START.astimezone(zone).date()
+    day -= timedelta(days=day.weekday())  # this week's Monday
+    while True:
+        moment = datetime(day.year, day.month, day.day, 8, tzinfo=zone).astimezone(UTC)
+        if moment >= end:
+            return moments
+        if moment > START:
+            moments.append(moment)
+        day += timedelta(days=7)
 
 
 def simulate(params: Params) -> SimResult:
@@ -1013,10 +1063,15 @@ SEED_COLUMNS = (
     "offers / request",
     "offers / non-urgent",
     "offers / urgent",
+    "misses by reachable 0/1/2/3+",
+    "on-call h added a week (helpers, most one took)",
 )
 
 
-def seed_row(label: str, outcomes: Sequence[Outcome], found: Limits) -> list[str]:
+def seed_row(
+    label: str, outcomes: Sequence[Outcome], found: Limits, taken: Taken, runs: int = 1
+) -> list[str]:
+    """`taken`: the hours the fill added over `runs` runs (shown as a mean per run)."""
     every = summarize(outcomes)
     urgent = summarize([o for o in outcomes if o.urgent])
     calm = summarize([o for o in outcomes if not o.urgent])
@@ -1038,20 +1093,37 @@ def seed_row(label: str, outcomes: Sequence[Outcome], found: Limits) -> list[str
         per_request(every),
         per_request(calm),
         per_request(urgent),
+        "/".join(str(n) for n in reachable_counts(found)),
+        f"{round(taken.hours / runs, 1):g} ({round(taken.helpers / runs, 1):g}, {taken.most} h)",
     ]
+
+
+def reachable_counts(found: Limits) -> list[int]:
+    """Misses with 0, 1, 2 and 3 or more helpers reachable in their first 30 minutes."""
+    counts = [0, 0, 0, 0]
+    for miss in found.misses:
+        counts[min(miss.reachable, 3)] += 1
+    return counts
 
 
 def render_seeds(results: Sequence[SimResult]) -> str:
     """One line per seed, and every seed's requests pooled (percentiles over all of them)."""
-    rows = [seed_row(str(r.params.seed), r.outcomes, result_limits(r)) for r in results]
+    rows = [
+        seed_row(str(r.params.seed), r.outcomes, result_limits(r), Taken.of(r.shifts))
+        for r in results
+    ]
     pooled = [o for r in results for o in r.outcomes]
+    taken = [Taken.of(r.shifts) for r in results]
+    all_taken = Taken(
+        sum(t.hours for t in taken), sum(t.helpers for t in taken), max(t.most for t in taken)
+    )
     found = [result_limits(r) for r in results]
     total = Limits(
         requests=sum(f.requests for f in found),
         within_goal=sum(f.within_goal for f in found),
         misses=tuple(m for f in found for m in f.misses),
     )
-    rows.append(seed_row("pooled", pooled, total))
+    rows.append(seed_row("pooled", pooled, total, all_taken, len(results)))
     lines = ["| " + " | ".join(SEED_COLUMNS) + " |", "|" + "--:|" * len(SEED_COLUMNS)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
@@ -1110,6 +1182,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(simulate(replace(params, seed=seed)))
             print(f"seed {seed}: {results[-1].runtime_s:.2f} s", file=sys.stderr)
         print(render_seeds(results))
+        if params.coverage_fill > 0:
+            shifts = [s for r in results for s in r.shifts]
+            print(f"\nOn-call hours added a week, mean per seed (program time {ZONE}):\n")
+            print(coverage_fill.render_parts(shifts, len(results), ZONE))
         return 0
     result = simulate(params)
     print(report(result))
