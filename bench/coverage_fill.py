@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.coverage import Hole, forecast, on_call_count
+from bot.coverage import FORECAST_ROLES, Hole, forecast, on_call_count
 from bot.hours import DAYS, parse_hours
 from bot.model import Member, MemberId, Role
 
@@ -114,21 +114,33 @@ class Filler:
 
 
 def fill(
-    helpers: Sequence[Member], now: datetime, *, minimum: int, zone: str, rng: random.Random
+    helpers: Sequence[Member],
+    now: datetime,
+    *,
+    minimum: int,
+    zone: str,
+    rng: random.Random,
+    roles: Sequence[Role] = FORECAST_ROLES,
 ) -> tuple[list[Member], list[Shift]]:
     """The helpers who took on hours (as they are now) and the shifts they took, so that
-    `forecast(..., minimum=minimum)` reports no hole from `now`."""
+    `forecast(..., minimum=minimum, roles=roles)` reports no hole from `now`."""
     filler = Filler(helpers, zone, rng)
+
+    def holes() -> list[Hole]:
+        return forecast(
+            list(filler.helpers.values()), now, minimum=minimum, zone=zone, roles=roles
+        )
+
     # Each round raises every hole's hours by one; `minimum` rounds fill even an hour nobody
     # covered, so more would mean a round failed to raise some hour.
     for _ in range(minimum + 1):
-        holes = forecast(list(filler.helpers.values()), now, minimum=minimum, zone=zone)
-        if not holes:
+        found = holes()
+        if not found:
             break
-        for hole in holes:
+        for hole in found:
             filler.cover(hole)
-    holes = forecast(list(filler.helpers.values()), now, minimum=minimum, zone=zone)
-    assert not holes, f"the forecast still reports {len(holes)} hole(s) after the fill"
+    left = holes()
+    assert not left, f"the forecast still reports {len(left)} hole(s) after the fill"
     changed = {s.helper_id for s in filler.shifts}
     return [filler.helpers[i] for i in sorted(changed)], filler.shifts
 

@@ -34,6 +34,7 @@ from bench import coverage_fill, sim_limits
 from bench.coverage_fill import Shift, Taken
 from bench.sim_limits import Ask, Limits, Reach
 from bot.config import ProgramConfig, RoutingConfig
+from bot.coverage import FORECAST_ROLES
 from bot.escalation import (
     ClockState,
     PendingOffer,
@@ -110,6 +111,7 @@ class Params:
     # every Monday 08:00, as the app's weekly job, helpers sign up for extra on-call hours until
     # at least this many of each role are on call in every hour of the coming week. 0: off.
     coverage_fill: int = 0
+    coverage_fill_peers_only: bool = False  # the forecast and the fill for peers alone
     # [routing] settings to try (the defaults are RoutingConfig's).
     offer_batch: int = RoutingConfig().offer_batch
     offer_batch_grows_to: int = RoutingConfig().offer_batch_grows_to
@@ -464,6 +466,7 @@ class Simulator:
             minimum=self.p.coverage_fill,
             zone=ZONE,
             rng=self.fill_rng,
+            roles=(Role.PEER,) if self.p.coverage_fill_peers_only else FORECAST_ROLES,
         )
         for helper in helpers:
             self.set_helper(replace(self.helpers[helper.id], on_call=helper.on_call))

@@ -13,7 +13,7 @@ from bench.coverage_fill import MAX_SHIFT_HOURS, Taken, fill, weekly_hours
 from bench.routing_sim import START, ZONE, Params, SimResult, Simulator, build_helpers
 from bot.coverage import FORECAST_ROLES, forecast, on_call_count
 from bot.hours import parse_hours
-from bot.model import Member, MemberId
+from bot.model import Member, MemberId, Role
 
 # Small and thin: few helpers, so the forecast has holes in most hours.
 THIN = Params(
@@ -123,3 +123,14 @@ def test_the_fill_is_deterministic_per_seed(filled: tuple[Simulator, SimResult])
 def test_fill_zero_is_the_simulation_as_it_was(unfilled: SimResult) -> None:
     assert Params().coverage_fill == 0
     assert unfilled.shifts == []
+
+
+def test_a_fill_for_peers_alone_leaves_the_chaplains_hours_as_they_were() -> None:
+    helpers = roster(3)
+    changed, shifts = fill(helpers, START, minimum=2, zone=ZONE, rng=seeded(3), roles=[Role.PEER])
+    after = list(({h.id: h for h in helpers} | {h.id: h for h in changed}).values())
+    assert forecast(after, START, minimum=2, zone=ZONE, roles=[Role.PEER]) == []
+    assert shifts and all(s.role is Role.PEER for s in shifts)
+    chaplain_holes = forecast(helpers, START, minimum=2, zone=ZONE, roles=[Role.CHAPLAIN])
+    assert chaplain_holes
+    assert forecast(after, START, minimum=2, zone=ZONE, roles=[Role.CHAPLAIN]) == chaplain_holes
