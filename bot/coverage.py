@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.hours import is_on_call
+from bot.hours import WeeklyHours, is_on_call, on_call_through
 from bot.model import Member, Role
 from bot.routing import local_time
 
@@ -36,9 +36,24 @@ class Hole:
         return self.start + timedelta(hours=self.hours)
 
 
-def on_call_count(helpers: Iterable[Member], role: Role, moment: datetime, zone: str) -> int:
-    """How many helpers of `role` are inside their on-call hours at `moment`."""
+def on_call_count(
+    helpers: Iterable[Member],
+    role: Role,
+    moment: datetime,
+    zone: str,
+    *,
+    until: datetime | None = None,
+) -> int:
+    """How many helpers of `role` are inside their on-call hours at `moment` (with `until`:
+    for all of the time from `moment` to `until`)."""
     day = moment.astimezone(ZoneInfo(zone)).date()
+
+    def on_call(h: Member, hours: WeeklyHours) -> bool:
+        start = local_time(h, moment, zone)
+        if until is None:
+            return is_on_call(hours, start)
+        return on_call_through(hours, start, local_time(h, until, zone))
+
     return sum(
         1
         for h in helpers
@@ -48,7 +63,7 @@ def on_call_count(helpers: Iterable[Member], role: Role, moment: datetime, zone:
         and h.certified_until is not None
         and h.certified_until >= day
         and h.on_call is not None
-        and is_on_call(h.on_call, local_time(h, moment, zone))
+        and on_call(h, h.on_call)
     )
 
 
@@ -62,8 +77,8 @@ def forecast(
     roles: Sequence[Role] = FORECAST_ROLES,
 ) -> list[Hole]:
     """Every run of whole hours from the next full hour on in which fewer than `minimum` of a
-    role are on call (sampled at the start of each hour: on-call windows start on the hour or
-    half hour, so a window that starts at :30 counts from the next hour). Sorted by time."""
+    role are on call for all of the hour (a window that starts or ends at :30 leaves that hour
+    to others: someone who stops at 22:30 is not cover from 22:30 to 23:00). Sorted by time."""
     first = now.astimezone(ZoneInfo(zone)).replace(minute=0, second=0, microsecond=0)
     first += timedelta(hours=1)
     holes: list[Hole] = []
@@ -72,7 +87,11 @@ def forecast(
         fewest = 0
         for index in range(hours + 1):
             moment = first + timedelta(hours=index)
-            count = on_call_count(helpers, role, moment, zone) if index < hours else minimum
+            count = (
+                on_call_count(helpers, role, moment, zone, until=moment + timedelta(hours=1))
+                if index < hours
+                else minimum
+            )
             if count < minimum:
                 if run_start is None:
                     run_start, fewest = moment, count

@@ -124,3 +124,16 @@ def current_window_end(hours: WeeklyHours, local: datetime) -> datetime | None:
 
 def is_on_call(hours: WeeklyHours, local: datetime) -> bool:
     return current_window_end(hours, local) is not None
+
+
+def on_call_through(hours: WeeklyHours, start: datetime, end: datetime) -> bool:
+    """On call from `start` until `end` (local times in one zone), one window running on into
+    the next where they meet."""
+    moment = start
+    while True:
+        window_end = current_window_end(hours, moment)
+        if window_end is None:
+            return False
+        if window_end >= end:
+            return True
+        moment = window_end

@@ -54,6 +54,31 @@ def test_holes_are_the_hours_with_fewer_than_the_minimum_by_role() -> None:
     assert forecast(helpers, MONDAY, minimum=1, zone=ZONE, roles=[Role.PEER])[0].hours == 17
 
 
+def test_an_hour_counts_only_those_on_call_for_all_of_it() -> None:
+    def peer_holes(minimum: int, *hours: str) -> list[tuple[datetime, int]]:
+        helpers = [helper(n, Role.PEER, text) for n, text in enumerate(hours, start=1)]
+        found = forecast(helpers, MONDAY, minimum=minimum, zone=ZONE, roles=[Role.PEER])
+        return [(h.start.astimezone(ZoneInfo(ZONE)), h.hours) for h in found]
+
+    # Gone at 22:30: no cover from 22:30, so the hole starts at 22:00, not 23:00.
+    holes = peer_holes(1, "mon 18:00-22:30")
+    assert holes[1] == (MONDAY + timedelta(hours=22), 168 - 17 - 4)
+    # From 18:30: the 18:00 hour is a hole. Two windows that meet at 20:30 are one stretch.
+    holes = peer_holes(2, "mon 18:00-23:00", "mon 18:30-20:30, mon 20:30-22:00")
+    assert holes[0] == (MONDAY + timedelta(hours=1), 18)  # to 19:00
+    assert holes[1] == (MONDAY + timedelta(hours=22), 168 - 18 - 3)  # from 22:00
+    assert (
+        on_call_count(
+            [helper(1, Role.PEER, "mon 18:30-20:30, mon 20:30-22:00")],
+            Role.PEER,
+            MONDAY + timedelta(hours=20),
+            ZONE,
+            until=MONDAY + timedelta(hours=21),
+        )
+        == 1
+    )
+
+
 async def test_coordinators_see_the_holes_on_demand_and_every_week(
     sandbox: Sandbox, clock: FakeClock
 ) -> None:
