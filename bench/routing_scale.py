@@ -48,7 +48,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from bench._common import key_text
-from bench.routing_sim import _on_call_text, percentile
+from bench.routing_sim import _on_call_text
+from bench.sim_compare import percentile
 from bot.config import RoutingConfig
 from bot.events import Address, Platform
 from bot.hours import parse_hours

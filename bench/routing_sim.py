@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from bench import coverage_fill, sim_limits
 from bench.coverage_fill import Shift, Taken
+from bench.sim_compare import Pooled, percentile, render_grid
 from bench.sim_limits import Ask, Limits, Reach
 from bot.config import ProgramConfig, RoutingConfig
 from bot.coverage import FORECAST_ROLES
@@ -580,6 +581,9 @@ class Simulator:
                 request.paged_at = now
             if decision.give_up:
                 request.gave_up_at = now
+        live_now = sum(1 for o in request.offers.values() if o.state is OfferState.PENDING)
+        if not everyone and live_now > slots:
+            raise InvariantError(f"request {request.id}: {live_now} offers out, {slots} slots")
         self.plan_wake(request)
 
     def plan_wake(self, request: Request) -> None:
@@ -865,15 +869,6 @@ def simulate(params: Params) -> SimResult:
 # -- the report ------------------------------------------------------------------------------
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """Nearest-rank percentile (q in 0..100); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(q / 100 * len(ordered)))
-    return ordered[rank - 1]
-
-
 def summarize(outcomes: Sequence[Outcome], goal_s: float = 1800.0) -> dict[str, Any]:
     n = len(outcomes)
     accepts = [o.secs_to_accept for o in outcomes if o.secs_to_accept is not None]
@@ -1147,6 +1142,7 @@ class Command:
     json_path: Path | None
     burst_run: bool
     seeds: list[int]
+    urgent_grid: list[int]
 
 
 def parse_args(argv: Sequence[str] | None = None) -> Command:
@@ -1169,21 +1165,58 @@ def parse_args(argv: Sequence[str] | None = None) -> Command:
         metavar="1-5",
         help="run each seed and print one summary line per seed (no burst run, no JSON)",
     )
+    parser.add_argument(
+        "--urgent-offers-grid",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=[],
+        metavar="0,20,70",
+        help="with --seeds: each seed at each urgent_offers; the urgent requests pooled, and "
+        "how far each setting is from the first (bench/sim_compare.py)",
+    )
     args = vars(parser.parse_args(argv))
     json_path = args.pop("json")
     burst_run = not args.pop("no_burst_run")
     seeds = args.pop("seeds")
-    return Command(Params(**args), json_path, burst_run, seeds)
+    grid = args.pop("urgent_offers_grid")
+    return Command(Params(**args), json_path, burst_run, seeds, grid)
+
+
+def pooled(label: str, results: Sequence[SimResult]) -> Pooled:
+    outcomes = [o for r in results for o in r.outcomes]
+    urgent = [o for o in outcomes if o.urgent]
+    return Pooled(
+        label,
+        tuple(o.secs_to_accept for o in urgent),
+        sum(o.offers_sent for o in urgent),
+        len(outcomes),
+        sum(o.offers_sent for o in outcomes),
+    )
+
+
+def run_seeds(params: Params, seeds: Sequence[int]) -> list[SimResult]:
+    results = []
+    for seed in seeds:
+        results.append(simulate(replace(params, seed=seed)))
+        print(
+            f"seed {seed}, urgent_offers {params.urgent_offers}: {results[-1].runtime_s:.2f} s",
+            file=sys.stderr,
+        )
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     command = parse_args(argv)
     params, json_path, burst_run = command.params, command.json_path, command.burst_run
+    if command.seeds and command.urgent_grid:
+        rows = [
+            pooled(str(n), run_seeds(replace(params, urgent_offers=n), command.seeds))
+            for n in command.urgent_grid
+        ]
+        goal = RoutingConfig().contact_goal.total_seconds()
+        print(render_grid(rows, goal))
+        return 0
     if command.seeds:
-        results = []
-        for seed in command.seeds:
-            results.append(simulate(replace(params, seed=seed)))
-            print(f"seed {seed}: {results[-1].runtime_s:.2f} s", file=sys.stderr)
+        results = run_seeds(params, command.seeds)
         print(render_seeds(results))
         if params.coverage_fill > 0:
             shifts = [s for r in results for s in r.shifts]

@@ -6,9 +6,9 @@ their own slot, never the whole batch). Once the request has waited `grow_after`
 batch grows to `grown_batch` slots (more helpers asked at once only where the first ones were
 slow, instead of a bigger batch for every request). An urgent request has `urgent_offers` slots
 from the start, refilled the same way, and never grows (0: it goes to every eligible helper at
-once, and round again only once none of those offers is live). After `widen_after`, or at once when
-nobody of the role asked for is left, the search takes chaplains as well as peers (or peers as
-well as chaplains); after `page_after` the on-call coordinators are paged; after
+once, and round again only once none of those offers is live). After `widen_after`, or at once
+when nobody of the role asked for is left, the search takes chaplains as well as peers (or peers
+as well as chaplains); after `page_after` the on-call coordinators are paged; after
 `give_up_after` the officer gets the crisis lines and the option to keep waiting. Nobody waits
 silently: with no one to offer to, coordinators are paged at once.
 """

@@ -182,8 +182,8 @@ class BatchQuery:
     live: bool = False  # an offer is still live: no second round, no widening
     everyone: bool = False  # every eligible helper at once (an urgent request with no cap)
     widenable: bool = False  # a peer-or-chaplain choice not widened yet
-    # A previous helper who is eligible gets the first offer alone; not for an urgent request,
-    # whose first offers all go out at once (the previous helper first among them).
+    # A previous helper who is eligible gets the first offer alone; not for an urgent request
+    # or a coordinator's push, whose offers all go out at once (the previous helper first).
     preferred_alone: bool = True
 
 

@@ -29,6 +29,9 @@ def test_the_bench_runs_and_the_index_agrees_with_the_naive_filter(
     assert main([*args, "--db-helpers", "20", "--db-decisions", "4", "--seed", "5"]) == 0
     out = capsys.readouterr().out
     assert "the first 150 decisions: the same batches" in out
+    # The decisions as the app makes them (urgent: the default cap), and urgent uncapped apart.
+    assert "urgent: its first 70 (urgent_offers = 70)" in out
+    assert "urgent uncapped (urgent_offers = 0): everyone" in out
     assert "app path, 20 members in SQLite" in out
     # 20 helpers and the officer read at the first step, then the one helper offered after each.
     assert "member rows read (and verified) for the helpers: 24, of which 1" in out

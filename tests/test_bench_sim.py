@@ -19,6 +19,7 @@ from bench.routing_sim import (
     simulate,
     summarize,
 )
+from bench.sim_compare import differences, within_noise
 from bench.sim_limits import Answer, Ask, Reach, limits, miss_of
 from bot.model import Category, MemberId, Wanted
 from tests.rosters import make_member
@@ -176,3 +177,33 @@ def test_cli_runs_several_seeds(capsys: pytest.CaptureFixture[str]) -> None:
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == ["| 1", "| 2", "| pooled"]
     assert "best possible asking once" in lines[0]
+
+
+def test_a_capped_urgent_request_never_has_more_offers_out_than_its_cap() -> None:
+    # Each step checks that no request has more offers out than its slots (InvariantError).
+    capped = simulate(replace(TINY, days=4, urgent_offers=3, urgent_share=0.5))
+    urgent = [o for o in capped.outcomes if o.urgent]
+    assert urgent and all(o.secs_to_first_offer is not None for o in urgent)
+    uncapped = simulate(replace(TINY, days=4, urgent_offers=0, urgent_share=0.5))
+    offers = [
+        sum(o.offers_sent for o in run.outcomes if o.urgent) / len(urgent)
+        for run in (capped, uncapped)
+    ]
+    assert offers[0] < offers[1]
+
+
+def test_cli_compares_urgent_caps(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--days", "1", "--helpers", "30", "--agencies", "3", "--urgent-share", "0.5"]
+    assert main([*args, "--seeds", "1-2", "--urgent-offers-grid", "0,3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "Δ p90 (95%)" in lines[0]
+    assert [line.split(" | ")[0] for line in lines[2:]] == ["| 0", "| 3"]
+    assert lines[3].split(" | ")[9] in {"yes", "no"}
+
+
+def test_a_shift_beyond_noise_is_told_from_one_within_it() -> None:
+    waits: list[float | None] = [60.0 * (1 + n % 7) for n in range(200)]
+    same = differences(waits, list(reversed(waits)), 1800.0)
+    assert within_noise(same)
+    slower = differences(waits, [None if w is None else w + 120 for w in waits], 1800.0)
+    assert not within_noise(slower) and slower[0][0] > 0 and slower[2] == (0.0, 0.0)
