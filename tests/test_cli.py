@@ -27,8 +27,10 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", "123:abc")
     monkeypatch.delenv("PEERLINE_MASTER_KEY", raising=False)
     path = tmp_path / "config.toml"
+    # The Bot API where nothing answers: what the CLI does on Telegram (a revoked member's menu
+    # cleared) must never reach the real one.
     path.write_text(
-        '[telegram]\nbot_username = "peerline_test_bot"\n'
+        f'[telegram]\nbot_username = "peerline_test_bot"\nbase_url = "{unreachable_bot_api()}"\n'
         '[storage]\npath = "data/peerline.db"\n'
         '[crypto]\nkey_file = "secrets/master.key"\n',
         encoding="utf-8",

@@ -42,6 +42,10 @@ def described_in(text: Catalog, menu: list[tuple[str, str]]) -> bool:
     return all(description == getattr(text, f"menu_{name}") for name, description in menu)
 
 
+def menu_calls(sandbox: Sandbox) -> int:
+    return sum(len(sandbox.api.calls_of(m)) for m in ("setMyCommands", "deleteMyCommands"))
+
+
 def address_of(user: SimUser) -> Address:
     return Address(Platform.TELEGRAM, str(user.user_id))
 
@@ -200,6 +204,50 @@ async def test_signal_has_no_menu_and_help_lists_the_same_commands(box: Sandbox)
         assert f"/{command}" in listed, command
     scopes = [call.get("scope") for call in box.api.calls_of("setMyCommands")]
     assert scopes and all(scope is None for scope in scopes), "only the strangers' menus"
+
+
+async def test_a_revoke_from_the_cli_clears_the_menu_and_a_restore_brings_it_back(
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`roster revoke N` without --purge, beside the running bot: their own menu goes at once,
+    as with --purge and /revoke. `roster restore N` sets it again at once: the bot sets a menu
+    only when it differs from the one it set itself, and it set this one before the revoke."""
+    monkeypatch.setenv("PEERLINE_TELEGRAM_TOKEN", sandbox.api.token)
+    config = str(write_config(sandbox.directory, sandbox.api))
+    officer = sandbox.person("Lupe")
+    officer.language_code = "es-MX"  # the restored menu is in their language, not the program's
+    (code,) = await sandbox.invite(Role.OFFICER)
+    await officer.send(f"/start {code}")
+    await officer.wait_for("Bienvenido")
+    await menu_with(officer, "talk")
+    own = officer.menu()
+    assert described_in(sandbox.text("es"), own)
+    number = str((await member_of(sandbox, officer)).id)
+
+    assert await cli("--config", config, "roster", "revoke", number) == 0
+    assert "their Telegram menu is cleared" in capsys.readouterr().out
+    await menu_becomes(officer, ["start"])  # before they send anything
+    deletes = sandbox.api.calls_of("deleteMyCommands")
+    assert [d["scope"] for d in deletes] == [{"type": "chat", "chat_id": officer.user_id}]
+
+    assert await cli("--config", config, "roster", "restore", number) == 0
+    assert "their Telegram menu is set" in capsys.readouterr().out
+    assert await menu_becomes(officer, [name for name, _ in own]) == own
+    await officer.send("/crisis")
+    await officer.wait_for("988")
+    assert officer.menu() == own
+
+    # The same when a roster import revokes or restores them (and only then).
+    for status, shown in (("revoked", ["start"]), ("active", [name for name, _ in own])):
+        sheet = sandbox.directory / f"{status}.csv"
+        sheet.write_text(f"member,status\n{number},{status}\n", encoding="utf-8")
+        for _ in range(2):  # the second time nothing changes: no call
+            calls = menu_calls(sandbox)
+            assert await cli("--config", config, "roster", "import", str(sheet)) == 0
+        out = capsys.readouterr().out
+        assert out.count(f"member {number}: their Telegram menu is") == 1
+        assert menu_calls(sandbox) == calls
+        await menu_becomes(officer, shown)
 
 
 @pytest.mark.parametrize("erased", ["helper", "officer"])

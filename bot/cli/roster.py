@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.cli.common import EXIT_OK, Commands, fail, with_repository
 from bot.cli.invite import Issued, add_output_options, emit, output_problem
 from bot.config import Config, parse_duration
-from bot.events import Address, Platform
+from bot.events import Address, Menu, Platform
 from bot.model import HELPER_ROLES, Member, MemberId, Role
 from bot.roster_csv import ExportRow, export_roster, parse_roster
 from bot.storage.repository import InviteSpec, Repository
@@ -93,7 +93,8 @@ def _reconfirm(config: Config | None, args: argparse.Namespace) -> int:
 
 
 def _restore(config: Config | None, args: argparse.Namespace) -> int:
-    return with_repository(config, args, _restore_member)
+    assert config is not None  # noqa: S101 - registered with needs_config
+    return with_repository(config, args, partial(_restore_member, config))
 
 
 def _certify(config: Config | None, args: argparse.Namespace) -> int:
@@ -166,27 +167,39 @@ async def _revoke_member(config: Config, repo: Repository, args: argparse.Namesp
     if args.purge:
         await repo.purge_member(MemberId(args.member))
         print(f"member {args.member} revoked and erased")
-        if before is not None:
-            await _clear_menu(config, before.address)
-        return EXIT_OK
-    print(f"member {args.member} revoked")
+    else:
+        print(f"member {args.member} revoked")
+    if before is not None and (said := await _set_menu(config, before.address, ())):
+        print(said)
     return EXIT_OK
 
 
-async def _clear_menu(config: Config, address: Address) -> None:
-    """Their own Telegram menu goes now: once erased, nothing is left to find them by."""
+def _own_menu(config: Config, member: Member) -> Menu:
+    from bot.i18n import catalogs_for  # noqa: PLC0415 - keeps `--help` free of the catalogs
+    from handlers.menus import commands_for, described  # noqa: PLC0415
+
+    return described(catalogs_for(config).get(member.language), commands_for(member))
+
+
+async def _set_menu(config: Config, address: Address, commands: Menu) -> str | None:
+    """Their own Telegram menu, set now rather than at their next message: () deletes it (the
+    stranger's shows again). An erased member leaves nothing to find them by later, and the
+    running bot sets a menu again only when it differs from the one it set itself (so a
+    restore must set it, after a revoke cleared it behind the bot's back). Returns a line for
+    the operator; None when they are not on Telegram."""
     if address.platform is not Platform.TELEGRAM or not config.telegram.enabled:
-        return
-    from bot.transports.probes import clear_telegram_menu  # noqa: PLC0415 - platforms
+        return None
+    from bot.transports.probes import set_telegram_menu  # noqa: PLC0415 - platforms
 
     telegram = config.telegram
-    result = await clear_telegram_menu(
-        telegram.token, telegram.base_url, telegram.base_file_url, int(address.chat_id)
+    result = await set_telegram_menu(
+        telegram.token, telegram.base_url, telegram.base_file_url, int(address.chat_id), commands
     )
     if result.ok:
-        print(result.detail)
-    else:
-        print(f"note: their Telegram menu stays until they next write: {result.detail}")
+        return result.detail
+    if commands:
+        return f"note: their Telegram menu was not set: {result.detail}"
+    return f"note: their Telegram menu stays until they next write: {result.detail}"
 
 
 async def _release_hold(repo: Repository, args: argparse.Namespace) -> int:
@@ -198,7 +211,7 @@ async def _release_hold(repo: Repository, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _restore_member(repo: Repository, args: argparse.Namespace) -> int:
+async def _restore_member(config: Config, repo: Repository, args: argparse.Namespace) -> int:
     member = await repo.member(MemberId(args.member))
     if member is None:
         return fail(f"no member number {args.member}")
@@ -210,6 +223,8 @@ async def _restore_member(repo: Repository, args: argparse.Namespace) -> int:
     )
     note = " Their certification has run out: renew it with 'roster certify'." if expired else ""
     print(f"member {member.id} restored; they choose /available themselves.{note}")
+    if said := await _set_menu(config, member.address, _own_menu(config, member)):
+        print(said)
     return EXIT_OK
 
 
@@ -306,4 +321,10 @@ async def _import_roster(repo: Repository, args: argparse.Namespace, config: Con
         f"{args.file}: changed {len(plan.changes)} member(s), {len(plan.new)} new invite(s)",
         file=to,
     )
+    for change in plan.changes:  # revoked or restored here: their menu changes now, as above
+        member = members.get(change.member_id)
+        if member is not None and change.active is not None and change.active != member.active:
+            menu = _own_menu(config, member) if change.active else ()
+            if said := await _set_menu(config, member.address, menu):
+                print(f"member {member.id}: {said}", file=to)
     return emit(config, issued, args) if issued else EXIT_OK

@@ -1,7 +1,8 @@
 """One-shot calls from the command line: checks that a platform answers with our credentials
 and, in webhook mode, that Telegram's updates go where Peerline listens (for
-`peerline check --live`), and clearing an erased member's Telegram menu (for
-`peerline roster revoke N --purge`, which erases the address the running bot would need).
+`peerline check --live`), and setting or clearing a member's own Telegram menu (for
+`peerline roster revoke N [--purge]` and `roster restore N`: at once, not at their next
+message; a purge erases the address the running bot would need).
 
 Each returns a one-line verdict and never puts the token or a library's message in it (PTB's
 can quote the token); Telegram's own reason for a failed webhook delivery is quoted (it names
@@ -14,9 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
-from telegram import Bot, BotCommandScopeChat
+from telegram import Bot, BotCommand, BotCommandScopeChat
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.request import HTTPXRequest
+
+from bot.events import Menu
 
 TIMEOUT = 10.0
 # A delivery error this recent, with updates waiting, means Telegram cannot deliver now (it keeps
@@ -99,16 +102,22 @@ async def probe_webhook(token: str, base_url: str, base_file_url: str, url: str)
     return await _on_telegram(token, base_url, base_file_url, where_to)
 
 
-async def clear_telegram_menu(
-    token: str, base_url: str, base_file_url: str, chat_id: int
+async def set_telegram_menu(
+    token: str, base_url: str, base_file_url: str, chat_id: int, commands: Menu
 ) -> ProbeResult:
-    """Delete this chat's own command menu: the app shows the stranger's (/start) again."""
+    """Set this chat's own command menu; () deletes it, and the app shows the stranger's
+    (/start) again."""
+    scope = BotCommandScopeChat(chat_id)
 
-    async def clear(bot: Bot) -> str:
-        await bot.delete_my_commands(scope=BotCommandScopeChat(chat_id))
-        return "their Telegram menu is cleared"
+    async def apply(bot: Bot) -> str:
+        if not commands:
+            await bot.delete_my_commands(scope=scope)
+            return "their Telegram menu is cleared"
+        listed = [BotCommand(name, description) for name, description in commands]
+        await bot.set_my_commands(listed, scope=scope)
+        return "their Telegram menu is set"
 
-    return await _on_telegram(token, base_url, base_file_url, clear)
+    return await _on_telegram(token, base_url, base_file_url, apply)
 
 
 async def probe_signal(service: str, number: str, *, https: bool) -> ProbeResult:
