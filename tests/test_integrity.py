@@ -118,7 +118,18 @@ ATTACKS: dict[str, Tamper] = {
     "supervision added": lambda c, o, p: c.execute(
         "INSERT INTO supervision (supervisor_id, report_id) VALUES (?, ?)", (p.id, o.id)
     ),
+    "own load cap set": lambda c, o, p: c.execute(
+        "UPDATE members SET max_threads = 1 WHERE id = ?", (p.id,)
+    ),
+    "own load cap lifted": lambda c, o, p: c.execute(
+        "UPDATE members SET max_threads = NULL WHERE id = ?", (p.id,)
+    ),
+    "own load cap raised": lambda c, o, p: c.execute(
+        "UPDATE members SET max_threads = 3 WHERE id = ?", (p.id,)
+    ),
 }
+# Attacks on a helper who set their own load cap (/load 2) first.
+CAPPED_FIRST = {"own load cap lifted", "own load cap raised"}
 
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
@@ -129,6 +140,12 @@ async def test_clear_columns_changed_without_the_key_refuse_the_member(
     if attack == "revocation undone":
         repo = await Repository.open(db_path, vault)
         await repo.set_active(peer.id, False)
+        await repo.close()
+    if attack in CAPPED_FIRST:
+        repo = await Repository.open(db_path, vault)
+        await repo.set_max_threads(peer.id, 2)
+        capped = await repo.member(peer.id)
+        assert capped is not None and capped.max_threads == 2  # signed with it: intact
         await repo.close()
     with closing(sqlite3.connect(db_path)) as conn, conn:
         ATTACKS[attack](conn, officer, peer)
@@ -226,11 +243,16 @@ async def test_legitimate_changes_keep_records_intact(repo: Repository) -> None:
     await repo.set_away(peer.id, LATER)
     await repo.set_available(peer.id, True)
     await repo.set_hours(peer.id, None, "UTC")
+    await repo.set_max_threads(peer.id, 2)
+    await repo.set_max_threads(peer.id, None)
+    await repo.set_max_threads(peer.id, 1)
     assert await repo.add_supervision(officer.id, peer.id)
     assert await repo.set_active(officer.id, False)
     assert [m.id for m in await repo.members()] == [peer.id]
     assert [m.id for m in await repo.all_members()] == [officer.id, peer.id]
     assert await repo.unusable_members() == []
+    kept = await repo.member(peer.id)
+    assert kept is not None and kept.max_threads == 1
 
 
 # -- purge ----------------------------------------------------------------------------------
@@ -347,6 +369,42 @@ async def test_a_database_made_before_v8_refuses_a_wrong_key_unchanged(tmp_path:
     assert file_digest(path) == before
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (integrity.KEY_CHECK_VERSION - 1,)
+
+
+# -- the v18 upgrade: own load caps under the MAC --------------------------------------------
+
+
+async def test_the_v18_upgrade_signs_own_load_caps_only_on_intact_records(
+    db_path: Path, vault: Vault
+) -> None:
+    officer, peer = await two_members(db_path, vault)
+    with closing(sqlite3.connect(db_path)) as conn, conn:  # as the code before v18 left it
+        conn.row_factory = sqlite3.Row
+        conn.execute("UPDATE members SET max_threads = 2")
+        for member in (officer, peer):
+            row = conn.execute("SELECT * FROM members WHERE id = ?", (member.id,)).fetchone()
+            before = integrity.member_mac_fields(row, integrity.Links(), load_cap=False)
+            conn.execute(
+                "UPDATE members SET mac = ? WHERE id = ?",
+                (vault.mac("members", before), member.id),
+            )
+        # Changed without the key before the upgrade: must stay refused after it.
+        conn.execute("UPDATE members SET coordinator = 1 WHERE id = ?", (officer.id,))
+        conn.execute(f"PRAGMA user_version = {integrity.LOAD_CAP_MAC_VERSION - 1}")
+    repo = await Repository.open(db_path, vault)
+    try:
+        assert await db.schema_version(repo._conn) == len(db.migrations())
+        upgraded = await repo.member(peer.id)
+        assert upgraded is not None and upgraded.max_threads == 2
+        assert await repo.member(officer.id) is None
+    finally:
+        await repo.close()
+    tamper(db_path, "UPDATE members SET max_threads = NULL WHERE id = ?", (peer.id,))
+    repo = await Repository.open(db_path, vault)
+    try:
+        assert await repo.member(peer.id) is None
+    finally:
+        await repo.close()
 
 
 # -- files ----------------------------------------------------------------------------------

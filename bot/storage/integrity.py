@@ -22,6 +22,7 @@ from crypto import DecryptionError, MacField, Vault
 log = logging.getLogger(__name__)
 
 KEY_CHECK_VERSION = 12  # the schema version that added the key check value and the MACs
+LOAD_CAP_MAC_VERSION = 18  # the schema version from which a helper's own load cap is MACed
 
 
 class RowLike(Protocol):
@@ -71,7 +72,16 @@ def _serves_fields(stored_topics: str) -> list[MacField]:
     return ["serves", len(serves), *serves] if serves else []
 
 
-def member_mac_fields(row: RowLike, links: Links) -> list[MacField]:
+def _load_cap_fields(cap: int | None) -> list[MacField]:
+    """A helper's own cap on conversations at once (/load) decides how many they are given, so
+    it is under the MAC from v18. Appended only when set: the MACs of rows without one stay
+    valid, and the v18 upgrade signs again only the rows that have one."""
+    return [] if cap is None else ["max_threads", cap]
+
+
+def member_mac_fields(row: RowLike, links: Links, *, load_cap: bool = True) -> list[MacField]:
+    """What a member's MAC covers. `load_cap=False`: as before v18 (the upgrades before it
+    run on a table that may not have the column yet)."""
     fields: list[MacField] = [
         row["id"],
         row["platform"],
@@ -91,6 +101,8 @@ def member_mac_fields(row: RowLike, links: Links) -> list[MacField]:
         *sorted(links.reports),
         *_serves_fields(row["topics"]),
     ]
+    if load_cap:
+        fields += _load_cap_fields(row["max_threads"])
     return fields
 
 
@@ -211,7 +223,10 @@ async def adopt_legacy_rows(conn: aiosqlite.Connection, vault: Vault) -> None:
                 None
                 if agency is None
                 else vault.seal(agency, table="members", column="agency", row=bound),
-                vault.mac("members", member_mac_fields(row, links.get(row["id"], Links()))),
+                vault.mac(
+                    "members",
+                    member_mac_fields(row, links.get(row["id"], Links()), load_cap=False),
+                ),
                 row["id"],
             ),
         )
@@ -225,4 +240,29 @@ async def adopt_legacy_rows(conn: aiosqlite.Connection, vault: Vault) -> None:
     if unreadable:
         log.warning(
             "%d member record(s) did not open during the upgrade and are refused", unreadable
+        )
+
+
+# -- the v18 upgrade -----------------------------------------------------------------------
+
+
+async def cover_load_caps(conn: aiosqlite.Connection, vault: Vault) -> None:
+    """Inside the v18 migration's transaction: sign again, with their own load cap, the members
+    who have one. Only rows whose MAC holds as it stood are signed: a record changed without
+    the key before the upgrade stays refused."""
+    async with conn.execute("SELECT supervisor_id, report_id FROM supervision") as cursor:
+        links = links_by_member(list(await cursor.fetchall()))
+    async with conn.execute(
+        "SELECT * FROM members WHERE max_threads IS NOT NULL ORDER BY id"
+    ) as cursor:
+        capped = list(await cursor.fetchall())
+    for row in capped:
+        own = links.get(row["id"], Links())
+        if row["mac"] is None or not vault.mac_matches(
+            "members", member_mac_fields(row, own, load_cap=False), row["mac"]
+        ):
+            continue
+        await conn.execute(
+            "UPDATE members SET mac = ? WHERE id = ?",
+            (vault.mac("members", member_mac_fields(row, own)), row["id"]),
         )

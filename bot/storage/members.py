@@ -476,7 +476,8 @@ class MemberStore(StoreBase):
         await self._exec("UPDATE members SET ignored_offers = 0 WHERE id = ?", (member_id,))
 
     async def set_max_threads(self, member_id: MemberId, cap: int | None) -> None:
-        await self._exec("UPDATE members SET max_threads = ? WHERE id = ?", (cap, member_id))
+        """A helper's own load cap (under the MAC: it decides how many conversations they get)."""
+        await self._update_guarded(member_id, {"max_threads": cap})
 
     async def set_topics(
         self, member_id: MemberId, topics: frozenset[Category], serves: frozenset[Role]

@@ -73,9 +73,14 @@ class Repository(
         async def adopt(conn: aiosqlite.Connection) -> None:
             await integrity.adopt_legacy_rows(conn, vault)
 
-        conn = await db.connect(
-            path, before_migrate=verify, inside_step={integrity.KEY_CHECK_VERSION: adopt}
-        )
+        async def cover_load_caps(conn: aiosqlite.Connection) -> None:
+            await integrity.cover_load_caps(conn, vault)
+
+        hooks = {
+            integrity.KEY_CHECK_VERSION: adopt,
+            integrity.LOAD_CAP_MAC_VERSION: cover_load_caps,
+        }
+        conn = await db.connect(path, before_migrate=verify, inside_step=hooks)
         repo = cls(conn, vault)
         await repo.seal_missing_records()
         if str(path) != ":memory:":

@@ -1,0 +1,4 @@
+-- v18: a helper's own load cap (members.max_threads, set with /load) is under the member MAC:
+-- it decides how many conversations they are given. Nothing in the schema changes; inside
+-- this step the repository signs again the members who have a cap, each only if their MAC
+-- held as it stood (bot/storage/integrity.py, cover_load_caps).
