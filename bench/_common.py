@@ -234,6 +234,12 @@ class ServerProcess(Child):
         """Signal accounts for `threads` live threads (Telegram's are `pairs_of(threads)`)."""
         return [(officer, helper) for officer, helper in self.ask("pairs", threads=threads)]
 
+    def connected(self) -> None:
+        """Returns once the Signal bot just started is connected, alone: a receive connection
+        newer than any seen here before, and the last bot's closed (a text pushed before would
+        go to a socket nobody reads, or to nobody)."""
+        self.ask("connected", timeout=180)
+
     def contacts(self, count: int) -> None:
         """`count` more people the Signal gateway knows, who write nothing: its identity
         listing names everyone who ever wrote to the bot."""
@@ -276,11 +282,21 @@ async def _signal_server(conn: Connection) -> None:
     await api.start()
     people: dict[Chat, Any] = {}
 
-    async def one_receiver() -> None:
-        """Exactly one bot connected: the one under test (the last one's socket closed)."""
+    seen = 0  # receive connections made before the bot under test
+
+    async def one_receiver(*, new: bool = False) -> None:
+        """Exactly one bot connected (the last one's socket closed); with `new`, by a
+        connection made since the last call with `new`."""
+        nonlocal seen
+
+        def ready() -> bool:
+            return api.receivers == 1 and (not new or api.connections > seen)
+
         async with asyncio.timeout(120):
-            while api.receivers != 1:  # noqa: ASYNC110 - the stand-in has no event for a close
+            while not ready():  # noqa: ASYNC110 - the stand-in has no event for a close
                 await asyncio.sleep(0.05)
+        if new:
+            seen = api.connections
 
     async def make_pairs(threads: int) -> list[Pair]:
         made: list[Pair] = []
@@ -298,7 +314,15 @@ async def _signal_server(conn: Connection) -> None:
     load = _Load(api, " ".join, people.__getitem__, before=one_receiver)
     api.on_delivered = lambda person, message: load.delivered(person.address, message.text)
     conn.send(("ok", {"service": api.service, "number": api.number}))
-    commands: dict[str, Command] = {"pairs": make_pairs, "contacts": contacts}
+
+    async def connected() -> None:
+        await one_receiver(new=True)
+
+    commands: dict[str, Command] = {
+        "pairs": make_pairs,
+        "contacts": contacts,
+        "connected": connected,
+    }
     try:
         await serve(conn, {**commands, "burst": load.burst, "paced": load.paced})
     finally:

@@ -80,6 +80,7 @@ def run_signal_bare(
     """The bare relay started afresh, warmed up, then measured through `run` (a method of
     `server`: `burst` or `paced`, given `pairs` and `args`)."""
     with SignalBareRelayProcess(SignalBareSpec(server.ready, pairs)) as bot:
+        server.connected()
         server.burst(pairs, 2)  # warm up: connections open, code paths loaded
         return measure(bot, label, run, pairs, *args)
 

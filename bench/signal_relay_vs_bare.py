@@ -97,6 +97,7 @@ def run_bot(
 ) -> list[Measured]:
     """Warm `bot` up (connections open, code paths loaded), then measure each step (the first
     under cProfile into `profile`, when given)."""
+    server.connected()
     server.burst(pairs, 2)
     runs = []
     for n, (label, load, args) in enumerate(steps):
