@@ -364,6 +364,10 @@ class LocalSignalApi:
         fault = _Fault(status, times, retry_after, body, recipient.address if recipient else None)
         self._faults.setdefault(route, []).append(fault)
 
+    def calm(self) -> None:
+        """Drop every fault `fail_next` still has queued: calls are answered as usual again."""
+        self._faults.clear()
+
     def hold(self, route: str) -> asyncio.Event:
         """Hold every answer of `route` ("identities") until the returned event is set. Each
         is answered as things stood when its call arrived: a slow gateway, seen from the bot."""
