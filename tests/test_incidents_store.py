@@ -4,6 +4,9 @@ routing policy tries helpers on call for the officer's agency first."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -67,6 +70,39 @@ async def test_one_open_incident_per_agency_sealed_and_closed_into_numbers(
     assert raw_rows(db_path, "SELECT count(*) FROM incident_pages") == [(0,)]
     assert await repo.incident_metrics() == [metrics]
     assert not await repo.note_involved(opened.id, helper.id)
+
+
+async def test_a_change_to_an_incident_keeps_one_the_cli_committed_while_it_waited(
+    repo: Repository, db_path: Path, vault: Vault
+) -> None:
+    """The bot's read-change-seal of an incident and the CLI's write to it cannot interleave:
+    a helper's "I was involved" noted while `peerline incident close` holds the write lock must
+    not write back the record as it was before the close (and the close must not lose it)."""
+    coordinator = await join(repo, "1", Role.COORDINATOR)
+    helper = await join(repo, "2", Role.PEER, agency="Shelbyville SO")
+    opened = await repo.open_incident(
+        AGENCY, wanted=2, chaplains=False, opened_by=coordinator.id, now=NOW
+    )
+    assert opened is not None
+    cli = await Repository.open(db_path, vault)  # as `peerline incident close` would
+    try:
+        # The CLI's sealed "closing" record, taken and then undone, to commit at a chosen moment.
+        ((before,),) = raw_rows(db_path, "SELECT record_ct FROM incidents")
+        assert await cli.mark_closing(opened.id)
+        ((closing_record,),) = raw_rows(db_path, "SELECT record_ct FROM incidents")
+    finally:
+        await cli.close()
+    with closing(sqlite3.connect(db_path, isolation_level=None)) as other:
+        other.execute("UPDATE incidents SET record_ct = ?", (before,))
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE incidents SET record_ct = ?", (closing_record,))
+        noting = asyncio.create_task(repo.note_involved(opened.id, helper.id))
+        await asyncio.sleep(0.3)  # the bot reads (and then waits to write) meanwhile
+        other.execute("COMMIT")
+    assert await noting
+    now = await repo.incident(opened.id)
+    assert now is not None
+    assert now.closing and now.involved == {helper.id}
 
 
 async def test_a_key_rotation_re_seals_an_open_incident(db_path: Path, vault: Vault) -> None:

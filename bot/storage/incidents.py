@@ -161,8 +161,9 @@ class IncidentStore(AskStore):
         named: MemberId | None = None,
         closing: bool = False,
     ) -> Incident | None:
-        """Read, change and seal again in one step (the CLI may write beside the bot)."""
-        async with self._lock:
+        """Read, change and seal again in one write transaction: the CLI may write beside the
+        bot, and a read outside it could write back a record from before the CLI's change."""
+        async with self._writing():
             row = await self._fetch_locked(
                 "SELECT id, record_ct FROM incidents WHERE id = ?", (incident_id,)
             )
